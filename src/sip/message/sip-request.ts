@@ -1,0 +1,48 @@
+/**
+ * A SIP request (RFC 3261 §7.1).
+ *
+ * @remarks Layer 1 (`sip/`).
+ */
+import { SipParseError } from '../errors.js';
+import { type Uri, parseUri } from '../uri/sip-uri.js';
+import { SipMessage } from './sip-message.js';
+
+export class SipRequest extends SipMessage {
+  readonly kind = 'request' as const;
+  private cUri: Uri | undefined;
+
+  constructor(
+    raw: Buffer,
+    index: number[],
+    headersStart: number,
+    bodyStart: number,
+    bodyEnd: number,
+    /** Method token, case-sensitive (RFC 3261 §7.1). */
+    readonly method: string,
+    /** Request-URI text as written. */
+    readonly uriText: string,
+  ) {
+    super(raw, index, headersStart, bodyStart, bodyEnd);
+  }
+
+  /** The parsed Request-URI. */
+  get uri(): Uri {
+    return (this.cUri ??= parseUri(this.uriText, 'Request-URI'));
+  }
+
+  /**
+   * Routing set plus the request-only rules: the Request-URI parses, carries no escaped headers
+   * (RFC 4475 §3.1.2.11), and the CSeq method equals the request method (RFC 3261 §8.2.2 via
+   * §20.16; RFC 4475 §3.1.2.17).
+   */
+  override validate(): void {
+    super.validate();
+    const uri = this.uri;
+    if (uri.kind === 'sip' && uri.headers !== undefined) {
+      throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI carries escaped headers');
+    }
+    if (this.cseq.method !== this.method) {
+      throw new SipParseError('SIP_ERR_CSEQ_METHOD_MISMATCH', 400, 'CSeq', 'CSeq method does not match the request method');
+    }
+  }
+}

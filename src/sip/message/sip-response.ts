@@ -1,0 +1,29 @@
+/**
+ * A SIP response (RFC 3261 §7.2).
+ *
+ * @remarks Layer 1 (`sip/`).
+ */
+import { SipMessage } from './sip-message.js';
+
+export class SipResponse extends SipMessage {
+  readonly kind = 'response' as const;
+
+  constructor(
+    raw: Buffer,
+    index: number[],
+    headersStart: number,
+    bodyStart: number,
+    bodyEnd: number,
+    /** Status-Code, 100–699. */
+    readonly status: number,
+    /** Reason-Phrase as received (may be empty, RFC 4475 §3.1.1.13). */
+    readonly reason: string,
+  ) {
+    super(raw, index, headersStart, bodyStart, bodyEnd);
+  }
+
+  /** Provisional (1xx). */
+  get isProvisional(): boolean {
+    return this.status < 200;
+  }
+}

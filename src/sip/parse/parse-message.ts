@@ -1,0 +1,219 @@
+/**
+ * One-pass scanner: start line, header-line offsets, body framing.
+ *
+ * @remarks Layer 1 (`sip/`). No regex and no per-header string on the hot path: lines are
+ * found with `Buffer.indexOf`, header names are hashed byte by byte (Kamailio's
+ * `parse_hname2.c` idea) and values stay as offsets until someone asks.
+ */
+import { SipParseError } from '../errors.js';
+import { COMPACT_HASH_TO_FULL, H } from '../message/header-names.js';
+import { isTokenChar } from '../headers/params.js';
+import { HEADER_STRIDE } from '../message/sip-message.js';
+import { SipRequest } from '../message/sip-request.js';
+import { SipResponse } from '../message/sip-response.js';
+import { DEFAULT_LIMITS, type ParserLimits } from './limits.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+export interface ParseOptions {
+  /**
+   * `datagram` (default): a missing Content-Length means the body is the rest of the datagram
+   * and trailing octets past Content-Length are ignored (RFC 3261 §18.3, RFC 4475 §3.1.1.8).
+   * `stream`: the framer has already cut the message, Content-Length is mandatory.
+   */
+  framing?: 'datagram' | 'stream';
+  limits?: ParserLimits;
+}
+
+/**
+ * Parses one SIP message from a Buffer.
+ * @throws SipParseError with a stable code, the status to answer with, and the field.
+ */
+export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | SipResponse {
+  const limits = options?.limits ?? DEFAULT_LIMITS;
+  const len = buf.length;
+  if (len > limits.maxMessageSize) {
+    throw new SipParseError('SIP_ERR_TOO_LARGE', 513, 'message', 'Message Too Large');
+  }
+  let pos = 0;
+  // RFC 3261 §7.5: ignore CRLFs before the start line.
+  while (pos < len && (buf[pos] === CR || buf[pos] === LF)) pos++;
+  if (pos >= len) throw new SipParseError('SIP_ERR_EMPTY', 400, 'message', 'Empty message');
+
+  let lineEnd = buf.indexOf(LF, pos);
+  if (lineEnd < 0) throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'start-line', 'No end of start line');
+  const slEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+
+  // Header lines.
+  const index: number[] = [];
+  const headersStart = lineEnd + 1;
+  let p = headersStart;
+  let bodyStart = -1;
+  let clValueStart = -1;
+  let clValueEnd = -1;
+  let clCount = 0;
+  let clConflict = false;
+  const maxIndex = limits.maxHeaders * HEADER_STRIDE;
+  while (p < len) {
+    const c = buf[p]!;
+    if (c === CR && buf[p + 1] === LF) {
+      bodyStart = p + 2;
+      break;
+    }
+    if (c === LF) {
+      bodyStart = p + 1;
+      break;
+    }
+    let eol = buf.indexOf(LF, p);
+    if (eol < 0) eol = len;
+    let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+    if (c === SP || c === HT) {
+      // RFC 3261 §7.3.1: a continuation line extends the previous header value.
+      const n = index.length;
+      if (n === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
+      while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
+      if (vEnd > p) {
+        if (index[n - 3] === index[n - 2]) {
+          // Previous value was empty: start it at the first non-blank of this line.
+          let s = p;
+          while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
+          index[n - 3] = s;
+        } else index[n - 1] = 1;
+        index[n - 2] = vEnd;
+      }
+      p = eol + 1;
+      continue;
+    }
+    // Header name: token chars, hashed case-insensitively (FNV-1a).
+    let h = 0x811c9dc5;
+    let q = p;
+    for (; q < vEnd; q++) {
+      let b = buf[q]!;
+      if (b === COLON || b === SP || b === HT) break;
+      if (!isTokenChar(b)) {
+        throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+      }
+      if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+      h = Math.imul(h ^ b, 0x01000193);
+    }
+    const nameEnd = q;
+    while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+    if (q >= vEnd || buf[q] !== COLON || nameEnd === p) {
+      throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+    }
+    q++;
+    while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+    let ve = vEnd;
+    while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+    let key = h >>> 0;
+    if (nameEnd - p === 1) key = COMPACT_HASH_TO_FULL.get(key) ?? key;
+    if (index.length >= maxIndex) {
+      throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
+    }
+    index.push(key, p, nameEnd, q, ve, 0);
+    if (key === H.contentLength) {
+      if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+      clValueStart = q;
+      clValueEnd = ve;
+      clCount++;
+    }
+    p = eol + 1;
+  }
+
+  // Body framing (RFC 3261 §18.3).
+  const framing = options?.framing ?? 'datagram';
+  let bodyEnd: number;
+  if (bodyStart < 0) {
+    // No empty line: datagram ends the header section (tolerated, RFC 4475 baddn note).
+    if (framing === 'stream') throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'message', 'No empty line after the headers');
+    bodyStart = len;
+  }
+  if (clCount > 0) {
+    if (clConflict) throw new SipParseError('SIP_ERR_CONTENT_LENGTH', 400, 'Content-Length', 'Conflicting Content-Length values');
+    const cl = parseContentLength(buf, clValueStart, clValueEnd);
+    bodyEnd = bodyStart + cl;
+    if (bodyEnd > len) {
+      throw new SipParseError('SIP_ERR_BODY_TRUNCATED', 400, 'Content-Length', 'Content-Length larger than the body');
+    }
+  } else {
+    if (framing === 'stream') throw new SipParseError('SIP_ERR_CONTENT_LENGTH', 400, 'Content-Length', 'Missing Content-Length on a stream');
+    bodyEnd = len;
+  }
+
+  // Start line (RFC 3261 §7.1, §7.2): exactly single SP separators.
+  if (buf[pos] === 0x53 && buf[pos + 1] === 0x49 && buf[pos + 2] === 0x50 && buf[pos + 3] === 0x2f) {
+    const sp1 = buf.indexOf(SP, pos);
+    if (sp1 < 0 || sp1 > slEnd) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Status-Line');
+    if (!isVersion20(buf, pos, sp1)) throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+    const codeStart = sp1 + 1;
+    let codeEnd = codeStart;
+    while (codeEnd < slEnd && buf[codeEnd]! >= 0x30 && buf[codeEnd]! <= 0x39) codeEnd++;
+    if (codeEnd - codeStart !== 3 || (codeEnd < slEnd && buf[codeEnd] !== SP)) {
+      throw new SipParseError('SIP_ERR_STATUS_CODE', 400, 'start-line', 'Status code is not three digits');
+    }
+    const status = (buf[codeStart]! - 0x30) * 100 + (buf[codeStart + 1]! - 0x30) * 10 + (buf[codeStart + 2]! - 0x30);
+    if (status < 100 || status > 699) throw new SipParseError('SIP_ERR_STATUS_CODE', 400, 'start-line', 'Status code out of range');
+    const reason = codeEnd < slEnd ? buf.toString('utf8', codeEnd + 1, slEnd) : '';
+    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reason);
+  }
+  const sp1 = buf.indexOf(SP, pos);
+  if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
+  for (let i = pos; i < sp1; i++) {
+    if (!isTokenChar(buf[i]!)) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+  }
+  const sp2 = buf.indexOf(SP, sp1 + 1);
+  if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {
+    throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
+  }
+  const sp3 = buf.indexOf(SP, sp2 + 1);
+  if (sp3 >= 0 && sp3 < slEnd) {
+    // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
+    throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
+  }
+  if (!isVersion20(buf, sp2 + 1, slEnd)) {
+    throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+  }
+  if (buf[sp1 + 1] === 0x3c) {
+    throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI enclosed in <>');
+  }
+  const method = buf.toString('latin1', pos, sp1);
+  const uriText = buf.toString('utf8', sp1 + 1, sp2);
+  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, uriText);
+}
+
+function isVersion20(buf: Buffer, s: number, e: number): boolean {
+  // "SIP/2.0", the token compared case-insensitively (RFC 3261 §7.1).
+  if (e - s !== 7) {
+    if (e - s >= 4 && (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
+    throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
+  }
+  const ok =
+    (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 &&
+    buf[s + 3] === 0x2f && buf[s + 4] === 0x32 && buf[s + 5] === 0x2e && buf[s + 6] === 0x30;
+  if (ok) return true;
+  if ((buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
+  throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
+}
+
+function sameBytes(buf: Buffer, a: number, ae: number, b: number, be: number): boolean {
+  if (ae - a !== be - b) return false;
+  for (let i = 0; i < ae - a; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+/** Content-Length: 1*DIGIT (RFC 3261 §20.14); negative or non-numeric is a framing error. */
+export function parseContentLength(buf: Buffer, s: number, e: number): number {
+  if (e <= s || e - s > 9) throw new SipParseError('SIP_ERR_CONTENT_LENGTH', 400, 'Content-Length', 'Invalid Content-Length');
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) throw new SipParseError('SIP_ERR_CONTENT_LENGTH', 400, 'Content-Length', 'Invalid Content-Length');
+    n = n * 10 + d;
+  }
+  return n;
+}
+
