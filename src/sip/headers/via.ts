@@ -32,6 +32,11 @@ export class Via {
     return b !== undefined && b.length > MAGIC_COOKIE.length && b.startsWith(MAGIC_COOKIE);
   }
 
+  /** sent-by host without IPv6 brackets. */
+  get hostname(): string {
+    return this.host.startsWith('[') ? this.host.slice(1, -1) : this.host;
+  }
+
   get received(): string | undefined {
     return this.params.get('received') ?? undefined;
   }

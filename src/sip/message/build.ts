@@ -70,7 +70,8 @@ export interface ResponseOptions {
 export function createResponse(req: SipRequest, status: number, options: ResponseOptions = {}): SipResponse {
   const headers: HeaderList = [];
   const vias = req.viaValues();
-  vias.forEach((v, i) => headers.push(['Via', i === 0 && options.topVia ? options.topVia : v]));
+  const topVia = options.topVia ?? req.receivedTopVia;
+  vias.forEach((v, i) => headers.push(['Via', i === 0 && topVia ? topVia : v]));
   const from = req.header('From');
   if (from !== undefined) headers.push(['From', from]);
   let to = req.header('To');

@@ -10,6 +10,11 @@ import { SipMessage } from './sip-message.js';
 export class SipRequest extends SipMessage {
   readonly kind = 'request' as const;
   private cUri: Uri | undefined;
+  /**
+   * The top Via as it must appear in responses: set by the transport layer when it adds
+   * `received`/`rport` (RFC 3261 §18.2.1, RFC 3581 §4).
+   */
+  receivedTopVia: string | undefined;
 
   constructor(
     raw: Buffer,

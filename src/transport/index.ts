@@ -1,0 +1,7 @@
+/**
+ * Layer 2: transport (RFC 3261 §18, RFC 3581, RFC 3263, RFC 7118).
+ * @packageDocumentation
+ */
+export * from './transport.js';
+export { TransportLayer, responseTarget, type TransportLayerOptions, type TraceEvent, type BoundListener, type ReceivedInfo, type TransportStats } from './transport-layer.js';
+export { Resolver, type ResolverOptions, type ResolvedTarget } from './resolver.js';

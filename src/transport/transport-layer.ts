@@ -1,0 +1,417 @@
+/**
+ * The transport layer (RFC 3261 §18): listeners, connection reuse, inbound sanity checks,
+ * Via `received`/`rport` (RFC 3581), response routing (§18.2.2), the UDP→TCP switch for large
+ * requests (§18.1.1), and stateless answers to malformed requests.
+ *
+ * What happens to bad input:
+ * - Unframeable bytes on a stream: the connection is closed (no way to resynchronise).
+ * - A request that parses far enough to have a Via: answered statelessly with the parse
+ *   error's status (400, 505, 513) and a reason phrase naming the problem.
+ * - A request without a Via, and any malformed response: dropped and counted.
+ *
+ * @remarks Layer 2 (`transport/`). Imports `sip/` only. The transaction layer above gets
+ * `onRequest` / `onResponse` and calls `sendRequest` / `sendResponse`.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import net from 'node:net';
+import {
+  SipParseError, type SipRequest, type SipResponse, parseMessage, createResponse, buildRequest,
+} from '../sip/index.js';
+import { UdpTransport } from './udp-transport.js';
+import { StreamListener, connectFlow, type StreamCallbacks, type StreamOptions } from './stream-transport.js';
+import {
+  type Destination, type Flow, type ListenSpec, type TransportKind, TransportError, hostPort, isReliable, viaToken,
+} from './transport.js';
+import { salvageRequest } from './salvage.js';
+
+const recvChannel = diagnostics.channel('sip:transport:recv');
+const sendChannel = diagnostics.channel('sip:transport:send');
+const badChannel = diagnostics.channel('sip:transport:bad-message');
+
+export interface TransportLayerOptions {
+  listen: ListenSpec[];
+  /** Larger messages are answered 513 (RFC 3261 §18.1.1, §21.5.14). Default 65535. */
+  maxMessageSize?: number;
+  /** Requests larger than this go over TCP instead of UDP (RFC 3261 §18.1.1). Default 1300. */
+  udpMtu?: number;
+  /** Turn the §18.1.1 switch off (a gateway's `transport switch udp tcp` disabled). */
+  udpToTcpSwitch?: boolean;
+  /** Idle connections are closed after this long. Default 300 s. */
+  idleTimeoutMs?: number;
+  /** Certificate for tls/wss listeners; `ca` / `rejectUnauthorized` for outbound TLS. */
+  tls?: StreamOptions['tls'];
+  /** Host written into Via sent-by and Contact when a listener is bound to a wildcard. */
+  advertisedHost?: string;
+}
+
+export type TraceDirection = 'Sent' | 'Received';
+export interface TraceEvent {
+  direction: TraceDirection;
+  kind: TransportKind;
+  local: string;
+  remote: string;
+  bytes: Buffer;
+}
+
+/** A bound listener as seen from outside. */
+export interface BoundListener {
+  kind: TransportKind;
+  address: string;
+  port: number;
+}
+
+export interface TransportStats {
+  received: number;
+  sent: number;
+  /** Malformed messages dropped (no way to answer, or responses). */
+  dropped: number;
+  /** Malformed requests answered statelessly. */
+  rejected: number;
+}
+
+/** Extra facts the transport attaches to a received request. */
+export interface ReceivedInfo {
+  flow?: Flow;
+  listener: BoundListener;
+}
+
+export class TransportLayer {
+  /** Every message sent and received, for `--trace` (like a gateway's `debug ccsip messages`). */
+  onTrace: ((ev: TraceEvent) => void) | undefined;
+  /** Socket-level errors after start-up. */
+  onError: (err: Error) => void = () => {};
+  onRequest: (req: SipRequest, info: ReceivedInfo) => void = () => {};
+  onResponse: (res: SipResponse, info: ReceivedInfo) => void = () => {};
+
+  readonly stats: TransportStats = { received: 0, sent: 0, dropped: 0, rejected: 0 };
+  private readonly udp: UdpTransport[] = [];
+  private readonly streams: StreamListener[] = [];
+  private readonly flows = new Map<number, Flow>();
+  private readonly flowsByRemote = new Map<string, Flow>();
+  private readonly connecting = new Map<string, Promise<Flow>>();
+  private readonly requestInfo = new WeakMap<SipRequest, ReceivedInfo>();
+  private readonly streamOpts: StreamOptions;
+  private readonly maxMessageSize: number;
+  private readonly udpMtu: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly cb: StreamCallbacks;
+
+  constructor(private readonly options: TransportLayerOptions) {
+    this.maxMessageSize = options.maxMessageSize ?? 65535;
+    this.udpMtu = options.udpMtu ?? 1300;
+    this.streamOpts = {
+      maxMessageSize: this.maxMessageSize,
+      idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
+      tls: options.tls,
+    };
+    this.cb = {
+      onMessage: (bytes, flow) => this.receive(bytes, flow.kind, flow.remoteAddress, flow.remotePort, this.listenerFor(flow), flow),
+      onFramingError: (err, flow) => {
+        this.stats.dropped++;
+        if (badChannel.hasSubscribers) badChannel.publish({ error: err, remote: hostPort(flow.remoteAddress, flow.remotePort) });
+      },
+      onFlowClosed: (flow) => this.forgetFlow(flow),
+      onError: (err) => this.onError(err),
+    };
+  }
+
+  /** Opens every listener. Rejects with a readable error when an address cannot be bound. */
+  async start(): Promise<void> {
+    for (const spec of this.options.listen) {
+      try {
+        if (spec.kind === 'udp') {
+          const u = new UdpTransport(spec, (b, a, p, l) => this.receive(b, 'udp', a.replace(/^::ffff:/, ''), p, { kind: 'udp', address: l.localAddress, port: l.localPort }, undefined, l), (e) => this.onError(e));
+          await u.start();
+          this.udp.push(u);
+        } else {
+          const l = new StreamListener(spec, this.streamOpts, this.cb, (flow) => this.addFlow(flow));
+          await l.start();
+          this.streams.push(l);
+        }
+      } catch (err) {
+        await this.stop();
+        const e = err as NodeJS.ErrnoException;
+        throw new TransportError('SIP_ERR_LISTEN', `cannot listen on ${spec.kind}:${hostPort(spec.host, spec.port)}: ${e.code ?? e.message}`);
+      }
+    }
+    const idle = this.streamOpts.idleTimeoutMs;
+    this.idleTimer = setInterval(() => {
+      const now = Date.now();
+      for (const f of this.flows.values()) {
+        const last = (f as unknown as { lastActivity: number }).lastActivity;
+        if (now - last > idle) f.close();
+      }
+    }, Math.min(idle, 10_000));
+    this.idleTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    for (const f of [...this.flows.values()]) f.close();
+    await Promise.all([...this.udp.map((u) => u.stop()), ...this.streams.map((s) => s.stop())]);
+    this.udp.length = 0;
+    this.streams.length = 0;
+  }
+
+  /** Every bound listener with its real port (useful with port 0). */
+  get boundListeners(): BoundListener[] {
+    return [
+      ...this.udp.map((u) => ({ kind: 'udp' as const, address: u.localAddress, port: u.localPort })),
+      ...this.streams.map((s) => ({ kind: s.spec.kind, address: s.localAddress, port: s.localPort })),
+    ];
+  }
+
+  /** The listener to name in Via sent-by / Contact for a transport kind (RFC 3261 §18.1.1). */
+  sentBy(kind: TransportKind): { host: string; port: number } {
+    const l = this.boundListeners.find((x) => x.kind === kind) ?? this.boundListeners.find((x) => x.kind === 'udp') ?? this.boundListeners[0];
+    if (!l) return { host: this.options.advertisedHost ?? '127.0.0.1', port: 5060 };
+    let host = l.address;
+    if (host === '0.0.0.0' || host === '::') host = this.options.advertisedHost ?? (host === '::' ? '::1' : '127.0.0.1');
+    return { host: host.includes(':') ? `[${host}]` : host, port: l.port };
+  }
+
+  hasListener(kind: TransportKind): boolean {
+    return this.boundListeners.some((l) => l.kind === kind);
+  }
+
+  /**
+   * RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1300 by default) goes over a
+   * congestion-controlled transport. Returns the kind actually used for `bytes` bytes.
+   */
+  effectiveKind(dest: Destination, size: number): TransportKind {
+    if (dest.kind === 'udp' && size > this.udpMtu && this.options.udpToTcpSwitch !== false && this.hasListener('tcp')) return 'tcp';
+    return dest.kind;
+  }
+
+  /** Whether a client transaction for `req` to `dest` runs over a reliable transport. */
+  isReliableFor(req: SipRequest, dest: Destination): boolean {
+    return isReliable(this.effectiveKind(dest, req.raw.length));
+  }
+
+  /** The transport facts of a received request. */
+  infoOf(req: SipRequest): ReceivedInfo | undefined {
+    return this.requestInfo.get(req);
+  }
+
+  /**
+   * Sends a request to a resolved destination. Errors are reported through `onError`
+   * (the transaction layer turns them into a 503, RFC 3261 §8.1.3.1).
+   */
+  sendRequest(req: SipRequest, dest: Destination & { flowId?: number }, onError?: (err: TransportError) => void): void {
+    let msg = req;
+    let kind = this.effectiveKind(dest, req.raw.length);
+    if (kind !== dest.kind) msg = withTopViaTransport(req, viaToken(kind), this.sentBy(kind));
+    const fail = (e: Error) => onError?.(new TransportError('SIP_ERR_TRANSPORT', `${kind} send to ${hostPort(dest.address, dest.port)} failed: ${e.message}`));
+    if (kind === 'udp') {
+      const u = this.udpFor(dest.address);
+      if (!u) return fail(new Error('no UDP listener'));
+      this.trace('Sent', 'udp', hostPort(u.localAddress, u.localPort), hostPort(dest.address, dest.port), msg.raw);
+      u.send(msg.raw, dest.address, dest.port, fail);
+      return;
+    }
+    const existing = dest.flowId !== undefined ? this.flows.get(dest.flowId) : undefined;
+    this.sendOnFlow(existing && !existing.closed ? existing : undefined, kind, dest.address, dest.port, dest.hostname, msg.raw, fail);
+  }
+
+  /**
+   * Sends a response per RFC 3261 §18.2.2: on the connection the request came on (reliable),
+   * else to `received` and the `rport` / sent-by port / 5060 (RFC 3581 §4).
+   */
+  sendResponse(res: SipResponse, req: SipRequest, onError?: (err: TransportError) => void): void {
+    const info = this.requestInfo.get(req);
+    const src = req.source;
+    const fail = (e: Error) => onError?.(new TransportError('SIP_ERR_TRANSPORT', `response send failed: ${e.message}`));
+    if (!src) return fail(new Error('request has no source'));
+    const kind = src.transport as TransportKind;
+    const { address, port } = responseTarget(req);
+    if (kind === 'udp') {
+      const u = this.udp.find((x) => x.localPort === info?.listener.port && x.localAddress === info?.listener.address) ?? this.udpFor(address);
+      if (!u) return fail(new Error('no UDP listener'));
+      this.trace('Sent', 'udp', hostPort(u.localAddress, u.localPort), hostPort(address, port), res.raw);
+      u.send(res.raw, address, port, fail);
+      return;
+    }
+    const flow = info?.flow && !info.flow.closed ? info.flow : undefined;
+    this.sendOnFlow(flow, kind, address, port, undefined, res.raw, fail);
+  }
+
+  private sendOnFlow(flow: Flow | undefined, kind: TransportKind, address: string, port: number, hostname: string | undefined, bytes: Buffer, fail: (e: Error) => void): void {
+    const key = `${kind}:${hostPort(address, port)}`;
+    const f = flow ?? this.flowsByRemote.get(key);
+    if (f && !f.closed) {
+      try {
+        this.trace('Sent', f.kind, hostPort(f.localAddress, f.localPort), hostPort(f.remoteAddress, f.remotePort), bytes);
+        f.send(bytes);
+      } catch (e) {
+        fail(e as Error);
+      }
+      return;
+    }
+    let p = this.connecting.get(key);
+    if (!p) {
+      p = connectFlow(kind, address, port, hostname, this.streamOpts, this.cb).then((nf) => {
+        this.addFlow(nf);
+        return nf;
+      });
+      this.connecting.set(key, p);
+      const clear = () => this.connecting.delete(key);
+      p.then(clear, clear);
+    }
+    p.then(
+      (nf) => {
+        try {
+          this.trace('Sent', nf.kind, hostPort(nf.localAddress, nf.localPort), hostPort(nf.remoteAddress, nf.remotePort), bytes);
+          nf.send(bytes);
+        } catch (e) {
+          fail(e as Error);
+        }
+      },
+      (e) => fail(e as Error),
+    );
+  }
+
+  private udpFor(address: string): UdpTransport | undefined {
+    const v6 = net.isIPv6(address);
+    return this.udp.find((u) => net.isIPv6(u.localAddress) === v6) ?? this.udp[0];
+  }
+
+  private addFlow(flow: Flow): void {
+    this.flows.set(flow.id, flow);
+    this.flowsByRemote.set(`${flow.kind}:${hostPort(flow.remoteAddress, flow.remotePort)}`, flow);
+  }
+
+  private forgetFlow(flow: Flow): void {
+    this.flows.delete(flow.id);
+    const key = `${flow.kind}:${hostPort(flow.remoteAddress, flow.remotePort)}`;
+    if (this.flowsByRemote.get(key) === flow) this.flowsByRemote.delete(key);
+  }
+
+  private listenerFor(flow: Flow): BoundListener {
+    const l = this.streams.find((s) => s.localPort === flow.localPort && s.spec.kind === flow.kind) ?? this.streams.find((s) => s.spec.kind === flow.kind);
+    return l ? { kind: l.spec.kind, address: l.localAddress, port: l.localPort } : { kind: flow.kind, address: flow.localAddress, port: flow.localPort };
+  }
+
+  private trace(direction: TraceDirection, kind: TransportKind, local: string, remote: string, bytes: Buffer): void {
+    if (direction === 'Sent') {
+      this.stats.sent++;
+      if (sendChannel.hasSubscribers) sendChannel.publish({ kind, local, remote, bytes });
+    } else if (recvChannel.hasSubscribers) recvChannel.publish({ kind, local, remote, bytes });
+    this.onTrace?.({ direction, kind, local, remote, bytes });
+  }
+
+  /** Inbound path for every transport. */
+  private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, _udp?: UdpTransport): void {
+    this.stats.received++;
+    this.trace('Received', kind, hostPort(listener.address, listener.port), hostPort(address, port), bytes);
+    const source = { transport: kind, address, port, connectionId: flow?.id };
+    let msg: SipRequest | SipResponse;
+    try {
+      // Parse without the configured size limit so an oversize request can still be answered 513.
+      msg = parseMessage(bytes, { framing: flow && kind !== 'ws' && kind !== 'wss' ? 'stream' : 'datagram', limits: { maxMessageSize: 1 << 20, maxHeaders: 256 } });
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      const salvaged = salvageRequest(bytes);
+      if (salvaged && salvaged.hasHeader('Via')) {
+        salvaged.source = source;
+        this.requestInfo.set(salvaged, { flow, listener });
+        this.rejectStatelessly(salvaged, err);
+      } else this.drop(err, address, port);
+      return;
+    }
+    msg.source = source;
+    if (msg.kind === 'response') {
+      try {
+        msg.validate();
+      } catch (err) {
+        this.drop(err, address, port); // never answer a response
+        return;
+      }
+      this.onResponse(msg, { flow, listener });
+      return;
+    }
+    const info = { flow, listener };
+    this.requestInfo.set(msg, info);
+    if (bytes.length > this.maxMessageSize) {
+      this.rejectStatelessly(msg, new SipParseError('SIP_ERR_TOO_LARGE', 513, 'message', 'Message Too Large'));
+      return;
+    }
+    try {
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      if (msg.hasHeader('Via')) this.rejectStatelessly(msg, err);
+      else this.drop(err, address, port);
+      return;
+    }
+    // RFC 3261 §18.2.1 / RFC 3581 §4: note where the request really came from.
+    const via = msg.topVia;
+    const addReceived = via.hostname !== address;
+    if (addReceived || via.rport === null) {
+      const v = via.clone();
+      if (addReceived || v.rport === null) v.params.set('received', address.includes(':') ? address : address);
+      if (v.rport === null) v.params.set('rport', String(port));
+      msg.receivedTopVia = v.toString();
+    }
+    this.onRequest(msg, info);
+  }
+
+  private rejectStatelessly(req: SipRequest, err: unknown): void {
+    const e = err as SipParseError;
+    this.stats.rejected++;
+    if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source });
+    if (req.method === 'ACK') return; // RFC 3261 §17: ACK is never answered
+    let res: SipResponse;
+    try {
+      res = createResponse(req, e.status ?? 400, { reason: e.reasonPhrase ?? 'Bad Request' });
+    } catch {
+      this.stats.dropped++;
+      return;
+    }
+    this.sendResponse(res, req);
+  }
+
+  private drop(err: unknown, address: string, port: number): void {
+    this.stats.dropped++;
+    if (badChannel.hasSubscribers) badChannel.publish({ error: err, remote: hostPort(address, port) });
+  }
+}
+
+/** RFC 3261 §18.2.2 with RFC 3581 §4 (rport): where a UDP response goes. */
+export function responseTarget(req: SipRequest): { address: string; port: number } {
+  const src = req.source!;
+  let via;
+  try {
+    via = req.topVia;
+  } catch {
+    return { address: src.address, port: src.port }; // unreadable Via: answer where it came from
+  }
+  if (via.rport !== undefined) return { address: src.address, port: src.port };
+  const isSelf = via.hostname === src.address;
+  return { address: isSelf ? via.hostname : src.address, port: via.port ?? (src.transport === 'tls' ? 5061 : 5060) };
+}
+
+/** Rewrites the transport token (and sent-by) of the top Via (used by the §18.1.1 switch). */
+function withTopViaTransport(req: SipRequest, token: string, sentBy: { host: string; port: number }): SipRequest {
+  const vias = req.viaValues();
+  const top = req.topVia.clone();
+  top.transport = token;
+  top.host = sentBy.host;
+  top.port = sentBy.port;
+  const headers: Array<[string, string]> = [];
+  let viaDone = false;
+  for (const [name, value] of req.headerLines()) {
+    const lower = name.toLowerCase();
+    if (lower === 'via' || lower === 'v') {
+      if (!viaDone) {
+        headers.push(['Via', top.toString()]);
+        for (const v of vias.slice(1)) headers.push(['Via', v]);
+        viaDone = true;
+      }
+      continue;
+    }
+    headers.push([name, value]);
+  }
+  return buildRequest({ method: req.method, uri: req.uriText, headers, body: req.body });
+}
+
+export { isReliable };
