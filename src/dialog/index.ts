@@ -1,0 +1,6 @@
+/**
+ * Dialogs (RFC 3261 §12).
+ * @packageDocumentation
+ */
+export { Dialog, dialogId, isTargetRefresh, type DialogState, type DialogInit } from './dialog.js';
+export { DialogTable } from './dialog-table.js';
