@@ -13,10 +13,49 @@ export interface CSeq {
 
 /** Parses `CSeq: 101 INVITE`; the number must fit in 32 bits (RFC 4475 §3.1.2.4 scalar02). */
 export function parseCSeq(value: string): CSeq {
-  const m = /^\s*([0-9]{1,10})\s+(\S+)\s*$/.exec(value);
-  if (!m) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'Malformed CSeq');
-  const seq = Number(m[1]);
+  // Hand-written form of /^\s*([0-9]{1,10})\s+(\S+)\s*$/ for ASCII values (the hot path).
+  const n = value.length;
+  let i = 0;
+  let c = 0;
+  while (i < n && isSpace((c = value.charCodeAt(i)))) i++;
+  const ds = i;
+  let seq = 0;
+  while (i < n && (c = value.charCodeAt(i)) >= 0x30 && c <= 0x39) {
+    seq = seq * 10 + (c - 0x30);
+    i++;
+  }
+  const digits = i - ds;
+  const ws = i;
+  while (i < n && isSpace((c = value.charCodeAt(i)))) i++;
+  const ms = i;
+  while (i < n && (c = value.charCodeAt(i)) <= 0x7f && !isSpace(c)) i++;
+  const me = i;
+  while (i < n && isSpace((c = value.charCodeAt(i)))) i++;
+  if (i < n) {
+    // Something else: non-ASCII (Unicode \s / \S) or junk; let the regex decide.
+    for (let k = 0; k < n; k++) if (value.charCodeAt(k) > 0x7f) return parseCSeqRegex(value);
+    throw malformed();
+  }
+  if (digits === 0 || digits > 10 || ms === ws || me === ms) throw malformed();
+  return checked(seq, value.slice(ms, me));
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function malformed(): SipParseError {
+  return new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'Malformed CSeq');
+}
+
+function checked(seq: number, method: string): CSeq {
   if (seq > 0xffffffff) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq number exceeds 2**32-1');
-  if (!isToken(m[2]!)) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq method is not a token');
-  return { seq, method: m[2]! };
+  if (!isToken(method)) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq method is not a token');
+  return { seq, method };
+}
+
+function parseCSeqRegex(value: string): CSeq {
+  const m = /^\s*([0-9]{1,10})\s+(\S+)\s*$/.exec(value);
+  if (!m) throw malformed();
+  return checked(Number(m[1]), m[2]!);
 }

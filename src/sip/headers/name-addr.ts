@@ -6,7 +6,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { type Uri, parseUri } from '../uri/sip-uri.js';
-import { type Params, formatParams, isTokenChar, parseParamList, splitOutsideQuotes, unquote } from './params.js';
+import { type Params, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
 
 /** One name-addr value with its header parameters (`tag`, `expires`, `q` …). */
 export class NameAddr {
@@ -94,7 +94,7 @@ export function parseNameAddr(value: string, field: string): NameAddr {
     const semi = v.indexOf(';');
     uriText = (semi >= 0 ? v.slice(0, semi) : v).trim();
     rest = semi >= 0 ? v.slice(semi) : '';
-    if (uriText.includes('?') || /\s/.test(uriText)) {
+    if (uriText.includes('?') || hasWhitespace(uriText)) {
       // RFC 4475 §3.1.2.13 regbadct: a URI with headers (or spaces) must be enclosed in <>.
       throw new SipParseError('SIP_ERR_NAME_ADDR', 400, field, `${field} URI must be enclosed in <>`);
     }
@@ -102,7 +102,7 @@ export function parseNameAddr(value: string, field: string): NameAddr {
   let params: Params = new Map();
   if (rest.length > 0) {
     if (rest[0] !== ';') throw new SipParseError('SIP_ERR_NAME_ADDR', 400, field, `Junk after the URI in ${field}`);
-    params = parseParamList(splitOutsideQuotes(rest.slice(1), ';'), field);
+    params = parseParams(rest.slice(1), field);
   }
   return new NameAddr(displayName, uriText, params, field);
 }
@@ -128,7 +128,9 @@ function findAngle(v: string, field: string): number {
 export function parseNameAddrList(values: string[], field: string): NameAddr[] {
   const out: NameAddr[] = [];
   for (const value of values) {
-    for (const part of splitOutsideQuotes(value, ',')) {
+    // Without ',' or '"' the split cannot yield more than the value itself (nor throw).
+    const parts = value.indexOf(',') < 0 && value.indexOf('"') < 0 ? [value] : splitOutsideQuotes(value, ',');
+    for (const part of parts) {
       if (part.trim().length === 0) {
         throw new SipParseError('SIP_ERR_NAME_ADDR', 400, field, `Empty element in ${field} list`);
       }

@@ -43,13 +43,23 @@ export function splitOutsideQuotes(s: string, sep: string): string[] {
   return out;
 }
 
+/** 1 for RFC 3261 §25.1 `token` characters, indexed by char code (0–255). */
+export const TOKEN: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) {
+    t[c] =
+      (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
+      c === 0x2d || c === 0x2e || c === 0x21 || c === 0x25 || c === 0x2a || c === 0x5f ||
+      c === 0x2b || c === 0x60 || c === 0x27 || c === 0x7e
+        ? 1
+        : 0;
+  }
+  return t;
+})();
+
 /** True for RFC 3261 §25.1 `token` characters. */
 export function isTokenChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
-    c === 0x2d || c === 0x2e || c === 0x21 || c === 0x25 || c === 0x2a || c === 0x5f ||
-    c === 0x2b || c === 0x60 || c === 0x27 || c === 0x7e
-  );
+  return c < 256 && TOKEN[c] === 1;
 }
 
 /** True when `s` is a non-empty RFC 3261 token. */
@@ -66,35 +76,91 @@ export function isToken(s: string): boolean {
  */
 export function parseParamList(parts: string[], field: string): Params {
   const params: Params = new Map();
-  for (const raw of parts) {
-    const p = raw.trim();
-    if (p.length === 0) {
-      throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Empty parameter in ${field}`);
-    }
-    const eq = p.indexOf('=');
-    let name: string;
-    let value: string | null;
-    if (eq < 0) {
-      name = p;
-      value = null;
-    } else {
-      name = p.slice(0, eq).trim();
-      value = p.slice(eq + 1).trim();
-      if (value.length === 0) {
-        throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Parameter ${name} of ${field} has no value`);
-      }
-      if (value.charCodeAt(0) === QUOTE) {
-        if (value.length < 2 || value.charCodeAt(value.length - 1) !== QUOTE) {
-          throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Unterminated quoted parameter in ${field}`);
-        }
-      }
-    }
-    if (!isToken(name)) {
-      throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Bad parameter name in ${field}`);
-    }
-    params.set(name.toLowerCase(), value);
-  }
+  for (const raw of parts) addParam(params, raw, field);
   return params;
+}
+
+/**
+ * Same as `parseParamList(splitOutsideQuotes(s, ';'), field)`, without the intermediate array
+ * when `s` holds no quote or angle bracket (the common case on the hot path).
+ */
+export function parseParams(s: string, field: string): Params {
+  if (s.indexOf('"') >= 0 || s.indexOf('<') >= 0) return parseParamList(splitOutsideQuotes(s, ';'), field);
+  const params: Params = new Map();
+  let start = 0;
+  for (;;) {
+    const semi = s.indexOf(';', start);
+    if (semi < 0) {
+      addParam(params, s.slice(start), field);
+      return params;
+    }
+    addParam(params, s.slice(start, semi), field);
+    start = semi + 1;
+  }
+}
+
+function addParam(params: Params, raw: string, field: string): void {
+  const p = raw.trim();
+  if (p.length === 0) {
+    throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Empty parameter in ${field}`);
+  }
+  const eq = p.indexOf('=');
+  let name: string;
+  let value: string | null;
+  if (eq < 0) {
+    name = p;
+    value = null;
+  } else {
+    name = p.slice(0, eq).trim();
+    value = p.slice(eq + 1).trim();
+    if (value.length === 0) {
+      throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Parameter ${name} of ${field} has no value`);
+    }
+    if (value.charCodeAt(0) === QUOTE) {
+      if (value.length < 2 || value.charCodeAt(value.length - 1) !== QUOTE) {
+        throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Unterminated quoted parameter in ${field}`);
+      }
+    }
+  }
+  if (!isToken(name)) {
+    throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `Bad parameter name in ${field}`);
+  }
+  params.set(lowerAscii(name), value);
+}
+
+/** `s.toLowerCase()` without allocating when `s` has no upper-case ASCII (tokens are ASCII). */
+export function lowerAscii(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.toLowerCase();
+  }
+  return s;
+}
+
+/** True for the ASCII characters of the regex class `\s`. */
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** Same result as `/\s/.test(s)`, without the regex for ASCII strings. */
+export function hasWhitespace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return /\s/.test(s);
+    if (isAsciiSpace(c)) return true;
+  }
+  return false;
+}
+
+/** Same result as `/^[0-9]{min,max}$/.test(s)`. */
+export function isDigits(s: string, min: number, max: number): boolean {
+  const n = s.length;
+  if (n < min || n > max) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /** Serialises parameters back to `;a=b;c` form. */

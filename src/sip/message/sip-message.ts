@@ -8,14 +8,16 @@
 import { SipParseError } from '../errors.js';
 import { type CSeq, parseCSeq } from '../headers/cseq.js';
 import { type NameAddr, parseNameAddr, parseNameAddrList } from '../headers/name-addr.js';
-import { splitOutsideQuotes } from '../headers/params.js';
+import { isAscii } from 'node:buffer';
+import { hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
 import { type Via, parseVia, parseViaList } from '../headers/via.js';
 import { H, headerKey } from './header-names.js';
 
 /** Stride of the flat header index: key, nameStart, nameEnd, valueStart, valueEnd, folded. */
 export const HEADER_STRIDE = 6;
 
-const FOLD_RE = /\r?\n[ \t]+/g;
+/** RFC 3261 §7.3.1 / §25.1 LWS = [*WSP CRLF] 1*WSP: blanks before the line break fold too. */
+const FOLD_RE = /[ \t]*\r?\n[ \t]+/g;
 
 /** Fields common to requests and responses. */
 export abstract class SipMessage {
@@ -33,6 +35,10 @@ export abstract class SipMessage {
   private cContact: NameAddr[] | undefined;
   private cRoute: NameAddr[] | undefined;
   private cRecordRoute: NameAddr[] | undefined;
+  /** The bytes up to the body as latin1 (string offsets = byte offsets), see {@link head}. */
+  private hText: string | undefined;
+  /** 0 unknown, 1 the header section is ASCII (latin1 text = UTF-8 text), 2 it is not. */
+  private hAscii = 0;
 
   constructor(
     /** The bytes as received (or as built); never modified. */
@@ -43,7 +49,15 @@ export abstract class SipMessage {
     readonly headersStart: number,
     readonly bodyStart: number,
     readonly bodyEnd: number,
-  ) {}
+    /** The parser's latin1 text of (at least) the bytes before the body; decoded lazily otherwise. */
+    headText?: string,
+  ) {
+    this.hText = headText;
+  }
+
+  private head(): string {
+    return (this.hText ??= this.raw.toString('latin1', 0, this.bodyStart));
+  }
 
   /** Number of header lines. */
   get headerCount(): number {
@@ -52,7 +66,9 @@ export abstract class SipMessage {
 
   private valueAt(i: number): string {
     const ix = this.index;
-    const s = this.raw.toString('utf8', ix[i + 3]!, ix[i + 4]!);
+    if (this.hAscii === 0) this.hAscii = isAscii(this.raw.subarray(0, this.bodyStart)) ? 1 : 2;
+    // ASCII: a substring of the latin1 text equals the UTF-8 decoding and costs no copy.
+    const s = this.hAscii === 1 ? this.head().slice(ix[i + 3]!, ix[i + 4]!) : this.raw.toString('utf8', ix[i + 3]!, ix[i + 4]!);
     return ix[i + 5] ? s.replace(FOLD_RE, ' ') : s;
   }
 
@@ -115,7 +131,7 @@ export abstract class SipMessage {
     const out: Array<[string, string]> = [];
     const ix = this.index;
     for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
-      out.push([this.raw.toString('latin1', ix[i + 1]!, ix[i + 2]!), this.valueAt(i)]);
+      out.push([this.head().slice(ix[i + 1]!, ix[i + 2]!), this.valueAt(i)]);
     }
     return out;
   }
@@ -131,7 +147,7 @@ export abstract class SipMessage {
       const v = this.headerByKey(H.callId);
       if (v === undefined) throw missing('Call-ID');
       const t = v.trim();
-      if (t.length === 0 || /\s/.test(t)) {
+      if (t.length === 0 || hasWhitespace(t)) {
         throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, 'Call-ID', 'Malformed Call-ID');
       }
       this.cCallId = t;
@@ -197,7 +213,7 @@ export abstract class SipMessage {
     const v = this.headerByKey(H.maxForwards);
     if (v === undefined) return undefined;
     const t = v.trim();
-    if (!/^[0-9]{1,10}$/.test(t) || Number(t) > 255) {
+    if (!isDigits(t, 1, 10) || Number(t) > 255) {
       throw new SipParseError('SIP_ERR_MAX_FORWARDS', 400, 'Max-Forwards', 'Max-Forwards is not 0-255');
     }
     return Number(t);

@@ -26,8 +26,9 @@ export class SipRequest extends SipMessage {
     readonly method: string,
     /** Request-URI text as written. */
     readonly uriText: string,
+    headText?: string,
   ) {
-    super(raw, index, headersStart, bodyStart, bodyEnd);
+    super(raw, index, headersStart, bodyStart, bodyEnd, headText);
   }
 
   /** The parsed Request-URI. */

@@ -18,8 +18,9 @@ export class SipResponse extends SipMessage {
     readonly status: number,
     /** Reason-Phrase as received (may be empty, RFC 4475 §3.1.1.13). */
     readonly reason: string,
+    headText?: string,
   ) {
-    super(raw, index, headersStart, bodyStart, bodyEnd);
+    super(raw, index, headersStart, bodyStart, bodyEnd, headText);
   }
 
   /** Provisional (1xx). */

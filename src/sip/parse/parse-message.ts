@@ -7,7 +7,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { COMPACT_HASH_TO_FULL, H } from '../message/header-names.js';
-import { isTokenChar } from '../headers/params.js';
+import { isTokenChar, TOKEN } from '../headers/params.js';
 import { HEADER_STRIDE } from '../message/sip-message.js';
 import { SipRequest } from '../message/sip-request.js';
 import { SipResponse } from '../message/sip-response.js';
@@ -94,7 +94,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     for (; q < vEnd; q++) {
       let b = buf[q]!;
       if (b === COLON || b === SP || b === HT) break;
-      if (!isTokenChar(b)) {
+      if (TOKEN[b] !== 1) {
         throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
       }
       if (b >= 0x41 && b <= 0x5a) b |= 0x20;

@@ -1,0 +1,227 @@
+/**
+ * `options`, `call`, `answer` and `register`: the user-agent commands.
+ *
+ * @remarks App layer (`app/cli`). Thin wrappers over {@link UserAgent}.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { UserAgent, type IncomingCall } from '../../roles/user-agent/index.js';
+import { type SipResponse, parseUri, parseNameAddr } from '../../sip/index.js';
+import { syntheticCause } from '../../transaction/index.js';
+import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../transport/index.js';
+import { printTrace } from './trace.js';
+import { UsageError } from './usage-error.js';
+
+export interface CommonFlags {
+  listen: string[];
+  transport?: string;
+  trace: boolean;
+}
+
+function transportFlag(t: string | undefined): TransportKind | undefined {
+  if (t === undefined) return undefined;
+  const k = t.toLowerCase() as TransportKind;
+  if (!TRANSPORT_KINDS.includes(k)) throw new UsageError(`invalid --transport "${t}": expected udp, tcp, tls, ws or wss`);
+  return k;
+}
+
+function targetUri(text: string | undefined, what: string): string {
+  if (!text) throw new UsageError(`missing ${what}`);
+  let t = text.trim();
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(t)) t = `sip:${t}`;
+  try {
+    const u = parseUri(t, what);
+    if (u.kind !== 'sip') throw new UsageError(`${what} must be a sip: or sips: URI, got "${text}"`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`invalid ${what} "${text}": ${(e as Error).message}`);
+  }
+  return t;
+}
+
+/** The local address the kernel would use to reach `host` (no packet is sent). */
+async function localAddressFor(host: string): Promise<string> {
+  if (host === 'localhost' || host.startsWith('127.')) return '127.0.0.1';
+  if (host === '::1') return '::1';
+  if (!net.isIP(host)) return '0.0.0.0';
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    s.on('error', () => {
+      s.close();
+      resolve(net.isIPv6(host) ? '::' : '0.0.0.0');
+    });
+    s.connect(9, host, () => {
+      const a = s.address().address;
+      s.close();
+      resolve(a);
+    });
+  });
+}
+
+async function startUa(flags: CommonFlags, target: string | undefined, extra: { from?: string; user?: string; password?: string } = {}): Promise<{ ua: UserAgent; kind: TransportKind | undefined }> {
+  const kind = transportFlag(flags.transport);
+  let listen = flags.listen;
+  if (listen.length === 0) {
+    let host = '127.0.0.1';
+    let uriKind: TransportKind | undefined;
+    if (target) {
+      const u = parseUri(target, 'target');
+      if (u.kind === 'sip') {
+        host = await localAddressFor(u.hostname);
+        uriKind = (u.transport as TransportKind | undefined) ?? (u.scheme === 'sips' ? 'tls' : undefined);
+      }
+    }
+    const k = kind ?? uriKind ?? 'udp';
+    const h = host.includes(':') ? `[${host}]` : host;
+    listen = [`${k}:${h}:0`];
+    if (k === 'udp') listen.push(`tcp:${h}:0`); // for the §18.1.1 switch of large requests
+  }
+  for (const l of listen) parseListenSpec(l);
+  const credentials = extra.user ? { username: extra.user, password: extra.password ?? '' } : undefined;
+  if (extra.from) targetUri(extra.from, '--from');
+  const ua = await UserAgent.start({
+    listen,
+    from: extra.from,
+    credentials,
+    onTrace: flags.trace ? (ev) => printTrace(ev) : undefined,
+  });
+  return { ua, kind };
+}
+
+function printResponse(res: SipResponse): void {
+  const cause = syntheticCause(res);
+  const note = cause === 'timeout' ? ' (no response: timed out)' : cause === 'transport-error' ? ' (transport error)' : '';
+  process.stdout.write(`SIP/2.0 ${res.status} ${res.reason}${note}\n`);
+  if (!cause) for (const [n, v] of res.headerLines()) process.stdout.write(`${n}: ${v}\n`);
+}
+
+/** `switchboard options <uri>`: exit 0 on 2xx, 1 on another final response, 3 on timeout. */
+export async function optionsCommand(args: string[], flags: CommonFlags): Promise<number> {
+  const target = targetUri(args[0], 'target URI (switchboard options <uri>)');
+  const { ua, kind } = await startUa(flags, target);
+  try {
+    const res = await ua.options(target, { transport: kind });
+    printResponse(res);
+    if (res.status >= 200 && res.status < 300) return 0;
+    return res.status === 408 ? 3 : 1;
+  } finally {
+    await ua.stop();
+  }
+}
+
+/** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string }): Promise<number> {
+  const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
+  const { ua, kind } = await startUa(flags, target, flags);
+  try {
+    const call = await ua.invite(target, { transport: kind, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    if (!call.established) {
+      const r = call.finalResponse!;
+      process.stdout.write(`call failed: ${r.status} ${r.reason}\n`);
+      return r.status === 408 ? 3 : 1;
+    }
+    process.stdout.write(`call established: ${call.dialog!.callId}\n`);
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), flags.duration * 1000));
+    const outcome = await Promise.race([timer, call.ended]);
+    if (outcome !== 'timeout') {
+      process.stdout.write(`call ended by the other side (${outcome})\n`);
+      return outcome === 'remote-bye' ? 0 : 1;
+    }
+    const bye = await call.bye();
+    process.stdout.write(`call ended: BYE ${bye ? `${bye.status} ${bye.reason}` : 'not sent'}\n`);
+    return bye && bye.status >= 200 && bye.status < 300 ? 0 : 1;
+  } finally {
+    await ua.stop();
+  }
+}
+
+/** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number }): Promise<number> {
+  if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
+  const { ua } = await startUa(flags, undefined);
+  for (const l of ua.transport.boundListeners) process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
+  let ended = 0;
+  let answered = 0;
+  return new Promise<number>((resolve) => {
+    const finish = async (code: number) => {
+      await ua.stop();
+      resolve(code);
+    };
+    ua.on('invite', (inv: IncomingCall) => {
+      if (flags.maxCalls !== undefined && answered >= flags.maxCalls) {
+        inv.reject(486);
+        return;
+      }
+      answered++;
+      inv.progress(180);
+      const call = inv.accept();
+      call.ended.then((reason) => {
+        ended++;
+        process.stdout.write(`call ${ended} ended: ${reason}\n`);
+        if (flags.maxCalls !== undefined && ended >= flags.maxCalls) void finish(0);
+      });
+    });
+    const stop = () => void finish(0);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** `switchboard register <aor> --registrar <uri> …`. */
+export async function registerCommand(args: string[], flags: CommonFlags & { registrar?: string; user?: string; password?: string; expires: number; contact?: string }): Promise<number> {
+  const aor = targetUri(args[0], 'address-of-record (switchboard register <aor> --registrar <uri>)');
+  const registrar = targetUri(flags.registrar, '--registrar <uri>');
+  if (flags.contact !== undefined && flags.contact !== '*') {
+    try {
+      parseNameAddr(flags.contact, '--contact').uri;
+    } catch (e) {
+      throw new UsageError(`invalid --contact "${flags.contact}": ${(e as Error).message}`);
+    }
+  }
+  const { ua, kind } = await startUa(flags, registrar, { user: flags.user ?? parseUri(aor).toString().replace(/^sips?:([^@]*)@.*$/, '$1'), password: flags.password });
+  const once = async (expires: number) => {
+    const res = await ua.register(registrar, { aor, contact: flags.contact, expires, transport: kind });
+    printResponse(res);
+    return res;
+  };
+  try {
+    const res = await once(flags.expires);
+    if (res.status < 200 || res.status >= 300) return res.status === 408 ? 3 : 1;
+    if (flags.contact !== undefined) return 0;
+    // Stay registered: refresh before the granted expiry (RFC 3261 §10.2.4), unregister on exit.
+    const granted = grantedExpires(res, flags.expires);
+    process.stdout.write(`registered for ${granted} s; refreshing until interrupted\n`);
+    return await new Promise<number>((resolve) => {
+      let timer: NodeJS.Timeout;
+      const schedule = (secs: number) => {
+        timer = setTimeout(async () => {
+          const r = await once(flags.expires);
+          schedule(grantedExpires(r, flags.expires));
+        }, Math.max(1, secs * 0.8) * 1000);
+      };
+      schedule(granted);
+      const stop = async () => {
+        clearTimeout(timer);
+        await once(0).catch(() => undefined);
+        resolve(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
+  } finally {
+    await ua.stop();
+  }
+}
+
+function grantedExpires(res: SipResponse, asked: number): number {
+  try {
+    for (const c of res.contact) {
+      const e = c.param('expires');
+      if (e) return Number(e);
+    }
+  } catch {
+    /* ignore malformed Contact in a response */
+  }
+  const h = res.header('Expires');
+  return h && /^\d+$/.test(h.trim()) ? Number(h) : asked;
+}

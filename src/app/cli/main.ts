@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * The `switchboard` command line.
+ *
+ * @remarks App layer (`app/cli`). Usage errors print one line and exit with 2.
+ */
+import { parseArgs } from 'node:util';
+import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
+import { UsageError } from './usage-error.js';
+
+const USAGE = `usage: switchboard <command> [options]
+
+commands:
+  options <uri>                       send OPTIONS and print the response
+  call <uri> [--duration S]           place a call, wait S seconds (default 5), hang up
+       [--from URI] [--user U --password P]
+  answer --listen udp:HOST:PORT       answer every INVITE (180, 200 + SDP) and OPTIONS
+       [--listen tcp:...] [--max-calls N]
+  register <aor> --registrar <uri>    register; stays running and refreshes, or with
+       --user U --password P          --contact registers that contact once and exits
+       [--expires N] [--contact URI]
+
+common options:
+  --listen KIND:HOST:PORT   local listener (udp, tcp, tls, ws, wss); repeatable
+  --transport KIND          transport to reach the target (udp, tcp, tls, ws, wss)
+  --trace                   print every message sent and received
+  --help                    this text
+`;
+
+const OPTIONS = {
+  listen: { type: 'string', multiple: true },
+  transport: { type: 'string' },
+  trace: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  duration: { type: 'string' },
+  from: { type: 'string' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  'max-calls': { type: 'string' },
+  registrar: { type: 'string' },
+  expires: { type: 'string' },
+  contact: { type: 'string' },
+} as const;
+
+function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`invalid ${name} "${v}": expected a whole number >= ${min}`);
+  return Number(v);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, ''));
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const common = { listen: v.listen ?? [], transport: v.transport, trace: v.trace ?? false };
+  switch (command) {
+    case 'options':
+      return optionsCommand(parsed.positionals, common);
+    case 'call':
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password });
+    case 'answer':
+      if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1) });
+    case 'register':
+      return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
+    default:
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Let sockets close, then leave even if a timer is still pending.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (err: unknown) => {
+    const e = err as Error;
+    if (e instanceof UsageError) {
+      process.stderr.write(`switchboard: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`switchboard: ${e.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,8 @@
+/**
+ * Exhaustiveness check for switches over string unions (STYLE §11.1, §18.3).
+ *
+ * @remarks Layer 3 (`transaction/`). Lives here until `util/assert-never.ts` exists.
+ */
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`Unexpected ${what}: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,5 @@
+/**
+ * Layer 4: UAC/UAS cores (RFC 3261 §8) — and, in a later step, the proxy core (§16).
+ * @packageDocumentation
+ */
+export { UserAgentCore, type UserAgentCoreOptions, type Target, type SendOptions } from './user-agent-core.js';
