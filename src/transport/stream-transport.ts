@@ -5,6 +5,7 @@
  *
  * @remarks Layer 2 (`transport/`).
  */
+import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
@@ -14,6 +15,16 @@ import { StreamFramer, SipParseError } from '../sip/index.js';
 import type { Flow, ListenSpec, TransportKind } from './transport.js';
 
 let nextFlowId = 1;
+
+/**
+ * How many bytes one message may take on a connection before it is given up as unframeable.
+ * Larger than `maxMessageSize` on purpose: a request over the limit but within this bound is
+ * still read whole, so the transport layer can answer it 513 (RFC 3261 §18.1.1, §21.5.14)
+ * instead of dropping the connection without a word.
+ */
+export function framingLimit(maxMessageSize: number): number {
+  return Math.max(2 * maxMessageSize, maxMessageSize + 65536);
+}
 
 export interface StreamCallbacks {
   onMessage(bytes: Buffer, flow: Flow): void;
@@ -42,7 +53,7 @@ export class SocketFlow implements Flow {
     private readonly cb: StreamCallbacks,
     maxMessageSize: number,
   ) {
-    this.framer = new StreamFramer(maxMessageSize);
+    this.framer = new StreamFramer(framingLimit(maxMessageSize));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => this.close());
@@ -117,7 +128,10 @@ export class WsFlow implements Flow {
   send(bytes: Buffer): void {
     if (this.closed) throw new Error('connection closed');
     this.lastActivity = Date.now();
-    this.ws.send(bytes.toString('utf8'));
+    // RFC 7118 §5.1: text frames for UTF-8 messages (what browsers expect); a message that is
+    // not valid UTF-8 (a binary body) goes as a binary frame, since a text frame would mangle it.
+    if (isUtf8(bytes)) this.ws.send(bytes.toString('utf8'));
+    else this.ws.send(bytes, { binary: true });
   }
 
   close(): void {
@@ -165,7 +179,7 @@ export class StreamListener {
       });
       const wss = new WebSocketServer({
         server: server as http.Server,
-        maxPayload: this.opts.maxMessageSize,
+        maxPayload: framingLimit(this.opts.maxMessageSize),
         handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
       });
       this.wss = wss;

@@ -76,7 +76,7 @@ async function startUa(flags: CommonFlags, target: string | undefined, extra: { 
     listen = [`${k}:${h}:0`];
     if (k === 'udp') listen.push(`tcp:${h}:0`); // for the §18.1.1 switch of large requests
   }
-  for (const l of listen) parseListenSpec(l);
+  for (const l of listen) try { parseListenSpec(l); } catch (e) { throw new UsageError((e as Error).message); } // a bad --listen is a usage error (exit 2)
   const credentials = extra.user ? { username: extra.user, password: extra.password ?? '' } : undefined;
   if (extra.from) targetUri(extra.from, '--from');
   const ua = await UserAgent.start({

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { UsageError } from './usage-error.js';
+import { ConfigError, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
 const USAGE = `usage: switchboard <command> [options]
 
@@ -19,6 +20,12 @@ commands:
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
+  serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy)
+       [--domain D] [--db PATH] [--store memory|sqlite|redis://HOST:PORT]
+  location list [AOR] [--json]        show bindings of the location service
+  location rm AOR [CONTACT]           remove bindings
+  user add USER --password P [--domain D]   add a user (HA1 stored, never the password)
+  user rm USER | user list | user import FILE.csv   (lines user,password[,domain])
 
 common options:
   --listen KIND:HOST:PORT   local listener (udp, tcp, tls, ws, wss); repeatable
@@ -40,12 +47,21 @@ const OPTIONS = {
   registrar: { type: 'string' },
   expires: { type: 'string' },
   contact: { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  domain: { type: 'string', multiple: true },
+  db: { type: 'string' },
+  store: { type: 'string' },
+  json: { type: 'boolean' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
   if (v === undefined) return def;
   if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`invalid ${name} "${v}": expected a whole number >= ${min}`);
   return Number(v);
+}
+
+function serverFlags(v: { config?: string; domain?: string[]; db?: string; store?: string }, common: { listen: string[]; trace: boolean }) {
+  return { config: v.config, listen: common.listen, domain: v.domain ?? [], db: v.db, store: v.store, trace: common.trace };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -76,8 +92,15 @@ export async function main(argv: string[]): Promise<number> {
       return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1) });
     case 'register':
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
+    case 'serve':
+      if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+      return serveCommand(serverFlags(v, common));
+    case 'location':
+      return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
+    case 'user':
+      return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, user)`);
   }
 }
 
@@ -89,7 +112,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const e = err as Error;
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
       process.stderr.write(`switchboard: ${e.message}\n`);
       process.exit(2);
     }

@@ -101,6 +101,8 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
   private readonly pendingInvites = new WeakMap<Call, { tx?: ClientTransaction; target?: Target; cancelRequested?: boolean; provisional?: boolean; ist?: InviteServerTransaction }>();
   private readonly mediaPort: number;
   private stopped = false;
+  /** Calls with a re-INVITE of ours still waiting for its final response (glare, RFC 3261 §14.2). */
+  private readonly reinviting = new WeakSet<Call>();
 
   private constructor(private readonly opts: UserAgentOptions, transport: TransportLayer) {
     super();
@@ -395,9 +397,16 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     const targets = await this.dialogTargets(dialog);
     const headers: HeaderList = [...(opts.headers ?? [])];
     if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
-    const { response, request } = await this.core.send(targets, (t) =>
-      dialog.createRequest(method, { via: this.core.via(t.kind), headers, body: opts.body }),
-    );
+    if (method === 'INVITE') this.reinviting.add(call);
+    let sent;
+    try {
+      sent = await this.core.send(targets, (t) =>
+        dialog.createRequest(method, { via: this.core.via(t.kind), headers, body: opts.body }),
+      );
+    } finally {
+      if (method === 'INVITE') this.reinviting.delete(call);
+    }
+    const { response, request } = sent;
     dialog.receiveResponse(response);
     if (method === 'INVITE' && response.status >= 200 && response.status < 300) {
       const t = targets[0]!;
@@ -494,6 +503,11 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
         return;
       case 'INVITE':
       case 'UPDATE': {
+        if (req.method === 'INVITE' && this.reinviting.has(call)) {
+          // RFC 3261 §14.2: our own re-INVITE is outstanding → 491; the peer retries later.
+          this.core.respond(tx, req, 491);
+          return;
+        }
         // Target refresh with a new offer: answer with our codecs (RFC 3264 §8).
         if (req.body.length > 0) {
           try {

@@ -6,21 +6,105 @@
  */
 import { SipParseError } from '../errors.js';
 import { type Uri, parseUri } from '../uri/sip-uri.js';
-import { type Params, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
+import { type Params, PARAM_VALUE, TOKEN, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
+
+const EMPTY: Params = new Map();
 
 /** One name-addr value with its header parameters (`tag`, `expires`, `q` …). */
 export class NameAddr {
   private parsedUri: Uri | undefined;
+  private dn: string | undefined;
+  private ut: string;
+  private pm: Params | undefined;
+  /** Lazy form (see {@link parseNameAddrBytes}): the text the offsets below point into. */
+  private src: string;
+  /** Display name offsets (-1: materialised or none). */
+  private dns: number;
+  private dne: number;
+  /** URI offsets (-1: materialised). */
+  private us: number;
+  private ue: number;
+  /** Offsets of the parameter text after the first `;` (-1: none). */
+  private ps: number;
+  private pe: number;
+  /** Offsets of the tag value (-1: no tag, or one without a value). */
+  private ts: number;
+  private te: number;
+
   constructor(
-    /** Display name without quotes, or undefined. */
-    public displayName: string | undefined,
-    /** The URI text as written (between `<` and `>` when bracketed). */
-    public uriText: string,
-    public params: Params,
+    displayName: string | undefined,
+    uriText: string,
+    params: Params,
     readonly field: string = 'name-addr',
     /** `Contact: *` (RFC 3261 §10.2.2). */
     readonly star = false,
-  ) {}
+  ) {
+    this.parsedUri = undefined;
+    this.dn = displayName;
+    this.ut = uriText;
+    this.pm = params;
+    this.src = '';
+    this.dns = -1;
+    this.dne = -1;
+    this.us = -1;
+    this.ue = -1;
+    this.ps = -1;
+    this.pe = -1;
+    this.ts = -1;
+    this.te = -1;
+  }
+
+  /** A name-addr whose parts stay offsets into `src` until read (already validated). */
+  static lazy(field: string, src: string, dns: number, dne: number, us: number, ue: number, ps: number, pe: number, ts: number, te: number): NameAddr {
+    const n = new NameAddr(undefined, '', EMPTY, field);
+    n.pm = undefined;
+    n.src = src;
+    n.dns = dns;
+    n.dne = dne;
+    n.us = us;
+    n.ue = ue;
+    n.ps = ps;
+    n.pe = pe;
+    n.ts = ts;
+    n.te = te;
+    return n;
+  }
+
+  /** Display name without quotes, or undefined. */
+  get displayName(): string | undefined {
+    if (this.dns >= 0) {
+      this.dn = this.src.slice(this.dns, this.dne);
+      this.dns = -1;
+    }
+    return this.dn;
+  }
+
+  set displayName(d: string | undefined) {
+    this.dn = d;
+    this.dns = -1;
+  }
+
+  /** The URI text as written (between `<` and `>` when bracketed). */
+  get uriText(): string {
+    if (this.us >= 0) {
+      this.ut = this.src.slice(this.us, this.ue);
+      this.us = -1;
+    }
+    return this.ut;
+  }
+
+  set uriText(t: string) {
+    this.ut = t;
+    this.us = -1;
+  }
+
+  get params(): Params {
+    return (this.pm ??= this.ps < 0 ? new Map<string, string | null>() : parseParams(this.src.slice(this.ps, this.pe), this.field));
+  }
+
+  set params(p: Params) {
+    this.pm = p;
+  }
 
   /** The parsed URI (throws {@link SipParseError} when malformed). */
   get uri(): Uri {
@@ -33,9 +117,9 @@ export class NameAddr {
   }
 
   get tag(): string | undefined {
-    return this.params.get('tag') ?? undefined;
+    if (this.pm === undefined) return this.ts < 0 ? undefined : this.src.slice(this.ts, this.te);
+    return this.pm.get('tag') ?? undefined;
   }
-
   param(name: string): string | null | undefined {
     return this.params.get(name.toLowerCase());
   }
@@ -138,4 +222,81 @@ export function parseNameAddrList(values: string[], field: string): NameAddr[] {
     }
   }
   return out;
+}
+
+/**
+ * Fast path of {@link parseNameAddr} for the common shape, read straight from the bytes `[s, e)`
+ * of one unfolded header line: [token-words or a quoted string without escapes] `<` URI `>`
+ * *(";" token ["=" value]), printable ASCII, no blanks after the `<`, no commas outside the
+ * brackets or quotes. `src` is the latin1 text of the same bytes (string offsets = byte
+ * offsets). Returns undefined for anything else, so that the string parser decides (and
+ * throws) exactly as before.
+ */
+export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: string, field: string): NameAddr | undefined {
+  if (e - s < 3) return undefined;
+  let i = s;
+  let dns = -1;
+  let dne = -1;
+  let c = b[i]!;
+  if (c === 0x22) {
+    i++;
+    dns = i;
+    while (i < e && (c = b[i]!) !== 0x22) {
+      if (c === 0x5c || c < 0x20 || c > 0x7e) return undefined;
+      i++;
+    }
+    if (i >= e) return undefined;
+    dne = i;
+    i++;
+    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09)) i++;
+    if (i >= e || c !== 0x3c) return undefined;
+  } else if (c !== 0x3c) {
+    // Unquoted display name: *(token LWS) up to the `<`, trimmed.
+    dns = i;
+    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09 || TOKEN[c] === 1)) {
+      if (c !== 0x20 && c !== 0x09) dne = i + 1;
+      i++;
+    }
+    if (i >= e || c !== 0x3c) return undefined;
+  }
+  i++;
+  const us = i;
+  while (i < e && (c = b[i]!) !== 0x3e) {
+    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x3c) return undefined;
+    i++;
+  }
+  const ue = i;
+  if (i >= e || ue === us) return undefined;
+  i++;
+  let ps = -1;
+  let ts = -1;
+  let te = -1;
+  if (i < e) {
+    if (b[i] !== 0x3b) return undefined;
+    i++;
+    ps = i;
+    for (;;) {
+      const ns = i;
+      while (i < e && TOKEN[b[i]!] === 1) i++;
+      const nl = i - ns;
+      if (nl === 0) return undefined;
+      let vs = -1;
+      let ve = -1;
+      if (i < e && b[i] === 0x3d) {
+        i++;
+        vs = i;
+        while (i < e && PARAM_VALUE[b[i]!] === 1) i++;
+        ve = i;
+        if (ve === vs) return undefined;
+      }
+      if (nl === 3 && (b[ns]! | 0x20) === 0x74 && (b[ns + 1]! | 0x20) === 0x61 && (b[ns + 2]! | 0x20) === 0x67) {
+        ts = vs;
+        te = ve;
+      }
+      if (i === e) break;
+      if (b[i] !== 0x3b) return undefined;
+      i++;
+    }
+  }
+  return NameAddr.lazy(field, src, dns, dne, us, ue, ps, e, ts, te);
 }

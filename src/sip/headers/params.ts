@@ -57,6 +57,17 @@ export const TOKEN: Uint8Array = (() => {
   return t;
 })();
 
+/**
+ * 1 for the bytes a parameter value may hold on the byte-level fast paths (Via, name-addr):
+ * printable ASCII except `;` `,` `"` `<` `>` `=`. Anything else sends the value to the string
+ * parser, which decides as it always did.
+ */
+export const PARAM_VALUE: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x21; c < 0x7f; c++) t[c] = c === 0x3b || c === 0x2c || c === 0x22 || c === 0x3c || c === 0x3e || c === 0x3d ? 0 : 1;
+  return t;
+})();
+
 /** True for RFC 3261 §25.1 `token` characters. */
 export function isTokenChar(c: number): boolean {
   return c < 256 && TOKEN[c] === 1;

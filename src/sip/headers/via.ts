@@ -5,27 +5,83 @@
  */
 import { SipParseError } from '../errors.js';
 import { isHostname, isIpv6Reference, isIpv6Address } from '../uri/sip-uri.js';
-import { type Params, TOKEN, formatParams, isDigits, parseParams, splitOutsideQuotes } from './params.js';
+import { type Params, PARAM_VALUE, TOKEN, formatParams, isDigits, parseParams, splitOutsideQuotes } from './params.js';
+
+const EMPTY: Params = new Map();
 
 /** The RFC 3261 branch magic cookie (§8.1.1.7). */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** One Via header field value. */
 export class Via {
+  /** sent-by host as written (IPv6 with brackets). */
+  private h: string | undefined;
+  private pm: Params | undefined;
+  /** Lazy form (see {@link parseViaBytes}): the text the offsets below point into. */
+  private src: string;
+  private hs: number;
+  private he: number;
+  private ps: number;
+  private pe: number;
+  /** Offsets of the branch value in `src` (-1: no branch, or one without a value). */
+  private bs: number;
+  private be: number;
+
   constructor(
     /** Upper-cased transport token: UDP, TCP, TLS, SCTP, WS, WSS or an extension. */
     public transport: string,
-    /** sent-by host as written (IPv6 with brackets). */
-    public host: string,
+    host: string,
     public port: number | undefined,
-    public params: Params,
+    params: Params,
     public protocol = 'SIP/2.0',
-  ) {}
-
-  get branch(): string | undefined {
-    return this.params.get('branch') ?? undefined;
+  ) {
+    this.h = host;
+    this.pm = params;
+    this.src = '';
+    this.hs = -1;
+    this.he = -1;
+    this.ps = -1;
+    this.pe = -1;
+    this.bs = -1;
+    this.be = -1;
   }
 
+  /** A Via whose host and parameters stay offsets into `src` until read (already validated). */
+  static lazy(transport: string, port: number | undefined, src: string, hs: number, he: number, ps: number, pe: number, bs: number, be: number): Via {
+    const v = new Via(transport, '', port, EMPTY);
+    v.h = undefined;
+    v.pm = undefined;
+    v.src = src;
+    v.hs = hs;
+    v.he = he;
+    v.ps = ps;
+    v.pe = pe;
+    v.bs = bs;
+    v.be = be;
+    return v;
+  }
+
+  /** sent-by host as written (IPv6 with brackets). */
+  get host(): string {
+    return (this.h ??= this.src.slice(this.hs, this.he));
+  }
+
+  set host(h: string) {
+    this.h = h;
+  }
+
+  get params(): Params {
+    return (this.pm ??= this.ps < 0 ? new Map<string, string | null>() : parseParams(this.src.slice(this.ps, this.pe), 'Via'));
+  }
+
+  set params(p: Params) {
+    this.pm = p;
+  }
+
+  get branch(): string | undefined {
+    if (this.pm === undefined) return this.bs < 0 ? undefined : this.src.slice(this.bs, this.be);
+    return this.pm.get('branch') ?? undefined;
+  }
   /** True when the branch carries the RFC 3261 magic cookie and something after it (§17.2.3). */
   get isRfc3261Branch(): boolean {
     const b = this.branch;
@@ -81,31 +137,32 @@ function matchSentProtocol(h: string): [string, string, string, string] | null |
   const n = h.length;
   for (let k = 0; k < n; k++) if (h.charCodeAt(k) > 0x7f) return undefined;
   let i = 0;
-  const tok = (): string | null => {
-    const s = i;
-    while (i < n && TOKEN[h.charCodeAt(i)] === 1) i++;
-    return i > s ? h.slice(s, i) : null;
-  };
-  const skipWs = (): number => {
-    const s = i;
-    while (i < n && isSpace(h.charCodeAt(i))) i++;
-    return i - s;
-  };
-  const name = tok();
-  if (name === null) return null;
-  skipWs();
+  // name
+  let s = i;
+  while (i < n && TOKEN[h.charCodeAt(i)] === 1) i++;
+  if (i === s) return null;
+  const name = h.slice(s, i);
+  while (i < n && isSpace(h.charCodeAt(i))) i++;
   if (h.charCodeAt(i) !== 0x2f) return null;
   i++;
-  skipWs();
-  const version = tok();
-  if (version === null) return null;
-  skipWs();
+  while (i < n && isSpace(h.charCodeAt(i))) i++;
+  // version
+  s = i;
+  while (i < n && TOKEN[h.charCodeAt(i)] === 1) i++;
+  if (i === s) return null;
+  const version = h.slice(s, i);
+  while (i < n && isSpace(h.charCodeAt(i))) i++;
   if (h.charCodeAt(i) !== 0x2f) return null;
   i++;
-  skipWs();
-  const transport = tok();
-  if (transport === null) return null;
-  if (skipWs() === 0 || i >= n) return null;
+  while (i < n && isSpace(h.charCodeAt(i))) i++;
+  // transport, then 1*LWS
+  s = i;
+  while (i < n && TOKEN[h.charCodeAt(i)] === 1) i++;
+  if (i === s) return null;
+  const transport = h.slice(s, i);
+  s = i;
+  while (i < n && isSpace(h.charCodeAt(i))) i++;
+  if (i === s || i >= n) return null;
   // (\S.*)$: `.` does not match line terminators.
   for (let k = i; k < n; k++) {
     const c = h.charCodeAt(k);
@@ -176,4 +233,121 @@ export function parseViaList(values: string[]): Via[] {
     }
   }
   return out;
+}
+
+/** 1 for the characters of a hostname / IPv4address (same set as {@link isHostname}). */
+const HOST: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) {
+    t[c] = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f ? 1 : 0;
+  }
+  return t;
+})();
+
+const T_UDP = 'UDP';
+const T_TCP = 'TCP';
+const T_TLS = 'TLS';
+const T_SCTP = 'SCTP';
+const T_WS = 'WS';
+const T_WSS = 'WSS';
+
+/** The upper-case constant of a common transport token in any case, or undefined. */
+function internTransport(b: Uint8Array, s: number, e: number): string | undefined {
+  let t: string;
+  switch (e - s) {
+    case 2: t = T_WS; break;
+    case 3: {
+      const c = b[s]! & 0xdf;
+      t = c === 0x55 ? T_UDP : c === 0x57 ? T_WSS : (b[s + 1]! & 0xdf) === 0x43 ? T_TCP : T_TLS;
+      break;
+    }
+    case 4: t = T_SCTP; break;
+    default: return undefined;
+  }
+  for (let i = 0; i < t.length; i++) if ((b[s + i]! & 0xdf) !== t.charCodeAt(i)) return undefined;
+  return t;
+}
+
+/** True when the bytes at `s` spell `lower` in any case (`lower` is lower-case letters). */
+function nameIs(b: Uint8Array, s: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((b[s + i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Fast path of {@link parseVia} for the common shape, read straight from the bytes `[s, e)` of
+ * one unfolded Via line: `SIP/2.0/` transport 1*WSP host [":" port] *(";" token ["=" value])
+ * with printable ASCII and no quotes, commas or blanks in the parameters. `src` is the latin1
+ * text of the same bytes (string offsets = byte offsets). Returns undefined for anything else,
+ * so that {@link parseVia} decides (and throws) exactly as before.
+ */
+export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string): Via | undefined {
+  if (e - s < 10) return undefined;
+  if (
+    b[s] !== 0x53 || b[s + 1] !== 0x49 || b[s + 2] !== 0x50 || b[s + 3] !== 0x2f ||
+    b[s + 4] !== 0x32 || b[s + 5] !== 0x2e || b[s + 6] !== 0x30 || b[s + 7] !== 0x2f
+  ) {
+    return undefined;
+  }
+  let i = s + 8;
+  const ts = i;
+  while (i < e && TOKEN[b[i]!] === 1) i++;
+  const transport = internTransport(b, ts, i);
+  if (transport === undefined || i >= e || (b[i] !== 0x20 && b[i] !== 0x09)) return undefined;
+  while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
+  const hs = i;
+  while (i < e && HOST[b[i]!] === 1) i++;
+  const he = i;
+  if (he === hs || he - hs > 255) return undefined;
+  let port: number | undefined;
+  if (i < e && b[i] === 0x3a) {
+    i++;
+    const ds = i;
+    let n = 0;
+    let c = 0;
+    while (i < e && (c = b[i]!) >= 0x30 && c <= 0x39) {
+      n = n * 10 + (c - 0x30);
+      i++;
+    }
+    if (i === ds || i - ds > 5 || n > 65535) return undefined;
+    port = n;
+  }
+  let ps = -1;
+  let bs = -1;
+  let be = -1;
+  if (i < e) {
+    if (b[i] !== 0x3b) return undefined;
+    i++;
+    ps = i;
+    for (;;) {
+      const ns = i;
+      while (i < e && TOKEN[b[i]!] === 1) i++;
+      const nl = i - ns;
+      if (nl === 0) return undefined;
+      let vs = -1;
+      let ve = -1;
+      if (i < e && b[i] === 0x3d) {
+        i++;
+        vs = i;
+        while (i < e && PARAM_VALUE[b[i]!] === 1) i++;
+        ve = i;
+        if (ve === vs) return undefined;
+      }
+      if (nl === 6 && nameIs(b, ns, 'branch')) {
+        bs = vs;
+        be = ve;
+      } else if (nl === 8 && nameIs(b, ns, 'received')) {
+        // Must be a hostname / IPv4 address here; anything else goes the long way.
+        if (vs < 0 || ve - vs > 255) return undefined;
+        for (let k = vs; k < ve; k++) if (HOST[b[k]!] !== 1) return undefined;
+      } else if (nl === 5 && nameIs(b, ns, 'rport') && vs >= 0) {
+        if (ve - vs > 5) return undefined;
+        for (let k = vs; k < ve; k++) if (b[k]! < 0x30 || b[k]! > 0x39) return undefined;
+      }
+      if (i === e) break;
+      if (b[i] !== 0x3b) return undefined;
+      i++;
+    }
+  }
+  return Via.lazy(transport, port, src, hs, he, ps, e, bs, be);
 }

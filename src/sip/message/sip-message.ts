@@ -7,14 +7,18 @@
  */
 import { SipParseError } from '../errors.js';
 import { type CSeq, parseCSeq } from '../headers/cseq.js';
-import { type NameAddr, parseNameAddr, parseNameAddrList } from '../headers/name-addr.js';
+import { type NameAddr, parseNameAddr, parseNameAddrBytes, parseNameAddrList } from '../headers/name-addr.js';
 import { isAscii } from 'node:buffer';
-import { hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
-import { type Via, parseVia, parseViaList } from '../headers/via.js';
-import { H, headerKey } from './header-names.js';
+import { TOKEN, hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
+import { type Via, parseVia, parseViaBytes, parseViaList } from '../headers/via.js';
+import {
+  F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FROM, F_KEYS, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
+  SCANNED_KEYS, headerKey, internMethod, lineKey,
+} from './header-names.js';
 
-/** Stride of the flat header index: key, nameStart, nameEnd, valueStart, valueEnd, folded. */
-export const HEADER_STRIDE = 6;
+export { HEADER_STRIDE } from './header-names.js';
+
+type Latin1 = { latin1Slice(start: number, end: number): string };
 
 /** RFC 3261 §7.3.1 / §25.1 LWS = [*WSP CRLF] 1*WSP: blanks before the line break fold too. */
 const FOLD_RE = /[ \t]*\r?\n[ \t]+/g;
@@ -56,12 +60,25 @@ export abstract class SipMessage {
   }
 
   private head(): string {
-    return (this.hText ??= this.raw.toString('latin1', 0, this.bodyStart));
+    return (this.hText ??= (this.raw as unknown as Latin1).latin1Slice(0, this.bodyStart));
   }
 
   /** Number of header lines. */
   get headerCount(): number {
-    return this.index.length / HEADER_STRIDE;
+    return (this.index.length - HEADER_BASE) / HEADER_STRIDE;
+  }
+
+  /**
+   * The scanner keys only the names it recognises (routing headers, Route, Record-Route,
+   * Content-Type); the other lines are hashed here, once, on the first lookup that needs them.
+   */
+  private ensureKeys(): void {
+    const ix = this.index;
+    if (ix[F_KEYS] === 1) return;
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
+      if (ix[i] === 0) ix[i] = lineKey(this.raw, ix[i + 1]!, ix[i + 2]!);
+    }
+    ix[F_KEYS] = 1;
   }
 
   private valueAt(i: number): string {
@@ -78,8 +95,9 @@ export abstract class SipMessage {
   }
 
   protected headerByKey(key: number): string | undefined {
+    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const ix = this.index;
-    for (let i = 0; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return this.valueAt(i);
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return this.valueAt(i);
     return undefined;
   }
 
@@ -89,9 +107,10 @@ export abstract class SipMessage {
   }
 
   protected headersByKey(key: number): string[] {
+    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const out: string[] = [];
     const ix = this.index;
-    for (let i = 0; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) out.push(this.valueAt(i));
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) out.push(this.valueAt(i));
     return out;
   }
 
@@ -109,8 +128,9 @@ export abstract class SipMessage {
 
   hasHeader(name: string): boolean {
     const key = headerKey(name);
+    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const ix = this.index;
-    for (let i = 0; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return true;
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return true;
     return false;
   }
 
@@ -120,9 +140,10 @@ export abstract class SipMessage {
   }
 
   protected countKey(key: number): number {
+    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     let n = 0;
     const ix = this.index;
-    for (let i = 0; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) n++;
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) n++;
     return n;
   }
 
@@ -130,7 +151,7 @@ export abstract class SipMessage {
   headerLines(): Array<[string, string]> {
     const out: Array<[string, string]> = [];
     const ix = this.index;
-    for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
+    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
       out.push([this.head().slice(ix[i + 1]!, ix[i + 2]!), this.valueAt(i)]);
     }
     return out;
@@ -144,55 +165,109 @@ export abstract class SipMessage {
   /** Call-ID (RFC 3261 §20.8). */
   get callId(): string {
     if (this.cCallId === undefined) {
-      const v = this.headerByKey(H.callId);
-      if (v === undefined) throw missing('Call-ID');
-      const t = v.trim();
-      if (t.length === 0 || hasWhitespace(t)) {
-        throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, 'Call-ID', 'Malformed Call-ID');
+      const ix = this.index;
+      const i = ix[F_CALLID]!;
+      if (i < 0) throw missing('Call-ID');
+      // Fast path on the bytes: printable ASCII without whitespace is a valid word as it is.
+      const raw = this.raw;
+      const s = ix[i + 3]!;
+      const e = ix[i + 4]!;
+      let plain = ix[i + 5] === 0 && e > s;
+      if (plain) {
+        for (let k = s; k < e; k++) {
+          const c = raw[k]!;
+          if (c <= 0x20 || c >= 0x7f) {
+            plain = false;
+            break;
+          }
+        }
       }
-      this.cCallId = t;
+      if (plain) this.cCallId = this.head().slice(s, e);
+      else {
+        const t = this.valueAt(i).trim();
+        if (t.length === 0 || hasWhitespace(t)) {
+          throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, 'Call-ID', 'Malformed Call-ID');
+        }
+        this.cCallId = t;
+      }
     }
     return this.cCallId;
   }
 
   get cseq(): CSeq {
     if (this.cCSeq === undefined) {
-      const v = this.headerByKey(H.cseq);
-      if (v === undefined) throw missing('CSeq');
-      this.cCSeq = parseCSeq(v);
+      const ix = this.index;
+      const i = ix[F_CSEQ]!;
+      if (i < 0) throw missing('CSeq');
+      this.cCSeq = (ix[i + 5] === 0 ? this.cseqFast(ix[i + 3]!, ix[i + 4]!) : undefined) ?? parseCSeq(this.valueAt(i));
     }
     return this.cCSeq;
   }
 
+  /** `1*10DIGIT 1*WSP token` straight from the bytes (method strings interned), else undefined. */
+  private cseqFast(s: number, e: number): CSeq | undefined {
+    const raw = this.raw;
+    let k = s;
+    let seq = 0;
+    let c = 0;
+    while (k < e && (c = raw[k]!) >= 0x30 && c <= 0x39) {
+      seq = seq * 10 + (c - 0x30);
+      k++;
+    }
+    if (k === s || k - s > 10 || seq > 0xffffffff || k >= e || (c !== 0x20 && c !== 0x09)) return undefined;
+    while (k < e && ((c = raw[k]!) === 0x20 || c === 0x09)) k++;
+    const ms = k;
+    while (k < e && TOKEN[raw[k]!] === 1) k++;
+    if (k !== e || k === ms) return undefined;
+    const method = internMethod(raw, ms, e) ?? this.head().slice(ms, e);
+    return { seq, method };
+  }
+
   get from(): NameAddr {
     if (this.cFrom === undefined) {
-      const v = this.headerByKey(H.from);
-      if (v === undefined) throw missing('From');
-      this.cFrom = parseNameAddr(v, 'From');
+      const i = this.index[F_FROM]!;
+      if (i < 0) throw missing('From');
+      this.cFrom = this.nameAddrAt(i, 'From');
     }
     return this.cFrom;
   }
 
   get to(): NameAddr {
     if (this.cTo === undefined) {
-      const v = this.headerByKey(H.to);
-      if (v === undefined) throw missing('To');
-      this.cTo = parseNameAddr(v, 'To');
+      const i = this.index[F_TO]!;
+      if (i < 0) throw missing('To');
+      this.cTo = this.nameAddrAt(i, 'To');
     }
     return this.cTo;
+  }
+
+  /** One name-addr value from the bytes when it has the common shape, else by the string parser. */
+  private nameAddrAt(i: number, field: string): NameAddr {
+    const ix = this.index;
+    if (ix[i + 5] === 0) {
+      const n = parseNameAddrBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head(), field);
+      if (n !== undefined) return n;
+    }
+    return parseNameAddr(this.valueAt(i), field);
   }
 
   /** The topmost Via value: only the first value of the first Via line is parsed. */
   get topVia(): Via {
     if (this.cTopVia === undefined) {
-      const v = this.headerByKey(H.via);
-      if (v === undefined) throw missing('Via');
-      const comma = v.indexOf(',');
-      if (comma < 0) this.cTopVia = parseVia(v);
+      const ix = this.index;
+      const i = ix[F_VIA]!;
+      if (i < 0) throw missing('Via');
+      const fast = ix[i + 5] === 0 ? parseViaBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head()) : undefined;
+      if (fast !== undefined) this.cTopVia = fast;
       else {
-        const first = splitOutsideQuotes(v, ',')[0]!;
-        if (first.trim().length === 0) throw new SipParseError('SIP_ERR_VIA', 400, 'Via', 'Empty Via value');
-        this.cTopVia = parseVia(first);
+        const v = this.valueAt(i);
+        const comma = v.indexOf(',');
+        if (comma < 0) this.cTopVia = parseVia(v);
+        else {
+          const first = splitOutsideQuotes(v, ',')[0]!;
+          if (first.trim().length === 0) throw new SipParseError('SIP_ERR_VIA', 400, 'Via', 'Empty Via value');
+          this.cTopVia = parseVia(first);
+        }
       }
     }
     return this.cTopVia;
@@ -210,9 +285,25 @@ export abstract class SipMessage {
 
   /** Max-Forwards (RFC 3261 §20.22), 0–255; undefined when absent. */
   get maxForwards(): number | undefined {
-    const v = this.headerByKey(H.maxForwards);
-    if (v === undefined) return undefined;
-    const t = v.trim();
+    const ix = this.index;
+    const i = ix[F_MAXFWD]!;
+    if (i < 0) return undefined;
+    if (ix[i + 5] === 0) {
+      const raw = this.raw;
+      const s = ix[i + 3]!;
+      const e = ix[i + 4]!;
+      if (e > s && e - s <= 10) {
+        let n = 0;
+        let k = s;
+        for (; k < e; k++) {
+          const d = raw[k]! - 0x30;
+          if (d < 0 || d > 9) break;
+          n = n * 10 + d;
+        }
+        if (k === e && n <= 255) return n;
+      }
+    }
+    const t = this.valueAt(i).trim();
     if (!isDigits(t, 1, 10) || Number(t) > 255) {
       throw new SipParseError('SIP_ERR_MAX_FORWARDS', 400, 'Max-Forwards', 'Max-Forwards is not 0-255');
     }
@@ -233,7 +324,16 @@ export abstract class SipMessage {
   }
 
   get contact(): NameAddr[] {
-    return (this.cContact ??= parseNameAddrList(this.headersByKey(H.contact), 'Contact'));
+    if (this.cContact === undefined) {
+      const ix = this.index;
+      const i = ix[F_CONTACT]!;
+      let one: NameAddr | undefined;
+      if (i >= 0 && (ix[F_DUP]! & (1 << F_CONTACT)) === 0 && ix[i + 5] === 0) {
+        one = parseNameAddrBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head(), 'Contact');
+      }
+      this.cContact = i < 0 ? [] : one !== undefined ? [one] : parseNameAddrList(this.headersByKey(H.contact), 'Contact');
+    }
+    return this.cContact;
   }
 
   get route(): NameAddr[] {
@@ -254,9 +354,12 @@ export abstract class SipMessage {
    * single-valued ones appear once (RFC 4475 §3.3.8). Throws {@link SipParseError}.
    */
   validate(): void {
-    for (const [key, name] of SINGLE_VALUED) {
-      if (this.countKey(key) > 1) {
-        throw new SipParseError('SIP_ERR_MULTIPLE_VALUES', 400, name, `Multiple ${name} header fields`);
+    const dup = this.index[F_DUP]!;
+    if (dup !== 0) {
+      for (const [slot, name] of SINGLE_VALUED) {
+        if ((dup & (1 << slot)) !== 0) {
+          throw new SipParseError('SIP_ERR_MULTIPLE_VALUES', 400, name, `Multiple ${name} header fields`);
+        }
       }
     }
     this.topVia;
@@ -277,12 +380,13 @@ export abstract class SipMessage {
   }
 }
 
+/** Routing slots that must not repeat (RFC 4475 §3.3.8), in the order they are checked. */
 const SINGLE_VALUED: Array<[number, string]> = [
-  [H.callId, 'Call-ID'],
-  [H.from, 'From'],
-  [H.to, 'To'],
-  [H.cseq, 'CSeq'],
-  [H.maxForwards, 'Max-Forwards'],
+  [F_CALLID, 'Call-ID'],
+  [F_FROM, 'From'],
+  [F_TO, 'To'],
+  [F_CSEQ, 'CSeq'],
+  [F_MAXFWD, 'Max-Forwards'],
 ];
 
 function missing(name: string): SipParseError {

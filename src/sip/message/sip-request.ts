@@ -24,11 +24,20 @@ export class SipRequest extends SipMessage {
     bodyEnd: number,
     /** Method token, case-sensitive (RFC 3261 §7.1). */
     readonly method: string,
-    /** Request-URI text as written. */
-    readonly uriText: string,
+    /** Byte range of the Request-URI in `raw`. */
+    private readonly uriStart: number,
+    private readonly uriEnd: number,
     headText?: string,
   ) {
     super(raw, index, headersStart, bodyStart, bodyEnd, headText);
+    this.cUriText = undefined;
+  }
+
+  private cUriText: string | undefined;
+
+  /** Request-URI text as written (decoded on first access). */
+  get uriText(): string {
+    return (this.cUriText ??= this.raw.toString('utf8', this.uriStart, this.uriEnd));
   }
 
   /** The parsed Request-URI. */

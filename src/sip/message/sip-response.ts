@@ -16,11 +16,20 @@ export class SipResponse extends SipMessage {
     bodyEnd: number,
     /** Status-Code, 100–699. */
     readonly status: number,
-    /** Reason-Phrase as received (may be empty, RFC 4475 §3.1.1.13). */
-    readonly reason: string,
+    /** Byte range of the Reason-Phrase in `raw`. */
+    private readonly reasonStart: number,
+    private readonly reasonEnd: number,
     headText?: string,
   ) {
     super(raw, index, headersStart, bodyStart, bodyEnd, headText);
+    this.cReason = undefined;
+  }
+
+  private cReason: string | undefined;
+
+  /** Reason-Phrase as received (may be empty, RFC 4475 §3.1.1.13), decoded on first access. */
+  get reason(): string {
+    return (this.cReason ??= this.raw.toString('utf8', this.reasonStart, this.reasonEnd));
   }
 
   /** Provisional (1xx). */

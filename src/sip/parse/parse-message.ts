@@ -6,9 +6,8 @@
  * `parse_hname2.c` idea) and values stay as offsets until someone asks.
  */
 import { SipParseError } from '../errors.js';
-import { COMPACT_HASH_TO_FULL, H } from '../message/header-names.js';
+import { F_CL, F_COUNT, F_DUP, HEADER_BASE, HEADER_STRIDE, SLOT_KEYS, internMethod, routingSlot } from '../message/header-names.js';
 import { isTokenChar, TOKEN } from '../headers/params.js';
-import { HEADER_STRIDE } from '../message/sip-message.js';
 import { SipRequest } from '../message/sip-request.js';
 import { SipResponse } from '../message/sip-response.js';
 import { DEFAULT_LIMITS, type ParserLimits } from './limits.js';
@@ -48,8 +47,10 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (lineEnd < 0) throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'start-line', 'No end of start line');
   const slEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
 
-  // Header lines.
-  const index: number[] = [];
+  // Header lines. The routing headers are recognised by length and bytes while scanning and
+  // their first line is recorded in fixed slots of the index (no later search); other names
+  // are hashed only when someone looks one up (see SipMessage.ensureKeys).
+  const index: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0];
   const headersStart = lineEnd + 1;
   let p = headersStart;
   let bodyStart = -1;
@@ -57,7 +58,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   let clValueEnd = -1;
   let clCount = 0;
   let clConflict = false;
-  const maxIndex = limits.maxHeaders * HEADER_STRIDE;
+  let dup = 0;
+  const maxIndex = HEADER_BASE + limits.maxHeaders * HEADER_STRIDE;
   while (p < len) {
     const c = buf[p]!;
     if (c === CR && buf[p + 1] === LF) {
@@ -74,7 +76,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (c === SP || c === HT) {
       // RFC 3261 §7.3.1: a continuation line extends the previous header value.
       const n = index.length;
-      if (n === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
+      if (n === HEADER_BASE) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
       while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
       if (vEnd > p) {
         if (index[n - 3] === index[n - 2]) {
@@ -88,20 +90,17 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       p = eol + 1;
       continue;
     }
-    // Header name: token chars, hashed case-insensitively (FNV-1a).
-    let h = 0x811c9dc5;
+    // Header name: token chars.
     let q = p;
-    for (; q < vEnd; q++) {
-      let b = buf[q]!;
-      if (b === COLON || b === SP || b === HT) break;
-      if (TOKEN[b] !== 1) {
+    while (q < vEnd && TOKEN[buf[q]!] === 1) q++;
+    const nameEnd = q;
+    if (q < vEnd) {
+      const b = buf[q];
+      if (b !== COLON && b !== SP && b !== HT) {
         throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
       }
-      if (b >= 0x41 && b <= 0x5a) b |= 0x20;
-      h = Math.imul(h ^ b, 0x01000193);
+      while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     }
-    const nameEnd = q;
-    while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     if (q >= vEnd || buf[q] !== COLON || nameEnd === p) {
       throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     }
@@ -109,20 +108,29 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     let ve = vEnd;
     while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-    let key = h >>> 0;
-    if (nameEnd - p === 1) key = COMPACT_HASH_TO_FULL.get(key) ?? key;
-    if (index.length >= maxIndex) {
+    const at = index.length;
+    if (at >= maxIndex) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
-    index.push(key, p, nameEnd, q, ve, 0);
-    if (key === H.contentLength) {
-      if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
-      clValueStart = q;
-      clValueEnd = ve;
-      clCount++;
+    const slot = routingSlot(buf, p, nameEnd - p);
+    let key = 0;
+    if (slot >= 0) {
+      key = SLOT_KEYS[slot]!;
+      if (slot < F_COUNT) {
+        if (index[slot]! < 0) index[slot] = at;
+        else dup |= 1 << slot;
+      }
+      if (slot === F_CL) {
+        if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+        clValueStart = q;
+        clValueEnd = ve;
+        clCount++;
+      }
     }
+    index.push(key, p, nameEnd, q, ve, 0);
     p = eol + 1;
   }
+  index[F_DUP] = dup;
 
   // Body framing (RFC 3261 §18.3).
   const framing = options?.framing ?? 'datagram';
@@ -157,8 +165,9 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     }
     const status = (buf[codeStart]! - 0x30) * 100 + (buf[codeStart + 1]! - 0x30) * 10 + (buf[codeStart + 2]! - 0x30);
     if (status < 100 || status > 699) throw new SipParseError('SIP_ERR_STATUS_CODE', 400, 'start-line', 'Status code out of range');
-    const reason = codeEnd < slEnd ? buf.toString('utf8', codeEnd + 1, slEnd) : '';
-    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reason);
+    // The reason phrase is decoded on first access.
+    const reasonStart = codeEnd < slEnd ? codeEnd + 1 : slEnd;
+    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd);
   }
   const sp1 = buf.indexOf(SP, pos);
   if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
@@ -180,9 +189,9 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (buf[sp1 + 1] === 0x3c) {
     throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI enclosed in <>');
   }
-  const method = buf.toString('latin1', pos, sp1);
-  const uriText = buf.toString('utf8', sp1 + 1, sp2);
-  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, uriText);
+  const method = internMethod(buf, pos, sp1) ?? buf.toString('latin1', pos, sp1);
+  // The Request-URI text is decoded on first access.
+  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2);
 }
 
 function isVersion20(buf: Buffer, s: number, e: number): boolean {

@@ -19,7 +19,8 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isListening, startProcess, type ExitStatus, type Managed } from '../../harness/processes.js';
+import { fileURLToPath } from 'node:url';
+import { isListening, runProcess, startProcess, type ExitStatus, type Managed, type RunResult } from '../../harness/processes.js';
 
 export const SIPP_BIN = process.env.SIPP_BIN || 'sipp';
 
@@ -315,4 +316,49 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
     status = await m.stop();
   }
   return collect(opts, files, args, status, killed, m.output());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our own CLI (`switchboard`), run as a child process next to SIPp.
+
+/** Compiled CLI entry point (dist/src/app/cli/main.js), or env SWITCHBOARD_CLI. */
+export const SWITCHBOARD_CLI =
+  process.env.SWITCHBOARD_CLI || fileURLToPath(new URL('../../../src/app/cli/main.js', import.meta.url));
+
+/** Directory holding the SIPp XML scenarios of this suite (the sources: SIPp reads XML, tsc does not copy it). */
+export const SCENARIO_DIR = fileURLToPath(new URL('../../../../test/interop/sipp/scenarios/', import.meta.url));
+
+/** Run `switchboard <args>` to completion (bounded: SIGTERM, then SIGKILL after timeoutMs). */
+export function runSwitchboard(args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  return runProcess(process.execPath, [SWITCHBOARD_CLI, ...args], { timeoutMs });
+}
+
+export interface AnswerProcess extends Managed {
+  /** `call N ended: REASON` lines printed so far, in order. */
+  endedReasons(): string[];
+}
+
+/**
+ * Start `switchboard answer --listen udp:127.0.0.1:PORT --listen tcp:127.0.0.1:PORT` and resolve
+ * once it printed its `listening on` lines and both sockets are bound.
+ */
+export async function startAnswer(opts: {
+  port: number;
+  maxCalls?: number;
+  trace?: boolean;
+  /** Hard bound for the whole life of the process (default 5 min). */
+  maxLifetimeMs?: number;
+}): Promise<AnswerProcess> {
+  const args = [SWITCHBOARD_CLI, 'answer', '--listen', `udp:127.0.0.1:${opts.port}`, '--listen', `tcp:127.0.0.1:${opts.port}`];
+  if (opts.maxCalls !== undefined) args.push('--max-calls', String(opts.maxCalls));
+  if (opts.trace) args.push('--trace');
+  const m = await startProcess(process.execPath, args, {
+    readyPattern: new RegExp(`listening on tcp:127\\.0\\.0\\.1:${opts.port}\\b`),
+    readyCheck: () => isListening('udp', opts.port) && isListening('tcp', opts.port),
+    timeoutMs: 15_000,
+    maxLifetimeMs: opts.maxLifetimeMs,
+  });
+  return Object.assign(m, {
+    endedReasons: (): string[] => [...m.output().stdout.matchAll(/^call \d+ ended: (\S+)$/gm)].map((x) => x[1]!),
+  });
 }

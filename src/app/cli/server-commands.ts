@@ -1,0 +1,152 @@
+/**
+ * `serve`, `location list|rm` and `user add|rm|list|import`: the operator commands.
+ *
+ * @remarks App layer (`app/cli`). They take the same `--config` / `--db` / `--store` flags.
+ */
+import fs from 'node:fs';
+import { type Config, ConfigError, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
+import { startServer } from '../server.js';
+import { openStores } from '../../store/index.js';
+import { parseListenSpec } from '../../transport/index.js';
+import { printTrace } from './trace.js';
+import { UsageError } from './usage-error.js';
+
+export interface ServerFlags {
+  config?: string;
+  listen: string[];
+  domain: string[];
+  db?: string;
+  store?: string;
+  trace: boolean;
+}
+
+/** Config from file (or embedded defaults) with command-line overrides applied. */
+export function resolveConfig(flags: ServerFlags): Config {
+  const base = flags.config ? loadConfigFile(flags.config) : validateConfig({}, 'defaults');
+  const overrides: Record<string, unknown> = { ...base };
+  if (flags.listen.length > 0) {
+    for (const l of flags.listen) {
+      try {
+        parseListenSpec(l);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    overrides.listen = flags.listen;
+  }
+  if (flags.domain.length > 0) overrides.domains = flags.domain;
+  if (flags.db) overrides.db = flags.db;
+  if (flags.store) overrides.store = flags.store;
+  const cfg = validateConfig(overrides, flags.config ?? 'command line');
+  if (cfg.domains.length === 0) cfg.domains = [hostAddress()];
+  return cfg;
+}
+
+/** `switchboard serve`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0. */
+export async function serveCommand(flags: ServerFlags): Promise<number> {
+  const config = resolveConfig(flags);
+  const log = (line: string) => process.stderr.write(`switchboard: ${line}\n`);
+  const server = await startServer(config, { onTrace: flags.trace ? (ev) => printTrace(ev) : undefined, log });
+  for (const l of server.transport.boundListeners) {
+    process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
+  }
+  process.stdout.write(`serving domains ${config.domains.join(', ')} with roles ${config.roles.join(', ')}; store ${config.store}${config.store === 'sqlite' ? ` (${config.db})` : ''}\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`${sig}: stopping\n`);
+      server.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log(`shutdown error: ${(e as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** `switchboard location list [AOR] [--json]` / `location rm AOR [CONTACT]`. */
+export async function locationCommand(args: string[], flags: ServerFlags & { json: boolean }): Promise<number> {
+  const [sub, aor, contact] = args;
+  const config = resolveConfig(flags);
+  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  try {
+    if (sub === 'list') {
+      const now = Date.now();
+      const bindings = aor ? await stores.location.lookup(aor) : (await stores.location.all()).filter((b) => b.expires > now);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(bindings.map((b) => ({ ...b, expires: Math.max(0, Math.round((b.expires - now) / 1000)), expiresAt: new Date(b.expires).toISOString() }))) + '\n');
+      } else if (bindings.length === 0) {
+        process.stdout.write('no bindings\n');
+      } else {
+        for (const b of bindings) {
+          process.stdout.write(`${b.aor}\t${b.contact}\texpires=${Math.max(0, Math.round((b.expires - now) / 1000))}\tq=${b.q}${b.received ? `\treceived=${b.received}` : ''}\n`);
+        }
+      }
+      return 0;
+    }
+    if (sub === 'rm') {
+      if (!aor) throw new UsageError('usage: switchboard location rm AOR [CONTACT]');
+      const n = await stores.location.remove(aor, contact);
+      process.stdout.write(`removed ${n} binding${n === 1 ? '' : 's'}\n`);
+      return n > 0 ? 0 : 1;
+    }
+    throw new UsageError(`unknown location subcommand "${sub ?? ''}" (expected list or rm)`);
+  } finally {
+    await stores.close();
+  }
+}
+
+/** `switchboard user add|rm|list|import`. */
+export async function userCommand(args: string[], flags: ServerFlags & { password?: string; json: boolean }): Promise<number> {
+  const [sub, name] = args;
+  const config = resolveConfig(flags);
+  const realm = flags.domain[0] ?? config.auth.realm ?? config.domains[0]!;
+  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  try {
+    switch (sub) {
+      case 'add':
+        if (!name) throw new UsageError('usage: switchboard user add USER --password P [--domain D]');
+        if (!flags.password) throw new UsageError('user add needs --password');
+        await stores.users.add(name, realm, flags.password);
+        process.stdout.write(`added ${name}@${realm}\n`);
+        return 0;
+      case 'rm': {
+        if (!name) throw new UsageError('usage: switchboard user rm USER [--domain D]');
+        const n = await stores.users.remove(name, flags.domain[0]);
+        process.stdout.write(`removed ${n} user${n === 1 ? '' : 's'}\n`);
+        return n > 0 ? 0 : 1;
+      }
+      case 'list': {
+        const users = await stores.users.list(flags.domain[0]);
+        if (flags.json) process.stdout.write(JSON.stringify(users) + '\n');
+        else for (const u of users) process.stdout.write(`${u.user}@${u.realm}\n`);
+        return 0;
+      }
+      case 'import': {
+        if (!name) throw new UsageError('usage: switchboard user import FILE.csv [--domain D]');
+        let text: string;
+        try {
+          text = fs.readFileSync(name, 'utf8');
+        } catch (e) {
+          throw new UsageError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+        const r = await stores.users.importCsv(text, realm);
+        process.stdout.write(`imported ${r.added} user${r.added === 1 ? '' : 's'}\n`);
+        for (const err of r.errors) process.stderr.write(`switchboard: ${name}: ${err}\n`);
+        return r.errors.length > 0 ? 1 : 0;
+      }
+      default:
+        throw new UsageError(`unknown user subcommand "${sub ?? ''}" (expected add, rm, list or import)`);
+    }
+  } finally {
+    await stores.close();
+  }
+}
+
+export { ConfigError };

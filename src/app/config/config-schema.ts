@@ -1,0 +1,134 @@
+/**
+ * The server configuration (YAML), validated with a schema. Every key is documented in
+ * docs/configuration.md; an unknown key or a bad value stops start-up with one line naming the
+ * key, the value and what is allowed.
+ *
+ * @remarks App layer (`app/config`).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseListenSpec } from '../../transport/index.js';
+
+const listenString = z.string().refine((s) => {
+  try {
+    parseListenSpec(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected udp|tcp|tls|ws|wss:HOST[:PORT], e.g. udp:0.0.0.0:5060' });
+
+const storeString = z.string().refine((s) => s === 'memory' || s === 'sqlite' || /^rediss?:\/\/[^\s]+$/.test(s), {
+  message: 'expected memory, sqlite or redis://HOST:PORT',
+});
+
+const port = z.number().int().min(1).max(65535);
+
+export const RegistrarSchema = z.strictObject({
+  minExpires: z.number().int().min(0).default(60),
+  maxExpires: z.number().int().min(1).default(7200),
+  defaultExpires: z.number().int().min(1).default(3600),
+  maxContacts: z.number().int().min(1).default(10),
+  authenticate: z.boolean().default(true),
+  maxAuthFailures: z.number().int().min(1).default(3),
+  authoritativeUsers: z.boolean().default(false),
+});
+
+export const AuthSchema = z.strictObject({
+  realm: z.string().min(1).optional(),
+  nonceSecret: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  nonceLifetime: z.number().int().min(10).default(300),
+  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+});
+
+export const TimersSchema = z.strictObject({
+  T1: z.number().int().min(1).default(500),
+  T2: z.number().int().min(1).default(4000),
+  T4: z.number().int().min(1).default(5000),
+});
+
+export const TransportSchema = z.strictObject({
+  udpMtu: z.number().int().min(200).max(65535).default(1300),
+  udpToTcpSwitch: z.boolean().default(true),
+  maxMessageSize: z.number().int().min(1024).max(65535).default(65535),
+  idleTimeout: z.number().int().min(1).default(300),
+  advertisedHost: z.string().min(1).optional(),
+  tls: z.strictObject({ cert: z.string(), key: z.string(), ca: z.string().optional() }).optional(),
+});
+
+export const UserSchema = z.strictObject({
+  user: z.string().min(1),
+  password: z.string().min(1),
+  domain: z.string().min(1).optional(),
+});
+
+export const ConfigSchema = z.strictObject({
+  domains: z.array(z.string().min(1)).default([]),
+  listen: z.array(listenString).min(1).default(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']),
+  roles: z.array(z.enum(['registrar', 'proxy'])).default(['registrar', 'proxy']),
+  store: storeString.default('sqlite'),
+  db: z.string().min(1).default('./switchboard.db'),
+  redisPrefix: z.string().default('sb:'),
+  registrar: RegistrarSchema.default(RegistrarSchema.parse({})),
+  auth: AuthSchema.default(AuthSchema.parse({})),
+  timers: TimersSchema.default(TimersSchema.parse({})),
+  transport: TransportSchema.default(TransportSchema.parse({})),
+  /** A YAML user list; when present it is the user store (instead of the database). */
+  users: z.array(UserSchema).optional(),
+  ports: z.strictObject({ admin: port.optional() }).optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** A configuration mistake, printed as one line (exit code 2). */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeValue(input: unknown, path: PropertyKey[]): string {
+  let v: unknown = input;
+  for (const p of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  if (v === undefined) return 'missing';
+  const s = JSON.stringify(v);
+  return s && s.length > 60 ? s.slice(0, 57) + '...' : String(s);
+}
+
+/** Validates a parsed config object; throws {@link ConfigError} naming key, value and what is allowed. */
+export function validateConfig(input: unknown, source = 'config'): Config {
+  const r = ConfigSchema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const key = issue.path.map(String).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length ? `${issue.path.map(String).join('.')}.` : '';
+    throw new ConfigError(`${source}: unknown key "${where}${issue.keys[0]}"`);
+  }
+  throw new ConfigError(`${source}: ${key} = ${describeValue(input, issue.path)}: ${issue.message}`);
+}
+
+/** Reads and validates a YAML file. */
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(data, file);
+}
+
+/** The host's first non-internal IPv4 address, the default served domain. */
+export function hostAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

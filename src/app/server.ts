@@ -1,0 +1,122 @@
+/**
+ * The composition root: builds the stack from a {@link Config} and wires the roles.
+ *
+ * @remarks App layer (`app/`). Transport → transactions → UAS core → registrar (REGISTER),
+ * with the location and user stores opened from config. The proxy role plugs in here.
+ */
+import fs from 'node:fs';
+import { DigestVerifier, NonceService } from '../auth/index.js';
+import { Registrar } from '../roles/registrar/index.js';
+import type { SipRequest } from '../sip/index.js';
+import { type Stores, openStores } from '../store/index.js';
+import { type ServerTransaction } from '../transaction/index.js';
+import { type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
+import { UserAgentCore } from '../tu/index.js';
+import type { Config } from './config/config-schema.js';
+import { sharedSecret } from './shared-secret.js';
+
+export interface RunningServer {
+  readonly transport: TransportLayer;
+  readonly core: UserAgentCore;
+  readonly stores: Stores;
+  readonly registrar: Registrar | undefined;
+  readonly config: Config;
+  /** Stops accepting, lets in-flight transactions finish (bounded), flushes the stores. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  onTrace?: (ev: TraceEvent) => void;
+  log?: (line: string) => void;
+}
+
+/** Starts a server for `config`. Rejects with a readable error if a listener cannot be bound. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? (() => {});
+  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  try {
+    if (config.users) {
+      for (const u of config.users) await stores.users.add(u.user, u.domain ?? config.auth.realm ?? config.domains[0]!, u.password);
+    }
+    const tls = config.transport.tls
+      ? { cert: fs.readFileSync(config.transport.tls.cert), key: fs.readFileSync(config.transport.tls.key), ca: config.transport.tls.ca ? fs.readFileSync(config.transport.tls.ca) : undefined }
+      : undefined;
+    const transport = new TransportLayer({
+      listen: config.listen.map(parseListenSpec),
+      maxMessageSize: config.transport.maxMessageSize,
+      udpMtu: config.transport.udpMtu,
+      udpToTcpSwitch: config.transport.udpToTcpSwitch,
+      idleTimeoutMs: config.transport.idleTimeout * 1000,
+      advertisedHost: config.transport.advertisedHost ?? config.domains[0],
+      tls,
+    });
+    if (opts.onTrace) transport.onTrace = opts.onTrace;
+    await transport.start();
+
+    const roles = new Set(config.roles);
+    const allow = ['REGISTER', 'OPTIONS'];
+    const core = new UserAgentCore({
+      transport,
+      timers: config.timers,
+      allow,
+      supported: ['path', 'outbound', 'gruu'],
+      accept: ['application/sdp'],
+      product: 'Switchboard/0.1',
+    });
+
+    // A shared secret lets every process of a cluster verify every nonce (RFC 7616 §3.3).
+    const secret = config.auth.nonceSecret ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
+    const verifier = new DigestVerifier({
+      nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime }),
+      algorithms: config.auth.algorithms,
+      lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
+    });
+    const registrar = roles.has('registrar')
+      ? new Registrar(
+          { location: stores.location, verifier, userExists: async (u, r) => (await stores.users.getHa1(u, r, 'MD5')) !== undefined },
+          { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
+        )
+      : undefined;
+
+    const inflight = new Set<Promise<void>>();
+    core.onRequest = (req: SipRequest, tx: ServerTransaction) => {
+      const respond = (status: number, o: { reason?: string; headers?: Array<[string, string]> } = {}) => {
+        core.respond(tx, req, status, o);
+      };
+      if (req.method === 'REGISTER') {
+        if (!registrar) return respond(405, { headers: [['Allow', allow.join(', ')]] });
+        const p = registrar.handle(req, respond).catch((e: unknown) => {
+          log(`registrar error: ${(e as Error).message}`);
+          respond(500, { reason: 'Registrar Store Error' });
+        });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+        return;
+      }
+      if (req.method === 'OPTIONS') {
+        return respond(200, { headers: [['Allow', allow.join(', ')], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+      }
+      respond(405, { headers: [['Allow', allow.join(', ')]] });
+    };
+
+    let stopped = false;
+    return {
+      transport,
+      core,
+      stores,
+      registrar,
+      config,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        const wait = Promise.allSettled([...inflight]);
+        await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
+        await transport.stop();
+        await stores.close();
+      },
+    };
+  } catch (e) {
+    await stores.close();
+    throw e;
+  }
+}

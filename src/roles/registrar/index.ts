@@ -1,0 +1,5 @@
+/**
+ * The registrar role (RFC 3261 §10.3).
+ * @packageDocumentation
+ */
+export { Registrar, canonicalAor, DEFAULT_REGISTRAR_CONFIG, type RegistrarConfig, type RegistrarDeps, type Respond } from './registrar.js';

@@ -1,0 +1,95 @@
+/**
+ * Opening the configured stores: `memory`, `sqlite` (one database file holds both tables) or a
+ * Redis URL (one connection shared by both stores).
+ *
+ * @remarks Store layer (`store/`), a leaf.
+ */
+import type { LocationStore } from './location-store.js';
+import type { UserStore } from './user-store.js';
+import { MemoryLocationStore } from './memory-location-store.js';
+import { MemoryUserStore } from './memory-user-store.js';
+import { SqliteLocationStore } from './sqlite-location-store.js';
+import { SqliteUserStore } from './sqlite-user-store.js';
+import { openSqlite } from './sqlite-db.js';
+import { RedisLocationStore } from './redis-location-store.js';
+import { RedisUserStore } from './redis-user-store.js';
+import { closeClient, connectRedis } from './redis-client.js';
+
+export interface StoreSpec {
+  /** `memory`, `sqlite`, or `redis://host:port[/db]` / `rediss://…`. */
+  store: 'memory' | 'sqlite' | `redis://${string}` | `rediss://${string}` | (string & {});
+  /** SQLite file. Default `./switchboard.db`. */
+  dbPath?: string;
+  /** Redis key prefix. Default `sb:`. */
+  redisPrefix?: string;
+  /** Clock for expiry decisions. Default Date.now. */
+  now?: () => number;
+  /** Background purge period, ms (0 disables). Default 30 000. */
+  sweepIntervalMs?: number;
+  /** Memory store bound. Default 1 000 000. */
+  maxBindings?: number;
+  /** Redis: deliver other processes' location events to local listeners. Default false. */
+  subscribeEvents?: boolean;
+}
+
+export interface Stores {
+  location: LocationStore;
+  users: UserStore;
+  /** Closes both stores and the shared database/connection. */
+  close(): Promise<void>;
+}
+
+export async function openStores(spec: StoreSpec): Promise<Stores> {
+  const common = { now: spec.now, sweepIntervalMs: spec.sweepIntervalMs };
+  if (spec.store === 'memory') {
+    const location = new MemoryLocationStore({ ...common, maxBindings: spec.maxBindings });
+    const users = new MemoryUserStore();
+    return { location, users, close: async () => void (await Promise.all([location.close(), users.close()])) };
+  }
+  if (spec.store === 'sqlite') {
+    const db = openSqlite(spec.dbPath ?? './switchboard.db');
+    try {
+      const location = new SqliteLocationStore(db, common);
+      const users = new SqliteUserStore(db);
+      let closed = false;
+      return {
+        location,
+        users,
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          await location.close();
+          await users.close();
+          db.close();
+        },
+      };
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+  if (/^rediss?:\/\//.test(spec.store)) {
+    const { client } = await connectRedis(spec.store);
+    try {
+      const keyPrefix = spec.redisPrefix ?? 'sb:';
+      const location = await RedisLocationStore.open(client, { ...common, keyPrefix, subscribeEvents: spec.subscribeEvents });
+      const users = await RedisUserStore.open(client, { keyPrefix });
+      let closed = false;
+      return {
+        location,
+        users,
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          await location.close();
+          await users.close();
+          await closeClient(client);
+        },
+      };
+    } catch (e) {
+      await closeClient(client);
+      throw e;
+    }
+  }
+  throw new Error(`unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite or redis://host:port)`);
+}

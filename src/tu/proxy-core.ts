@@ -1,0 +1,541 @@
+/**
+ * The stateful proxy core (RFC 3261 §16): request validation (§16.3), route processing
+ * (§16.4), forwarding to a target set in parallel or sequentially (§16.5–§16.6), the response
+ * context that picks the best response (§16.7), CANCEL (§16.10), Timer C, 3xx recursion,
+ * and stateless forwarding of ACK for 2xx and of stray 2xx retransmissions.
+ *
+ * Policy (which targets, whether to record-route, authentication) comes from a
+ * {@link ProxyPolicy} supplied by the proxy role; this file is mechanism only.
+ *
+ * @remarks Layer 4 (`tu/`). Uses the transaction and transport layers through
+ * {@link UserAgentCore} (one transaction layer per process, shared with the UAS core).
+ */
+import crypto from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import {
+  type HeaderList, type SipRequest, type SipResponse, type SipUri, buildRequest, buildResponseFrom, parseNameAddr, parseUri,
+} from '../sip/index.js';
+import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
+import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
+import type { Clock } from '../util/clock.js';
+import type { Target, UserAgentCore } from './user-agent-core.js';
+
+const branchChannel = diagnostics.channel('sip:proxy:branch');
+
+/** One place to send the request (§16.5): a URI plus an optional route (Path, RFC 3327). */
+export interface ProxyTarget {
+  uri: string;
+  q?: number;
+  /** Route header values to put in front of the request (e.g. a stored Path vector). */
+  route?: string[];
+  /** A pre-resolved destination (e.g. the flow a binding registered over). */
+  destination?: Target;
+}
+
+export type TargetDecision =
+  | { kind: 'forward'; targets: ProxyTarget[]; mode?: 'parallel' | 'sequential' }
+  | { kind: 'respond'; status: number; reason?: string; headers?: HeaderList };
+
+export interface ProxyPolicy {
+  /** §16.5: where this request goes, or a local answer (404, 480, 403, 407 …). */
+  decide(req: SipRequest): Promise<TargetDecision>;
+  /** §16.6 step 4: insert Record-Route for this request? */
+  recordRoute(req: SipRequest): boolean;
+  /** Recurse on 3xx contacts (§16.5) instead of forwarding the 3xx upstream. */
+  recurseOn3xx?: boolean;
+  /** Sequential forking: how long a branch may ring before the next group is tried (ms). */
+  sequentialTimeoutMs?: number;
+}
+
+export interface ProxyCoreOptions {
+  core: UserAgentCore;
+  policy: ProxyPolicy;
+  /** Is this URI one of ours (an address, port and transport we listen on, or a served domain)? */
+  isLocal: (uri: SipUri) => boolean;
+  /** Option tags the proxy understands in Proxy-Require (§16.3 step 5). */
+  supported?: string[];
+  /** Timer C (§16.6 step 11): > 3 minutes for INVITE. */
+  timerCMs?: number;
+}
+
+interface Branch {
+  index: number;
+  target: ProxyTarget;
+  request: SipRequest | undefined;
+  tx: ClientTransaction | undefined;
+  dest: Target | undefined;
+  provisional: boolean;
+  final: SipResponse | undefined;
+  cancelled: boolean;
+  timerC: ReturnType<Clock['setTimer']> | undefined;
+}
+
+/** A response context (§16.7): one per proxied server transaction. */
+interface ResponseContext {
+  req: SipRequest;
+  tx: ServerTransaction;
+  branches: Branch[];
+  pending: ProxyTarget[][];
+  finalSent: boolean;
+  sent2xx: boolean;
+  best: SipResponse | undefined;
+  challenges: HeaderList;
+  cancelled: boolean;
+  recordRoute: boolean;
+  groupTimer: ReturnType<Clock['setTimer']> | undefined;
+  hash: string;
+}
+
+export class ProxyCore {
+  private readonly core: UserAgentCore;
+  private readonly policy: ProxyPolicy;
+  private readonly isLocal: (uri: SipUri) => boolean;
+  private readonly supported: string[];
+  private readonly timerCMs: number;
+  private readonly contexts = new Map<ServerTransaction, ResponseContext>();
+  private branchCounter = 0;
+
+  constructor(opts: ProxyCoreOptions) {
+    this.core = opts.core;
+    this.policy = opts.policy;
+    this.isLocal = opts.isLocal;
+    this.supported = opts.supported ?? [];
+    this.timerCMs = opts.timerCMs ?? 181_000;
+  }
+
+  get activeContexts(): number {
+    return this.contexts.size;
+  }
+
+  // ---- §16.3 – §16.6 -----------------------------------------------------------------
+
+  /** A new request (not ACK, not CANCEL) the proxy is responsible for. */
+  async receiveRequest(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const reply = (status: number, opts: { reason?: string; headers?: HeaderList } = {}) => this.core.respond(tx, req, status, opts);
+    // §16.3 step 2: URI scheme.
+    if (req.uri.kind === 'absolute') return void reply(416);
+    // §16.3 step 3: Max-Forwards.
+    const mf = req.maxForwards;
+    if (mf === 0) return void reply(483);
+    // §16.3 step 5: Proxy-Require.
+    const unsupported = req.optionTags('Proxy-Require').filter((t) => !this.supported.includes(t));
+    if (unsupported.length > 0) return void reply(420, { headers: [['Unsupported', unsupported.join(', ')]] });
+    // §16.3 step 4: loop detection with the branch's loop-detection part (§16.6 step 8).
+    const hash = loopHash(req);
+    if (this.isLoop(req, hash)) return void reply(482);
+    // §16.4: strict-route compatibility and our own Route entries.
+    const routed = this.processRoutes(req);
+    // 100 Trying for INVITE right away (§16.2: a stateful proxy MAY; avoids upstream retransmits).
+    if (req.method === 'INVITE') reply(100);
+    let decision: TargetDecision;
+    if (routed.routes.length > 0) {
+      // A Route remains: forward to it without target determination (§16.5 step 1 note, §16.6 step 6/7).
+      decision = { kind: 'forward', targets: [{ uri: routed.requestUri }] };
+    } else {
+      decision = await this.policy.decide(req);
+    }
+    if (decision.kind === 'respond') return void reply(decision.status, { reason: decision.reason, headers: decision.headers });
+    if (decision.targets.length === 0) return void reply(480);
+    const ctx: ResponseContext = {
+      req, tx, branches: [], pending: [], finalSent: false, sent2xx: false, best: undefined, challenges: [],
+      cancelled: false, recordRoute: this.policy.recordRoute(req), groupTimer: undefined, hash,
+    };
+    (ctx as ResponseContext & { routed?: typeof routed }).routed = routed;
+    this.contexts.set(tx, ctx);
+    ctx.pending = decision.mode === 'sequential' ? groupByQ(decision.targets) : [decision.targets];
+    this.startNextGroup(ctx);
+  }
+
+  private processRoutes(req: SipRequest): { requestUri: string; routes: string[] } {
+    let requestUri = req.uriText;
+    let routes = req.route.map((r) => r.toString());
+    // §16.4: a strict router upstream put our URI in the Request-URI; the real target is the last Route.
+    const ru = req.uri;
+    if (ru.kind === 'sip' && this.isLocal(ru) && routes.length > 0 && (ru.params.has('lr') || !ru.user)) {
+      const last = parseNameAddr(routes[routes.length - 1]!, 'Route');
+      if (!last.uri || last.uri.kind !== 'sip' || !this.isLocal(last.uri)) {
+        requestUri = last.uriText;
+        routes = routes.slice(0, -1);
+      }
+    }
+    // §16.4: remove our own Route entries at the top (two after a transport switch, RFC 5658).
+    while (routes.length > 0) {
+      const top = parseNameAddr(routes[0]!, 'Route').uri;
+      if (top.kind === 'sip' && this.isLocal(top)) routes = routes.slice(1);
+      else break;
+    }
+    return { requestUri, routes };
+  }
+
+  private isLoop(req: SipRequest, hash: string): boolean {
+    for (const v of req.via) {
+      const b = v.branch;
+      if (!b || !b.startsWith('z9hG4bKsb')) continue;
+      const host = v.hostname;
+      let uri: SipUri;
+      try {
+        uri = parseUri(`sip:${host.includes(':') ? `[${host}]` : host}${v.port ? `:${v.port}` : ''}`) as SipUri;
+      } catch {
+        continue;
+      }
+      if (!this.isLocal(uri)) continue;
+      // A spiral changes the Request-URI or route, hence the hash; a loop does not (§16.3 step 4).
+      if (b.slice(9, 9 + hash.length) === hash) return true;
+    }
+    return false;
+  }
+
+  private startNextGroup(ctx: ResponseContext): void {
+    const group = ctx.pending.shift();
+    if (!group) return this.maybeFinish(ctx);
+    for (const t of group) void this.forward(ctx, t);
+    const seqMs = this.policy.sequentialTimeoutMs;
+    if (ctx.pending.length > 0 && seqMs && ctx.req.method === 'INVITE') {
+      ctx.groupTimer = this.core.clock.setTimer(seqMs, () => {
+        // Sequential forking: this group rang too long; cancel it and try the next (find me / follow me).
+        for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+      });
+    }
+  }
+
+  /** §16.6: forward one copy of the request to one target. */
+  private async forward(ctx: ResponseContext, target: ProxyTarget): Promise<void> {
+    const branch: Branch = { index: ++this.branchCounter, target, request: undefined, tx: undefined, dest: undefined, provisional: false, final: undefined, cancelled: false, timerC: undefined };
+    ctx.branches.push(branch);
+    const req = ctx.req;
+    const routed = (ctx as ResponseContext & { routed?: { requestUri: string; routes: string[] } }).routed!;
+    const routes = [...(target.route ?? []), ...routed.routes];
+    // §16.6 step 6/7: next hop is the top Route, else the Request-URI.
+    const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : target.uri;
+    let dests: Target[];
+    try {
+      dests = target.destination ? [target.destination] : await this.core.resolve(nextHop);
+    } catch {
+      dests = [];
+    }
+    if (dests.length === 0) {
+      this.branchFinal(ctx, branch, buildResponseFrom({ status: 404, reason: 'Next Hop Not Resolvable', headers: responseHeaders(req) }));
+      return;
+    }
+    const inKind = (req.source?.transport ?? 'udp') as TransportKind;
+    let attempt = 0;
+    const build = (dest: Target): SipRequest => {
+      const headers: HeaderList = [];
+      // §16.6 step 8: our Via on top, branch = loop-detection hash + unique part.
+      headers.push(['Via', this.viaFor(dest.kind, `z9hG4bKsb${ctx.hash}.${branch.index}${attempt++ ? `.${attempt}` : ''}`)]);
+      // §16.6 step 4: Record-Route (double when the transport changes, RFC 5658).
+      const rr: string[] = [];
+      if (ctx.recordRoute && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER' || req.method === 'NOTIFY' || req.method === 'UPDATE' || req.method === 'MESSAGE' || req.method === 'OPTIONS')) {
+        if (req.to.tag === undefined) {
+          const outRR = this.recordRouteUri(dest.kind);
+          const inRR = this.recordRouteUri(inKind);
+          if (outRR !== inRR) rr.push(`<${outRR}>`, `<${inRR}>`);
+          else rr.push(`<${outRR}>`);
+        }
+      }
+      for (const r of rr) headers.push(['Record-Route', r]);
+      let mfDone = false;
+      for (const [name, value] of req.headerLines()) {
+        const n = name.toLowerCase();
+        if (n === 'route') continue; // rewritten below
+        if (n === 'max-forwards') {
+          // §16.6 step 3.
+          headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
+          mfDone = true;
+          continue;
+        }
+        if (n === 'content-length' || n === 'l') continue;
+        headers.push([name, value]);
+      }
+      if (!mfDone) headers.push(['Max-Forwards', '70']);
+      for (const r of routes) headers.push(['Route', r]);
+      return buildRequest({ method: req.method, uri: target.uri, headers, body: req.body });
+    };
+    if (branchChannel.hasSubscribers) branchChannel.publish({ callId: req.callId, branch: branch.index, target: target.uri });
+    const result = this.core.send(dests, build, {
+      onTransaction: (tx, dest) => {
+        branch.tx = tx;
+        branch.dest = dest;
+        branch.request = tx.request;
+        if (req.method === 'INVITE') this.armTimerC(ctx, branch);
+        if (ctx.cancelled) this.cancelBranch(branch);
+      },
+      onProvisional: (res) => this.branchProvisional(ctx, branch, res),
+      onExtra2xx: (res) => this.forwardUpstream(ctx, res),
+    });
+    const { response } = await result;
+    this.branchFinal(ctx, branch, response);
+  }
+
+  private viaFor(kind: TransportKind, branch: string): string {
+    const k = this.core.transport.hasListener(kind) ? kind : 'udp';
+    const sb = this.core.transport.sentBy(k);
+    return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${branch}`;
+  }
+
+  private recordRouteUri(kind: TransportKind): string {
+    const k = this.core.transport.hasListener(kind) ? kind : 'udp';
+    const sb = this.core.transport.sentBy(k);
+    return `sip:${sb.host}:${sb.port}${k === 'udp' ? '' : `;transport=${k}`};lr`;
+  }
+
+  private armTimerC(ctx: ResponseContext, branch: Branch): void {
+    if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
+    branch.timerC = this.core.clock.setTimer(this.timerCMs, () => {
+      // §16.6 step 11 / §16.8: Timer C fired — CANCEL a ringing branch, else act as if 408.
+      if (branch.final) return;
+      if (branch.provisional) this.cancelBranch(branch);
+      else this.branchFinal(ctx, branch, buildResponseFrom({ status: 408, headers: responseHeaders(ctx.req) }));
+    });
+  }
+
+  // ---- §16.7 response processing -----------------------------------------------------
+
+  private branchProvisional(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    branch.provisional = true;
+    if (ctx.req.method === 'INVITE' && res.status > 100) this.armTimerC(ctx, branch); // §16.7 step 2
+    if (res.status === 100 || ctx.finalSent) return; // §16.7 step 5: 100 is not forwarded
+    this.forwardUpstream(ctx, res);
+  }
+
+  private branchFinal(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    if (branch.final) return;
+    branch.final = res;
+    if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
+    const st = res.status;
+    if (st >= 200 && st < 300) {
+      // §16.7 step 5: every 2xx to INVITE is forwarded at once; the rest are cancelled (§16.7 step 10).
+      this.forwardUpstream(ctx, res);
+      ctx.sent2xx = true;
+      ctx.finalSent = true;
+      for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+      ctx.pending = [];
+    } else if (st >= 600) {
+      // §16.7 step 5: a 6xx cancels the other branches.
+      this.store(ctx, res);
+      for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+      ctx.pending = [];
+    } else if (st >= 300 && st < 400 && this.policy.recurseOn3xx && !ctx.cancelled) {
+      // §16.5: recurse into the contacts of a 3xx as new branches.
+      let contacts: ProxyTarget[] = [];
+      try {
+        contacts = res.contact.filter((c) => !c.star).map((c) => ({ uri: c.uriText, q: c.param('q') ? Number(c.param('q')) : 1 }));
+      } catch {
+        contacts = [];
+      }
+      const tried = new Set(ctx.branches.map((b) => b.target.uri));
+      const fresh = contacts.filter((c) => !tried.has(c.uri)).sort((a, b) => (b.q ?? 1) - (a.q ?? 1));
+      if (fresh.length > 0) ctx.pending.unshift(fresh);
+      else this.store(ctx, res);
+    } else {
+      this.store(ctx, res);
+    }
+    this.maybeFinish(ctx);
+  }
+
+  private store(ctx: ResponseContext, res: SipResponse): void {
+    if (res.status === 401 || res.status === 407) {
+      // §16.7 step 7: collect every challenge into the response we send.
+      for (const v of res.headers('WWW-Authenticate')) ctx.challenges.push(['WWW-Authenticate', v]);
+      for (const v of res.headers('Proxy-Authenticate')) ctx.challenges.push(['Proxy-Authenticate', v]);
+    }
+    if (!ctx.best || better(res, ctx.best)) ctx.best = res;
+  }
+
+  private maybeFinish(ctx: ResponseContext): void {
+    if (ctx.branches.some((b) => !b.final)) return;
+    if (ctx.groupTimer) this.core.clock.clearTimer(ctx.groupTimer);
+    if (ctx.pending.length > 0 && !ctx.sent2xx && !ctx.cancelled && !(ctx.best && ctx.best.status >= 600)) {
+      this.startNextGroup(ctx);
+      return;
+    }
+    this.contexts.delete(ctx.tx);
+    if (ctx.finalSent) return;
+    ctx.finalSent = true;
+    let best = ctx.best ?? buildResponseFrom({ status: 408, headers: responseHeaders(ctx.req) });
+    // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
+    if (syntheticCause(best) === 'transport-error' || best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
+    if ((best.status === 401 || best.status === 407) && ctx.challenges.length > 0) best = withChallenges(best, ctx.challenges);
+    this.forwardUpstream(ctx, best);
+  }
+
+  /** §16.7 step 9: forward with our Via removed. */
+  private forwardUpstream(ctx: ResponseContext, res: SipResponse): void {
+    const fwd = stripTopVia(res, ctx.req);
+    (ctx.tx as InviteServerTransaction).respond(fwd);
+  }
+
+  private cancelBranch(branch: Branch): void {
+    if (branch.cancelled || branch.final || !branch.tx || !branch.dest) return;
+    // §9.1: CANCEL only after a provisional response; otherwise wait for one (or Timer C/B).
+    if (!branch.provisional) {
+      branch.cancelled = false;
+      const tx = branch.tx;
+      const check = () => {
+        if (branch.final) return;
+        if (branch.provisional) this.cancelBranch(branch);
+        else if (tx.state !== 'Terminated') this.core.clock.setTimer(200, check);
+      };
+      this.core.clock.setTimer(200, check);
+      return;
+    }
+    branch.cancelled = true;
+    const cancel = buildCancel(branch.tx.request);
+    void this.core.send([branch.dest], () => cancel);
+  }
+
+  /** §16.10: a CANCEL for a proxied INVITE: cancel every pending branch. */
+  receiveCancel(invite: ServerTransaction): boolean {
+    const ctx = this.contexts.get(invite);
+    if (!ctx) return false;
+    ctx.cancelled = true;
+    ctx.pending = [];
+    for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+    return true;
+  }
+
+  /** Is this server transaction proxied (so the UAS core must not answer a CANCEL with 487)? */
+  handles(tx: ServerTransaction): boolean {
+    return this.contexts.has(tx);
+  }
+
+  // ---- stateless parts ---------------------------------------------------------------
+
+  /** ACK for a 2xx (its own transaction): forward statelessly along the route (§16.11-like). */
+  async forwardAck(ack: SipRequest): Promise<void> {
+    const mf = ack.maxForwards;
+    if (mf === 0) return;
+    const routed = this.processRoutes(ack);
+    const nextHop = routed.routes.length > 0 ? parseNameAddr(routed.routes[0]!, 'Route').uriText : routed.requestUri;
+    const nh = parseUri(nextHop, 'Request-URI');
+    if (nh.kind === 'sip' && this.isLocal(nh) && routed.routes.length === 0) {
+      const d = await this.policy.decide(ack).catch(() => undefined);
+      if (!d || d.kind !== 'forward' || d.targets.length === 0) return;
+      return this.sendAck(ack, routed, d.targets[0]!.uri, d.targets[0]!.route ?? []);
+    }
+    return this.sendAck(ack, routed, routed.requestUri, []);
+  }
+
+  private async sendAck(ack: SipRequest, routed: { requestUri: string; routes: string[] }, uri: string, extraRoutes: string[]): Promise<void> {
+    const routes = [...extraRoutes, ...routed.routes];
+    const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : uri;
+    const dests = await this.core.resolve(nextHop).catch(() => [] as Target[]);
+    const dest = dests[0];
+    if (!dest) return;
+    const headers: HeaderList = [['Via', this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`)]];
+    for (const [name, value] of ack.headerLines()) {
+      const n = name.toLowerCase();
+      if (n === 'route' || n === 'content-length' || n === 'l') continue;
+      if (n === 'max-forwards') {
+        headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
+        continue;
+      }
+      headers.push([name, value]);
+    }
+    for (const r of routes) headers.push(['Route', r]);
+    const fwd = buildRequest({ method: 'ACK', uri, headers, body: ack.body });
+    this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
+  }
+
+  /** A 2xx retransmission whose client transaction is gone: forward upstream by its Via (§16.7). */
+  forwardStrayResponse(res: SipResponse): void {
+    const vias = res.viaValues();
+    if (vias.length < 2) return; // only our Via: nobody upstream
+    let top;
+    try {
+      top = res.topVia;
+      if (!top.branch?.startsWith('z9hG4bKsb')) return;
+      const next = res.via[1]!;
+      const headers: HeaderList = vias.slice(1).map((v) => ['Via', v] as [string, string]);
+      for (const [name, value] of res.headerLines()) {
+        const n = name.toLowerCase();
+        if (n === 'via' || n === 'v' || n === 'content-length' || n === 'l') continue;
+        headers.push([name, value]);
+      }
+      const fwd = buildResponseFrom({ status: res.status, reason: res.reason, headers, body: res.body });
+      const address = next.received ?? next.hostname;
+      const port = next.rport ?? next.port ?? 5060;
+      const kind = kindFromToken(next.transport) ?? 'udp';
+      this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: { kind, address: address.replace(/^\[|\]$/g, ''), port } satisfies Target });
+    } catch {
+      /* malformed Via in a stray response: drop */
+    }
+  }
+}
+
+/** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
+export function loopHash(req: SipRequest): string {
+  const h = crypto.createHash('md5');
+  h.update(req.uriText);
+  h.update('\0' + (req.to.tag ?? ''));
+  h.update('\0' + (req.from.tag ?? ''));
+  h.update('\0' + req.callId);
+  h.update('\0' + req.cseq.seq);
+  h.update('\0' + (req.receivedTopVia ?? req.viaValues()[0] ?? ''));
+  h.update('\0' + req.headers('Route').join(','));
+  h.update('\0' + req.headers('Proxy-Require').join(','));
+  h.update('\0' + req.headers('Proxy-Authorization').join(','));
+  return h.digest('hex').slice(0, 16);
+}
+
+function groupByQ(targets: ProxyTarget[]): ProxyTarget[][] {
+  const sorted = [...targets].sort((a, b) => (b.q ?? 1) - (a.q ?? 1));
+  const groups: ProxyTarget[][] = [];
+  for (const t of sorted) {
+    const last = groups[groups.length - 1];
+    if (last && (last[0]!.q ?? 1) === (t.q ?? 1)) last.push(t);
+    else groups.push([t]);
+  }
+  return groups;
+}
+
+/** §16.7 step 6: 6xx first, then the lowest class; within 4xx prefer a specific answer. */
+function better(a: SipResponse, b: SipResponse): boolean {
+  const ca = Math.floor(a.status / 100);
+  const cb = Math.floor(b.status / 100);
+  if (cb === 6) return false;
+  if (ca === 6) return true;
+  if (ca !== cb) return ca < cb;
+  // Prefer a real answer over a synthetic timeout, and 401/407/415/420/484 which the UAC can act on.
+  const rank = (r: SipResponse) => (syntheticCause(r) ? 0 : [401, 407, 415, 420, 484].includes(r.status) ? 2 : 1);
+  return rank(a) > rank(b);
+}
+
+function responseHeaders(req: SipRequest): HeaderList {
+  const h: HeaderList = [];
+  for (const v of req.viaValues()) h.push(['Via', v]);
+  for (const n of ['From', 'To', 'Call-ID', 'CSeq']) {
+    const v = req.header(n);
+    if (v !== undefined) h.push([n, v]);
+  }
+  return h;
+}
+
+/** The response as the upstream client must see it: Via values of the original request. */
+function stripTopVia(res: SipResponse, req: SipRequest): SipResponse {
+  const headers: HeaderList = [];
+  const vias = req.viaValues();
+  vias.forEach((v, i) => headers.push(['Via', i === 0 && req.receivedTopVia ? req.receivedTopVia : v]));
+  for (const [name, value] of res.headerLines()) {
+    const n = name.toLowerCase();
+    if (n === 'via' || n === 'v' || n === 'content-length' || n === 'l') continue;
+    headers.push([name, value]);
+  }
+  return buildResponseFrom({ status: res.status, reason: res.reason, headers, body: res.body });
+}
+
+function withStatus(res: SipResponse, status: number, reason: string): SipResponse {
+  const headers: HeaderList = res.headerLines().filter(([n]) => !/^(content-length|l)$/i.test(n));
+  return buildResponseFrom({ status, reason, headers, body: res.body });
+}
+
+function withChallenges(res: SipResponse, challenges: HeaderList): SipResponse {
+  const headers: HeaderList = res.headerLines().filter(([n]) => !/^(content-length|l|www-authenticate|proxy-authenticate)$/i.test(n));
+  const seen = new Set<string>();
+  for (const c of challenges) {
+    const key = c.join(':');
+    if (!seen.has(key)) headers.push(c);
+    seen.add(key);
+  }
+  return buildResponseFrom({ status: res.status, reason: res.reason, headers, body: res.body });
+}
