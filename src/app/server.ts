@@ -7,11 +7,13 @@
 import fs from 'node:fs';
 import { DigestVerifier, NonceService } from '../auth/index.js';
 import { Registrar } from '../roles/registrar/index.js';
-import type { SipRequest } from '../sip/index.js';
+import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
+import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
 import { type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
-import { UserAgentCore } from '../tu/index.js';
+import { ProxyCore, UserAgentCore } from '../tu/index.js';
+import os from 'node:os';
 import type { Config } from './config/config-schema.js';
 import { sharedSecret } from './shared-secret.js';
 
@@ -77,6 +79,63 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
         )
       : undefined;
+
+    // Which URIs are this server: a listener address and port, or a served domain (Kamailio's "myself").
+    const ownHosts = new Set<string>([...config.domains.map((d) => d.toLowerCase())]);
+    for (const l of transport.boundListeners) {
+      if (l.address === '0.0.0.0' || l.address === '::') {
+        for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) ownHosts.add(a.address.toLowerCase());
+      } else ownHosts.add(l.address.toLowerCase());
+    }
+    if (config.transport.advertisedHost) ownHosts.add(config.transport.advertisedHost.toLowerCase());
+    const ownPorts = new Set(transport.boundListeners.map((l) => l.port));
+    const isOwnAddress = (uri: SipUri): boolean => {
+      const host = uri.hostname.toLowerCase();
+      if (!ownHosts.has(host)) return false;
+      const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
+      return ownPorts.has(port) || (uri.port === undefined && config.domains.some((d) => d.toLowerCase() === host));
+    };
+    const proxyEnabled = roles.has('proxy');
+    const policy = new ProxyRoutingPolicy(
+      {
+        domains: config.domains,
+        recordRoute: config.proxy.recordRoute,
+        authenticate: config.proxy.authenticate,
+        trustedPeers: config.proxy.trustedPeers,
+        prefixRoutes: config.proxy.routes,
+        defaultRoute: config.proxy.defaultRoute,
+        forking: config.proxy.forking,
+        sequentialTimeoutMs: config.proxy.sequentialTimeout * 1000,
+        recurseOn3xx: config.proxy.recurseOn3xx,
+        realm: config.auth.realm,
+      },
+      { location: registrar ? stores.location : undefined, verifier, isOwnAddress },
+    );
+    const proxy = proxyEnabled ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000 }) : undefined;
+    if (proxy) {
+      core.proxy = {
+        // Local: REGISTER for the registrar, and requests to the server itself (no user, no Route).
+        accepts: (req) => {
+          if (req.method === 'REGISTER' && registrar) return false;
+          const u = req.uri;
+          if (u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || config.domains.includes(u.hostname)) && !req.hasHeader('Route')) return false;
+          return true;
+        },
+        receiveRequest: (req, tx) => {
+          void proxy.receiveRequest(req, tx).catch((e: unknown) => {
+            log(`proxy error: ${(e as Error).message}`);
+            try {
+              core.respond(tx, req, 500, { reason: 'Proxy Error' });
+            } catch {
+              /* already answered */
+            }
+          });
+        },
+        receiveCancel: (invite) => proxy.receiveCancel(invite),
+        forwardAck: (ack) => void proxy.forwardAck(ack).catch(() => {}),
+        forwardStrayResponse: (res) => proxy.forwardStrayResponse(res),
+      };
+    }
 
     const inflight = new Set<Promise<void>>();
     core.onRequest = (req: SipRequest, tx: ServerTransaction) => {

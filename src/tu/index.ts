@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { UserAgentCore, type UserAgentCoreOptions, type Target, type SendOptions } from './user-agent-core.js';
+export { ProxyCore, loopHash, type ProxyCoreOptions, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';

@@ -34,6 +34,20 @@ export interface UserAgentCoreOptions {
   defaultTransport?: TransportKind;
 }
 
+/**
+ * A proxy core living in the same process (RFC 3261 §16): requests it accepts bypass the UAS
+ * checks of §8.2, CANCELs of proxied INVITEs are forwarded (§16.10), ACKs for 2xx and stray 2xx
+ * are relayed statelessly.
+ */
+export interface ProxyDelegate {
+  accepts(req: SipRequest): boolean;
+  receiveRequest(req: SipRequest, tx: ServerTransaction): void;
+  /** True when `invite` is proxied; the core then only answers the CANCEL with 200. */
+  receiveCancel(invite: ServerTransaction): boolean;
+  forwardAck(ack: SipRequest): void;
+  forwardStrayResponse(res: SipResponse): void;
+}
+
 /** A destination plus a flow to reuse when one is known (in-dialog requests, §18). */
 export type Target = Destination & { flowId?: number };
 
@@ -71,6 +85,9 @@ export class UserAgentCore {
   /** In-dialog request test: does a dialog exist for this Call-ID and tags? */
   hasDialog: (req: SipRequest) => boolean = () => false;
 
+  /** Set by a server that also proxies (see {@link ProxyDelegate}). */
+  proxy: ProxyDelegate | undefined;
+
   private readonly retransmitting = new Map<string, { stop: () => void }>();
   private readonly toTags = new WeakMap<ServerTransaction, string>();
 
@@ -107,7 +124,8 @@ export class UserAgentCore {
     t.onRequest = (req) => this.receiveRequest(req);
     t.onResponse = (res) => {
       if (!this.transactions.receiveResponse(res) && res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-        this.onStray2xx(res);
+        if (this.proxy) this.proxy.forwardStrayResponse(res);
+        else this.onStray2xx(res);
       }
     };
   }
@@ -143,8 +161,10 @@ export class UserAgentCore {
         return;
       case 'ack-2xx': {
         const key = `${req.callId}|${req.cseq.seq}`;
+        const wasOurs = this.retransmitting.has(key);
         this.retransmitting.get(key)?.stop();
-        this.onAck(req);
+        if (!wasOurs && this.proxy?.accepts(req)) this.proxy.forwardAck(req);
+        else this.onAck(req);
         return;
       }
       case 'cancel': {
@@ -152,6 +172,7 @@ export class UserAgentCore {
         // INVITE has no final response yet, 487 to the INVITE.
         if (!r.invite) return void this.respond(r.tx, req, 481);
         this.respond(r.tx, req, 200);
+        if (this.proxy?.receiveCancel(r.invite)) return;
         const inv = r.invite;
         if (inv.state === 'Proceeding') {
           this.respond(inv, inv.request, 487);
@@ -163,6 +184,7 @@ export class UserAgentCore {
         break;
     }
     const tx = r.tx;
+    if (this.proxy?.accepts(req)) return void this.proxy.receiveRequest(req, tx);
     // §8.2.1 method inspection.
     if (!this.allow.includes(req.method)) {
       const status = RECOGNISED.has(req.method) ? 405 : 501;

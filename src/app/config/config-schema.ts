@@ -58,6 +58,18 @@ export const TransportSchema = z.strictObject({
   tls: z.strictObject({ cert: z.string(), key: z.string(), ca: z.string().optional() }).optional(),
 });
 
+export const ProxySchema = z.strictObject({
+  recordRoute: z.boolean().default(true),
+  authenticate: z.boolean().default(true),
+  trustedPeers: z.array(z.string().min(1)).default([]),
+  defaultRoute: z.string().regex(/^sips?:/, { message: 'expected a sip: or sips: URI' }).optional(),
+  routes: z.array(z.strictObject({ prefix: z.string().regex(/^[0-9*#+]*$/, { message: 'expected digits' }), target: z.string().regex(/^sips?:/, { message: 'expected a sip: URI' }), strip: z.number().int().min(0).optional() })).default([]),
+  forking: z.enum(['parallel', 'sequential']).default('parallel'),
+  sequentialTimeout: z.number().int().min(1).default(15),
+  recurseOn3xx: z.boolean().default(false),
+  timerC: z.number().int().min(181).default(181),
+});
+
 export const UserSchema = z.strictObject({
   user: z.string().min(1),
   password: z.string().min(1),
@@ -74,6 +86,7 @@ export const ConfigSchema = z.strictObject({
   registrar: RegistrarSchema.default(RegistrarSchema.parse({})),
   auth: AuthSchema.default(AuthSchema.parse({})),
   timers: TimersSchema.default(TimersSchema.parse({})),
+  proxy: ProxySchema.default(ProxySchema.parse({})),
   transport: TransportSchema.default(TransportSchema.parse({})),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),

@@ -195,6 +195,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     const creds = opts.credentials ?? this.opts.credentials;
     let auth: Array<[string, string]> = [];
     const tried = new Set<string>();
+    let last: Awaited<ReturnType<UserAgentCore['send']>> | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.core.send(targets, (t) => {
         const headers: HeaderList = [
@@ -206,7 +207,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
           ['CSeq', `${cseq} ${method}`],
           ['User-Agent', this.core.product],
         ];
-        if (method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER' || method === 'REGISTER') {
+        if (method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') {
           if (!(opts.headers ?? []).some(([n]) => n.toLowerCase() === 'contact')) headers.push(['Contact', `<${this.core.contactUri(t.kind)}>`]);
         }
         if (method === 'INVITE' || method === 'OPTIONS') {
@@ -218,12 +219,15 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
         if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
         return buildRequest({ method, uri: uriText, headers, body: opts.body });
       }, { onProvisional: opts.onProvisional, onTransaction: opts.onTransaction, onExtra2xx: opts.onExtra2xx });
+      last = result;
       const st = result.response.status;
-      if ((st === 401 || st === 407) && creds) {
+      if ((st === 401 || st === 407) && creds && attempt < 2) {
         const header = st === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
         const challenge = selectChallenge(result.response.headers(header));
         if (!challenge) return result;
-        const key = `${challenge.realm}|${challenge.nonce}`;
+        // RFC 3261 §22.2: a second challenge for a realm we answered means wrong credentials,
+        // unless the nonce was only stale (RFC 7616 §3.3).
+        const key = challenge.realm;
         if (tried.has(key) && !challenge.stale) return result;
         tried.add(key);
         const cred = answerChallenge(challenge, { username: creds.username, password: creds.password, method, uri: uriText });
@@ -233,7 +237,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       }
       return result;
     }
-    throw new Error('unreachable');
+    return last!;
   }
 
   /** OPTIONS (RFC 3261 §11). */

@@ -8,6 +8,10 @@ import { SipParseError } from '../errors.js';
 import { type Uri, parseUri } from '../uri/sip-uri.js';
 import { type Params, PARAM_VALUE, TOKEN, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
 
+// Module-local copies: reads of imported bindings are slower in hot loops.
+const TOK: Uint8Array = TOKEN.slice();
+const PVAL: Uint8Array = PARAM_VALUE.slice();
+
 const EMPTY: Params = new Map();
 
 /** One name-addr value with its header parameters (`tag`, `expires`, `q` …). */
@@ -253,7 +257,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   } else if (c !== 0x3c) {
     // Unquoted display name: *(token LWS) up to the `<`, trimmed.
     dns = i;
-    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09 || TOKEN[c] === 1)) {
+    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09 || TOK[c] === 1)) {
       if (c !== 0x20 && c !== 0x09) dne = i + 1;
       i++;
     }
@@ -277,7 +281,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
     ps = i;
     for (;;) {
       const ns = i;
-      while (i < e && TOKEN[b[i]!] === 1) i++;
+      while (i < e && TOK[b[i]!] === 1) i++;
       const nl = i - ns;
       if (nl === 0) return undefined;
       let vs = -1;
@@ -285,7 +289,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while (i < e && PARAM_VALUE[b[i]!] === 1) i++;
+        while (i < e && PVAL[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;
       }

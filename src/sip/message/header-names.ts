@@ -38,15 +38,15 @@ export function canonicalHeaderName(name: string): string {
 }
 
 /**
- * Case-insensitive FNV-1a hash of a header name. Letters are folded with `| 0x20`; header
- * names are tokens, so the fold never merges two distinct token characters except letters.
+ * Case-insensitive FNV-1a hash of a header name, cut to 30 bits (a V8 small integer). Bytes are
+ * folded with `| 0x20`: among token characters (all of which but `_` already have that bit)
+ * it merges only the two cases of a letter.
  */
 export function hashNameBytes(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) {
-    let c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    h = Math.imul(h ^ c, 0x01000193);
+    const c = buf[i]!;
+    h = Math.imul(h ^ (c | 0x20), 0x01000193);
   }
   return h & 0x3fffffff; // a Smi, so the index stays an array of small integers
 }
@@ -55,9 +55,8 @@ export function hashNameBytes(buf: Uint8Array, start: number, end: number): numb
 export function hashName(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
-    let c = name.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    h = Math.imul(h ^ c, 0x01000193);
+    const c = name.charCodeAt(i);
+    h = Math.imul(h ^ (c | 0x20), 0x01000193);
   }
   return h & 0x3fffffff; // a Smi, so the index stays an array of small integers
 }
@@ -101,8 +100,7 @@ export const HEADER_STRIDE = 6;
 
 /*
  * The index starts with HEADER_BASE fixed slots: the index position of the first line of each
- * routing header (-1 when absent), a bit mask of the routing headers seen more than once, and
- * a flag telling whether every line's key has been computed (see SipMessage).
+ * routing header (-1 when absent) and a bit mask of the routing headers seen more than once.
  */
 export const F_VIA = 0;
 export const F_FROM = 1;
@@ -116,80 +114,26 @@ export const F_CL = 7;
 export const F_COUNT = 8;
 /** Slot of the duplicate mask (bit = routing slot number). */
 export const F_DUP = 8;
-/** Slot of the "all keys computed" flag. */
-export const F_KEYS = 9;
-export const HEADER_BASE = 10;
+export const HEADER_BASE = 9;
 
-/**
- * Keys by slot number as returned by {@link routingSlot}: the fixed slots, then the other names
- * the scanner recognises (their lines get their key while scanning, but no fixed slot).
- */
-export const SLOT_KEYS: readonly number[] = [
-  H.via, H.from, H.to, H.callId, H.cseq, H.maxForwards, H.contact, H.contentLength,
-  H.route, H.recordRoute, H.contentType,
-];
-const S_ROUTE = 8;
-const S_RECORD_ROUTE = 9;
-const S_CONTENT_TYPE = 10;
+/** Keys by routing slot. */
+export const SLOT_KEYS: readonly number[] = [H.via, H.from, H.to, H.callId, H.cseq, H.maxForwards, H.contact, H.contentLength];
 
-/** Keys whose lines always carry their key after scanning (no lazy hashing needed). */
-export const SCANNED_KEYS: ReadonlySet<number> = new Set(SLOT_KEYS);
-
-/** True when the `n` bytes at `p` spell `lower` in any letter case (`lower` is lower-case). */
-function nameIs(buf: Uint8Array, p: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((buf[p + i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
-
-/**
- * The routing slot of a header name of `n` token bytes at `p` (case-insensitive, compact forms
- * included), or -1. Looks at the length and the first byte before comparing any string.
- */
-export function routingSlot(buf: Uint8Array, p: number, n: number): number {
-  const f = buf[p]! | 0x20;
-  switch (n) {
-    case 1:
-      switch (f) {
-        case 0x76: return F_VIA; // v
-        case 0x66: return F_FROM; // f
-        case 0x74: return F_TO; // t
-        case 0x69: return F_CALLID; // i
-        case 0x6d: return F_CONTACT; // m
-        case 0x6c: return F_CL; // l
-        case 0x63: return S_CONTENT_TYPE; // c
-        default: return -1;
-      }
-    case 2:
-      return f === 0x74 && (buf[p + 1]! | 0x20) === 0x6f ? F_TO : -1;
-    case 3:
-      return f === 0x76 && nameIs(buf, p, 'via') ? F_VIA : -1;
-    case 4:
-      if (f === 0x66) return nameIs(buf, p, 'from') ? F_FROM : -1;
-      if (f === 0x63) return nameIs(buf, p, 'cseq') ? F_CSEQ : -1;
-      return -1;
-    case 5:
-      return f === 0x72 && nameIs(buf, p, 'route') ? S_ROUTE : -1;
-    case 7:
-      if (f !== 0x63) return -1;
-      if (nameIs(buf, p, 'call-id')) return F_CALLID;
-      return nameIs(buf, p, 'contact') ? F_CONTACT : -1;
-    case 12:
-      if (f === 0x6d) return nameIs(buf, p, 'max-forwards') ? F_MAXFWD : -1;
-      if (f === 0x72) return nameIs(buf, p, 'record-route') ? S_RECORD_ROUTE : -1;
-      if (f === 0x63) return nameIs(buf, p, 'content-type') ? S_CONTENT_TYPE : -1;
-      return -1;
-    case 14:
-      return f === 0x63 && nameIs(buf, p, 'content-length') ? F_CL : -1;
-    default:
-      return -1;
+/** Bits of a key used to index {@link SLOT_TABLE}. */
+export const SLOT_MASK = (() => {
+  // The smallest power-of-two table where the routing keys do not collide.
+  for (let m = 15; ; m = m * 2 + 1) {
+    const seen = new Set(SLOT_KEYS.map((k) => k & m));
+    if (seen.size === SLOT_KEYS.length) return m;
   }
-}
+})();
 
-/** The key of a header line's name bytes (compact forms mapped to the full name). */
-export function lineKey(buf: Uint8Array, start: number, end: number): number {
-  const h = hashNameBytes(buf, start, end);
-  return end - start === 1 ? (COMPACT_HASH_TO_FULL.get(h) ?? h) : h;
-}
+/** `key & SLOT_MASK` → routing slot + 1 of the only routing key there (0: none); confirm the key. */
+export const SLOT_TABLE: Uint8Array = (() => {
+  const t = new Uint8Array(SLOT_MASK + 1);
+  SLOT_KEYS.forEach((k, slot) => (t[k & SLOT_MASK] = slot + 1));
+  return t;
+})();
 
 const M_ACK = 'ACK';
 const M_BYE = 'BYE';

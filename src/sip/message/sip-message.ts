@@ -12,9 +12,12 @@ import { isAscii } from 'node:buffer';
 import { TOKEN, hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
 import { type Via, parseVia, parseViaBytes, parseViaList } from '../headers/via.js';
 import {
-  F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FROM, F_KEYS, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
-  SCANNED_KEYS, headerKey, internMethod, lineKey,
+  F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FROM, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
+  headerKey, internMethod,
 } from './header-names.js';
+
+// Module-local copies: reads of imported bindings are slower in hot loops.
+const TOK: Uint8Array = TOKEN.slice();
 
 export { HEADER_STRIDE } from './header-names.js';
 
@@ -68,19 +71,6 @@ export abstract class SipMessage {
     return (this.index.length - HEADER_BASE) / HEADER_STRIDE;
   }
 
-  /**
-   * The scanner keys only the names it recognises (routing headers, Route, Record-Route,
-   * Content-Type); the other lines are hashed here, once, on the first lookup that needs them.
-   */
-  private ensureKeys(): void {
-    const ix = this.index;
-    if (ix[F_KEYS] === 1) return;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
-      if (ix[i] === 0) ix[i] = lineKey(this.raw, ix[i + 1]!, ix[i + 2]!);
-    }
-    ix[F_KEYS] = 1;
-  }
-
   private valueAt(i: number): string {
     const ix = this.index;
     if (this.hAscii === 0) this.hAscii = isAscii(this.raw.subarray(0, this.bodyStart)) ? 1 : 2;
@@ -95,7 +85,6 @@ export abstract class SipMessage {
   }
 
   protected headerByKey(key: number): string | undefined {
-    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const ix = this.index;
     for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return this.valueAt(i);
     return undefined;
@@ -107,7 +96,6 @@ export abstract class SipMessage {
   }
 
   protected headersByKey(key: number): string[] {
-    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const out: string[] = [];
     const ix = this.index;
     for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) out.push(this.valueAt(i));
@@ -128,7 +116,6 @@ export abstract class SipMessage {
 
   hasHeader(name: string): boolean {
     const key = headerKey(name);
-    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     const ix = this.index;
     for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return true;
     return false;
@@ -140,7 +127,6 @@ export abstract class SipMessage {
   }
 
   protected countKey(key: number): number {
-    if (!SCANNED_KEYS.has(key)) this.ensureKeys();
     let n = 0;
     const ix = this.index;
     for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) n++;
@@ -217,7 +203,7 @@ export abstract class SipMessage {
     if (k === s || k - s > 10 || seq > 0xffffffff || k >= e || (c !== 0x20 && c !== 0x09)) return undefined;
     while (k < e && ((c = raw[k]!) === 0x20 || c === 0x09)) k++;
     const ms = k;
-    while (k < e && TOKEN[raw[k]!] === 1) k++;
+    while (k < e && TOK[raw[k]!] === 1) k++;
     if (k !== e || k === ms) return undefined;
     const method = internMethod(raw, ms, e) ?? this.head().slice(ms, e);
     return { seq, method };

@@ -6,8 +6,10 @@
  * `parse_hname2.c` idea) and values stay as offsets until someone asks.
  */
 import { SipParseError } from '../errors.js';
-import { F_CL, F_COUNT, F_DUP, HEADER_BASE, HEADER_STRIDE, SLOT_KEYS, internMethod, routingSlot } from '../message/header-names.js';
-import { isTokenChar, TOKEN } from '../headers/params.js';
+import {
+  COMPACT_HASH_TO_FULL, F_CL, F_COUNT, F_DUP, HEADER_BASE, HEADER_STRIDE, SLOT_KEYS, SLOT_MASK, SLOT_TABLE, internMethod,
+} from '../message/header-names.js';
+import { TOKEN } from '../headers/params.js';
 import { SipRequest } from '../message/sip-request.js';
 import { SipResponse } from '../message/sip-response.js';
 import { DEFAULT_LIMITS, type ParserLimits } from './limits.js';
@@ -17,6 +19,15 @@ const LF = 0x0a;
 const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
+
+// Module-local copies: reads of imported bindings are slower in the hot loop.
+const TOK: Uint8Array = TOKEN.slice();
+const S_MASK: number = SLOT_MASK;
+const S_TABLE: Uint8Array = SLOT_TABLE.slice();
+const S_KEYS: Int32Array = Int32Array.from(SLOT_KEYS);
+
+/** Reused while scanning; each message gets an exact-size copy (no growth per message). */
+let scratch: number[] = [];
 
 export interface ParseOptions {
   /**
@@ -50,7 +61,10 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   // Header lines. The routing headers are recognised by length and bytes while scanning and
   // their first line is recorded in fixed slots of the index (no later search); other names
   // are hashed only when someone looks one up (see SipMessage.ensureKeys).
-  const index: number[] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0];
+  const ix = scratch;
+  for (let k = 0; k < F_COUNT; k++) ix[k] = -1;
+  ix[F_DUP] = 0;
+  let n = HEADER_BASE;
   const headersStart = lineEnd + 1;
   let p = headersStart;
   let bodyStart = -1;
@@ -75,27 +89,31 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
     if (c === SP || c === HT) {
       // RFC 3261 §7.3.1: a continuation line extends the previous header value.
-      const n = index.length;
       if (n === HEADER_BASE) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
       while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
       if (vEnd > p) {
-        if (index[n - 3] === index[n - 2]) {
+        if (ix[n - 3] === ix[n - 2]) {
           // Previous value was empty: start it at the first non-blank of this line.
           let s = p;
           while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
-          index[n - 3] = s;
-        } else index[n - 1] = 1;
-        index[n - 2] = vEnd;
+          ix[n - 3] = s;
+        } else ix[n - 1] = 1;
+        ix[n - 2] = vEnd;
       }
       p = eol + 1;
       continue;
     }
-    // Header name: token chars.
+    // Header name: token chars, hashed case-insensitively (FNV-1a, see hashNameBytes).
+    let h = 0x811c9dc5;
     let q = p;
-    while (q < vEnd && TOKEN[buf[q]!] === 1) q++;
+    let b = c;
+    while (TOK[b] === 1) {
+      h = Math.imul(h ^ (b | 0x20), 0x01000193);
+      if (++q >= vEnd) break;
+      b = buf[q]!;
+    }
     const nameEnd = q;
     if (q < vEnd) {
-      const b = buf[q];
       if (b !== COLON && b !== SP && b !== HT) {
         throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
       }
@@ -108,18 +126,15 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     let ve = vEnd;
     while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-    const at = index.length;
-    if (at >= maxIndex) {
+    if (n >= maxIndex) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
-    const slot = routingSlot(buf, p, nameEnd - p);
-    let key = 0;
-    if (slot >= 0) {
-      key = SLOT_KEYS[slot]!;
-      if (slot < F_COUNT) {
-        if (index[slot]! < 0) index[slot] = at;
-        else dup |= 1 << slot;
-      }
+    let key = h & 0x3fffffff;
+    if (nameEnd - p === 1) key = COMPACT_HASH_TO_FULL.get(key) ?? key;
+    const slot = S_TABLE[key & S_MASK]! - 1;
+    if (slot >= 0 && S_KEYS[slot] === key) {
+      if (ix[slot]! < 0) ix[slot] = n;
+      else dup |= 1 << slot;
       if (slot === F_CL) {
         if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
         clValueStart = q;
@@ -127,10 +142,18 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
         clCount++;
       }
     }
-    index.push(key, p, nameEnd, q, ve, 0);
+    ix[n] = key;
+    ix[n + 1] = p;
+    ix[n + 2] = nameEnd;
+    ix[n + 3] = q;
+    ix[n + 4] = ve;
+    ix[n + 5] = 0;
+    n += HEADER_STRIDE;
     p = eol + 1;
   }
-  index[F_DUP] = dup;
+  ix[F_DUP] = dup;
+  const index = ix.slice(0, n);
+  if (ix.length > 4096) scratch = [];
 
   // Body framing (RFC 3261 §18.3).
   const framing = options?.framing ?? 'datagram';
@@ -172,7 +195,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   const sp1 = buf.indexOf(SP, pos);
   if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
   for (let i = pos; i < sp1; i++) {
-    if (!isTokenChar(buf[i]!)) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+    if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
   }
   const sp2 = buf.indexOf(SP, sp1 + 1);
   if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {

@@ -1,0 +1,139 @@
+/**
+ * The proxy role's routing policy (the handbook's proxy: call routing, authentication,
+ * authorisation, address resolution): served domains go to the location service, `tel:` and
+ * digit URIs through a prefix table, foreign domains to their RFC 3263 next hop — and a request
+ * from a foreign domain to a foreign domain is refused (never an open relay).
+ *
+ * @remarks Role (`roles/proxy`). Implements {@link ProxyPolicy} for `tu/proxy-core.ts`.
+ */
+import type { DigestVerifier } from '../../auth/index.js';
+import { type SipRequest, type SipUri, percentDecode } from '../../sip/index.js';
+import type { LocationStore } from '../../store/index.js';
+import type { ProxyPolicy, ProxyTarget, TargetDecision } from '../../tu/index.js';
+import { canonicalAor } from '../registrar/index.js';
+
+export interface PrefixRoute {
+  /** Digits the dialled number starts with ('' matches everything). */
+  prefix: string;
+  /** Where to send: a SIP URI; `{number}` is replaced by the dialled number. */
+  target: string;
+  /** Digits to strip from the front before substituting. */
+  strip?: number;
+}
+
+export interface ProxyPolicyConfig {
+  domains: string[];
+  recordRoute: boolean;
+  /** Challenge callers from served domains with 407 (RFC 3261 §22.3). */
+  authenticate: boolean;
+  /** Source addresses (gateways, peers) that are never challenged. */
+  trustedPeers: string[];
+  /** Digit/tel routing (a simple dial plan). */
+  prefixRoutes: PrefixRoute[];
+  /** Where requests to our own address with no other target go (e.g. a downstream UAS). */
+  defaultRoute?: string;
+  forking: 'parallel' | 'sequential';
+  sequentialTimeoutMs: number;
+  recurseOn3xx: boolean;
+  realm?: string;
+}
+
+export interface ProxyPolicyDeps {
+  location?: LocationStore;
+  verifier?: DigestVerifier;
+  /** Our own addresses (listeners) — a Request-URI naming one has no user-level target. */
+  isOwnAddress: (uri: SipUri) => boolean;
+}
+
+export class ProxyRoutingPolicy implements ProxyPolicy {
+  readonly recurseOn3xx: boolean;
+  readonly sequentialTimeoutMs: number;
+
+  constructor(private readonly cfg: ProxyPolicyConfig, private readonly deps: ProxyPolicyDeps) {
+    this.recurseOn3xx = cfg.recurseOn3xx;
+    this.sequentialTimeoutMs = cfg.sequentialTimeoutMs;
+  }
+
+  private serves(host: string): boolean {
+    const h = host.toLowerCase();
+    return this.cfg.domains.some((d) => d.toLowerCase() === h);
+  }
+
+  recordRoute(_req: SipRequest): boolean {
+    return this.cfg.recordRoute;
+  }
+
+  async decide(req: SipRequest): Promise<TargetDecision> {
+    const ruri = req.uri;
+    const inDialog = req.to.tag !== undefined;
+    let fromHost = '';
+    try {
+      const f = req.from.uri;
+      if (f.kind === 'sip') fromHost = f.hostname;
+    } catch {
+      /* validated earlier */
+    }
+    const trusted = req.source !== undefined && this.cfg.trustedPeers.includes(req.source.address);
+    const fromUs = this.serves(fromHost);
+
+    // Authentication of our own users (RFC 3261 §22.3), except in-dialog requests, ACK and CANCEL.
+    if (this.cfg.authenticate && this.deps.verifier && fromUs && !trusted && !inDialog && req.method !== 'ACK' && req.method !== 'CANCEL') {
+      const realm = this.cfg.realm ?? fromHost.toLowerCase();
+      const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText });
+      if (!verdict.ok) {
+        if (verdict.reason === 'malformed') return { kind: 'respond', status: 400, reason: 'Malformed Proxy-Authorization' };
+        return {
+          kind: 'respond',
+          status: 407,
+          headers: this.deps.verifier.challenge(realm, { stale: verdict.reason === 'stale' }).map((c) => ['Proxy-Authenticate', c] as [string, string]),
+        };
+      }
+      // Authorisation: the authenticated user must be the From user.
+      const fu = req.from.uri;
+      const fromUser = fu.kind === 'sip' && fu.user !== undefined ? percentDecode(fu.user) : '';
+      if (verdict.username !== fromUser) return { kind: 'respond', status: 403, reason: 'From Does Not Match Authenticated User' };
+    }
+
+    // tel: and digit URIs through the prefix table (dial plan hook).
+    if (ruri.kind === 'tel') return this.byPrefix(ruri.number.replace(/[-.()]/g, ''));
+    if (ruri.kind !== 'sip') return { kind: 'respond', status: 416 };
+    const host = ruri.hostname;
+    if (this.serves(host) || this.deps.isOwnAddress(ruri)) {
+      if (ruri.user !== undefined && this.deps.location) {
+        const bindings = await this.deps.location.lookup(canonicalAor(ruri));
+        if (bindings.length > 0) {
+          const targets: ProxyTarget[] = bindings.map((b) => ({ uri: b.contact, q: b.q, route: b.path }));
+          return { kind: 'forward', targets, mode: this.cfg.forking };
+        }
+      }
+      if (ruri.user !== undefined && /^\+?[0-9*#]+$/.test(percentDecode(ruri.user)) && this.cfg.prefixRoutes.length > 0) {
+        const d = this.byPrefix(percentDecode(ruri.user));
+        if (d.kind === 'forward') return d;
+      }
+      if (this.cfg.defaultRoute) return { kind: 'forward', targets: [{ uri: this.defaultTarget(req) }] };
+      if (inDialog) return { kind: 'respond', status: 404, reason: 'No Route for In-Dialog Request' };
+      return { kind: 'respond', status: this.deps.location ? 404 : 480, reason: this.deps.location ? 'User Not Registered' : undefined };
+    }
+    // A foreign Request-URI: relay only for our users, trusted peers, or in-dialog requests.
+    if (!fromUs && !trusted && !inDialog) return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
+    return { kind: 'forward', targets: [{ uri: req.uriText }] };
+  }
+
+  private defaultTarget(req: SipRequest): string {
+    const d = this.cfg.defaultRoute!;
+    const u = req.uri;
+    // Keep the user part so the downstream sees who was called.
+    if (u.kind === 'sip' && u.user !== undefined && /^sips?:[^@]+$/.test(d)) return d.replace(/^(sips?:)/, `$1${u.user}@`);
+    return d;
+  }
+
+  private byPrefix(number: string): TargetDecision {
+    let best: PrefixRoute | undefined;
+    for (const r of this.cfg.prefixRoutes) {
+      if (number.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
+    }
+    if (!best) return { kind: 'respond', status: 404, reason: 'No Route for Number' };
+    const n = number.slice(best.strip ?? 0);
+    return { kind: 'forward', targets: [{ uri: best.target.replace('{number}', n) }] };
+  }
+}
