@@ -107,10 +107,18 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     let h = 0x811c9dc5;
     let q = p;
     let b = c;
-    while (TOK[b] === 1) {
-      h = Math.imul(h ^ (b | 0x20), 0x01000193);
-      if (++q >= vEnd) break;
-      b = buf[q]!;
+    if (eol < len) {
+      // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
+      while (TOK[b] === 1) {
+        h = Math.imul(h ^ (b | 0x20), 0x01000193);
+        b = buf[++q]!;
+      }
+    } else {
+      while (TOK[b] === 1) {
+        h = Math.imul(h ^ (b | 0x20), 0x01000193);
+        if (++q >= vEnd) break;
+        b = buf[q]!;
+      }
     }
     const nameEnd = q;
     if (q < vEnd) {

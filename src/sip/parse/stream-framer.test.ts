@@ -134,3 +134,42 @@ test('a message of exactly the limit passes, one byte more is 513', () => {
   assert.equal(messages(new StreamFramer(m.length).push(m)).length, 1);
   assert.throws(() => new StreamFramer(m.length - 1).push(m), (e: unknown) => e instanceof SipParseError && e.status === 513);
 });
+
+test('a CRLFCRLF ping split across reads is still reported (RFC 5626 §3.5.1)', () => {
+  // Every split point of the four bytes.
+  for (const cut of [1, 2, 3]) {
+    const f = new StreamFramer();
+    const ping = Buffer.from('\r\n\r\n');
+    assert.deepEqual(f.push(ping.subarray(0, cut)), [], `cut ${cut}: nothing decided yet`);
+    assert.equal(f.pending, 0, 'a held CR/LF tail is not a pending message');
+    assert.deepEqual(f.push(ping.subarray(cut)), [{ kind: 'ping' }], `cut ${cut}`);
+    assert.equal(f.pending, 0);
+  }
+  // Byte by byte, after a message, then a message follows.
+  const f = new StreamFramer();
+  const a = message(1);
+  const b = message(2);
+  const events: FrameEvent[] = [];
+  events.push(...f.push(a));
+  for (const byte of Buffer.from('\r\n\r\n')) events.push(...f.push(Buffer.from([byte])));
+  events.push(...f.push(b));
+  assert.deepEqual(events.map((e) => e.kind), ['message', 'ping', 'message']);
+  assert.deepEqual(messages(events), [a, b]);
+  // Two pings in one read are two pings.
+  assert.deepEqual(new StreamFramer().push(Buffer.from('\r\n\r\n\r\n\r\n')), [{ kind: 'ping' }, { kind: 'ping' }]);
+});
+
+test('a single CRLF (pong) is skipped, also when split or followed by a message', () => {
+  const f = new StreamFramer();
+  assert.deepEqual(f.push(Buffer.from('\r')), []);
+  assert.deepEqual(f.push(Buffer.from('\n')), []);
+  const a = message(1);
+  const out = f.push(a);
+  assert.deepEqual(out.map((e) => e.kind), ['message']);
+  assert.deepEqual(messages(out), [a]);
+  assert.equal(f.pending, 0);
+  // A CRLF then the start of a message in the same read.
+  const g = new StreamFramer();
+  const ev = g.push(Buffer.concat([Buffer.from('\r\n'), a]));
+  assert.deepEqual(ev.map((e) => e.kind), ['message']);
+});

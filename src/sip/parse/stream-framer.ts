@@ -19,11 +19,13 @@ export type FrameEvent = { kind: 'message'; bytes: Buffer } | { kind: 'ping' };
 
 export class StreamFramer {
   private buf: Buffer = Buffer.alloc(0);
+  /** The buffer holds only a CR/LF tail (a possible split ping), no message bytes. */
+  private heldCrlf = false;
   constructor(private readonly maxMessageSize: number = DEFAULT_LIMITS.maxMessageSize) {}
 
-  /** Bytes held waiting for the rest of a message. */
+  /** Bytes held waiting for the rest of a message (a held CR/LF tail does not count). */
   get pending(): number {
-    return this.buf.length;
+    return this.heldCrlf ? 0 : this.buf.length;
   }
 
   /**
@@ -32,14 +34,27 @@ export class StreamFramer {
    */
   push(chunk: Buffer): FrameEvent[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.heldCrlf = false;
     const out: FrameEvent[] = [];
     for (;;) {
-      // Skip keep-alive CRLFs; a CRLFCRLF is a ping (RFC 5626 §3.5.1).
+      // Keep-alives between messages (RFC 5626 §3.5.1): each CRLFCRLF is a ping, a lone CRLF
+      // (a pong) is skipped. A CR/LF tail that may still become a ping (`\r`, `\r\n`,
+      // `\r\n\r`) is held until more bytes arrive, so a ping split across reads is seen.
       let i = 0;
-      while (i < this.buf.length && (this.buf[i] === 0x0d || this.buf[i] === 0x0a)) i++;
+      const b = this.buf;
+      while (i < b.length && (b[i] === 0x0d || b[i] === 0x0a)) i++;
       if (i > 0) {
-        if (i >= 4 && this.buf.subarray(0, 4).equals(CRLFCRLF)) out.push({ kind: 'ping' });
-        this.buf = this.buf.subarray(i);
+        let k = 0;
+        while (i - k >= 4 && b[k] === 0x0d && b[k + 1] === 0x0a && b[k + 2] === 0x0d && b[k + 3] === 0x0a) {
+          out.push({ kind: 'ping' });
+          k += 4;
+        }
+        if (i === b.length && i - k < 4 && isPingPrefix(b, k, i)) {
+          this.buf = b.subarray(k);
+          this.heldCrlf = true;
+          break;
+        }
+        this.buf = b.subarray(i);
       }
       if (this.buf.length === 0) break;
       const hdrEnd = this.buf.indexOf(CRLFCRLF);
@@ -59,6 +74,12 @@ export class StreamFramer {
     if (this.buf.length === 0) this.buf = Buffer.alloc(0);
     return out;
   }
+}
+
+/** True when the bytes `[s, e)` are a proper prefix of CRLFCRLF. */
+function isPingPrefix(b: Buffer, s: number, e: number): boolean {
+  for (let j = s; j < e; j++) if (b[j] !== CRLFCRLF[j - s]) return false;
+  return e > s;
 }
 
 function findContentLength(buf: Buffer, hdrEnd: number): number {
