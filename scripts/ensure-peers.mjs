@@ -18,7 +18,7 @@ import { spawn, spawnSync } from 'node:child_process';
 const PEERS = [
   { bin: 'sipp', pkg: 'sip-tester', label: 'SIPp', version: { args: ['-v'], re: /SIPp v?(\d+(?:\.\d+)+)/ } },
   { bin: 'redis-server', pkg: 'redis-server', label: 'Redis', version: { args: ['--version'], re: /v=(\d+(?:\.\d+)+)/ } },
-  // { bin: 'baresip', pkg: 'baresip-core', label: 'baresip', version: { args: ['-h'], re: /baresip v?(\d+(?:\.\d+)+)/i } },
+  { bin: 'baresip', pkg: 'baresip-core', label: 'baresip', version: { args: ['-h'], re: /baresip v?(\d+(?:\.\d+)+)/i } },
   // { bin: 'kamailio', pkg: 'kamailio', label: 'Kamailio', version: { args: ['-v'], re: /kamailio (\d+(?:\.\d+)+)/i } },
 ];
 

@@ -20,9 +20,22 @@ export interface ServerFlags {
   trace: boolean;
 }
 
-/** Config from file (or embedded defaults) with command-line overrides applied. */
+/** Every server of the config file (or the embedded defaults), with command-line overrides. */
+export function resolveConfigs(flags: ServerFlags): Config[] {
+  const all = flags.config ? loadConfigFile(flags.config) : [validateConfig({}, 'defaults')];
+  if (all.length === 1) return [applyOverrides(all[0]!, flags)];
+  if (flags.listen.length > 0 || flags.domain.length > 0) {
+    throw new UsageError(`--listen/--domain cannot override ${flags.config}: it defines ${all.length} servers (edit their listen/domains keys)`);
+  }
+  return all.map((c) => applyOverrides(c, { ...flags, listen: [], domain: [] }));
+}
+
+/** The first server's config (operator commands act on its stores). */
 export function resolveConfig(flags: ServerFlags): Config {
-  const base = flags.config ? loadConfigFile(flags.config) : validateConfig({}, 'defaults');
+  return resolveConfigs({ ...flags, listen: [] })[0]!;
+}
+
+function applyOverrides(base: Config, flags: ServerFlags): Config {
   const overrides: Record<string, unknown> = { ...base };
   if (flags.listen.length > 0) {
     for (const l of flags.listen) {
@@ -37,27 +50,42 @@ export function resolveConfig(flags: ServerFlags): Config {
   if (flags.domain.length > 0) overrides.domains = flags.domain;
   if (flags.db) overrides.db = flags.db;
   if (flags.store) overrides.store = flags.store;
-  const cfg = validateConfig(overrides, flags.config ?? 'command line');
+  const { name, ...rest } = overrides;
+  const cfg = validateConfig(rest, flags.config ?? 'command line');
+  if (name !== undefined) cfg.name = name as string;
   if (cfg.domains.length === 0) cfg.domains = [hostAddress()];
   return cfg;
 }
 
 /** `switchboard serve`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0. */
 export async function serveCommand(flags: ServerFlags): Promise<number> {
-  const config = resolveConfig(flags);
+  const configs = resolveConfigs(flags);
   const log = (line: string) => process.stderr.write(`switchboard: ${line}\n`);
-  const server = await startServer(config, { onTrace: flags.trace ? (ev) => printTrace(ev) : undefined, log });
-  for (const l of server.transport.boundListeners) {
-    process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
+  const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
+  try {
+    for (const config of configs) {
+      const tag = config.name ? `${config.name}: ` : '';
+      servers.push(await startServer(config, { onTrace: flags.trace ? (ev) => printTrace(ev, process.stderr, tag) : undefined, log: (l) => log(tag + l) }));
+    }
+  } catch (e) {
+    for (const s of servers) await s.stop();
+    throw e;
   }
-  process.stdout.write(`serving domains ${config.domains.join(', ')} with roles ${config.roles.join(', ')}; store ${config.store}${config.store === 'sqlite' ? ` (${config.db})` : ''}\n`);
+  for (const server of servers) {
+    const config = server.config;
+    const tag = config.name ? `${config.name}: ` : '';
+    for (const l of server.transport.boundListeners) {
+      process.stdout.write(`${tag}listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
+    }
+    process.stdout.write(`${tag}serving domains ${config.domains.join(', ')} with roles ${config.roles.join(', ')}; store ${config.store}${config.store === 'sqlite' ? ` (${config.db})` : ''}\n`);
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       process.stdout.write(`${sig}: stopping\n`);
-      server.stop().then(
+      Promise.all(servers.map((s) => s.stop())).then(
         () => resolve(0),
         (e: unknown) => {
           log(`shutdown error: ${(e as Error).message}`);

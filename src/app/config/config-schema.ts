@@ -68,6 +68,19 @@ export const ProxySchema = z.strictObject({
   sequentialTimeout: z.number().int().min(1).default(15),
   recurseOn3xx: z.boolean().default(false),
   timerC: z.number().int().min(181).default(181),
+  /** Next hop per Request-URI domain ('*' = any foreign domain), e.g. a redirect server. */
+  domainRoutes: z.array(z.strictObject({ domain: z.string().min(1), target: z.string().regex(/^sips?:/, { message: 'expected a sip: URI' }) })).default([]),
+});
+
+export const RedirectSchema = z.strictObject({
+  rules: z.array(z.strictObject({
+    user: z.string().optional(),
+    prefix: z.string().optional(),
+    domain: z.string().optional(),
+    contacts: z.array(z.union([z.string().regex(/^(sips?|tel):/, { message: 'expected a sip:, sips: or tel: URI' }), z.strictObject({ uri: z.string().regex(/^(sips?|tel):/), q: z.number().min(0).max(1).optional() })])).min(1),
+    status: z.union([z.literal(300), z.literal(301), z.literal(302), z.literal(305), z.literal(380)]).optional(),
+    expires: z.number().int().min(0).optional(),
+  })).default([]),
 });
 
 export const UserSchema = z.strictObject({
@@ -79,7 +92,7 @@ export const UserSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   domains: z.array(z.string().min(1)).default([]),
   listen: z.array(listenString).min(1).default(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']),
-  roles: z.array(z.enum(['registrar', 'proxy'])).default(['registrar', 'proxy']),
+  roles: z.array(z.enum(['registrar', 'proxy', 'redirect'])).default(['registrar', 'proxy']),
   store: storeString.default('sqlite'),
   db: z.string().min(1).default('./switchboard.db'),
   redisPrefix: z.string().default('sb:'),
@@ -87,13 +100,21 @@ export const ConfigSchema = z.strictObject({
   auth: AuthSchema.default(AuthSchema.parse({})),
   timers: TimersSchema.default(TimersSchema.parse({})),
   proxy: ProxySchema.default(ProxySchema.parse({})),
+  redirect: RedirectSchema.default(RedirectSchema.parse({})),
+  /** Static host map for RFC 3263 resolution (tests, closed networks): name → "IP[:PORT]". */
+  hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
   ports: z.strictObject({ admin: port.optional() }).optional(),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+/** Top level: one server, or `servers:` — several named servers, each overriding the top-level keys. */
+export const FileSchema = ConfigSchema.extend({
+  servers: z.array(z.record(z.string(), z.unknown())).optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema> & { name?: string };
 
 /** A configuration mistake, printed as one line (exit code 2). */
 export class ConfigError extends Error {
@@ -121,8 +142,36 @@ export function validateConfig(input: unknown, source = 'config'): Config {
   throw new ConfigError(`${source}: ${key} = ${describeValue(input, issue.path)}: ${issue.message}`);
 }
 
-/** Reads and validates a YAML file. */
-export function loadConfigFile(file: string): Config {
+/**
+ * Validates a whole file: one server, or several under `servers:` (each entry has a `name` and
+ * overrides the top-level keys), so the handbook's multi-server flow runs from one file.
+ */
+export function validateFile(input: unknown, source: string): Config[] {
+  if (input === null || input === undefined) return [validateConfig({}, source)];
+  if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(`${source}: expected a mapping of keys at the top level`);
+  const { servers, ...top } = input as Record<string, unknown>;
+  if (servers === undefined) return [validateConfig(top, source)];
+  if (!Array.isArray(servers) || servers.length === 0) throw new ConfigError(`${source}: servers = ${JSON.stringify(servers)}: expected a non-empty list of servers`);
+  const names = new Set<string>();
+  return servers.map((entry, i) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`${source}: servers.${i}: expected a mapping`);
+    const { name, ...rest } = entry as Record<string, unknown>;
+    const n = typeof name === 'string' && name.length > 0 ? name : `server${i + 1}`;
+    if (names.has(n)) throw new ConfigError(`${source}: servers.${i}.name = "${n}": names must be unique`);
+    names.add(n);
+    const merged: Record<string, unknown> = { ...top };
+    for (const [k, v] of Object.entries(rest)) {
+      const base = merged[k];
+      merged[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base) ? { ...(base as object), ...(v as object) } : v;
+    }
+    const cfg = validateConfig(merged, `${source} (servers.${i} "${n}")`);
+    cfg.name = n;
+    return cfg;
+  });
+}
+
+/** Reads and validates a YAML file (one or several servers). */
+export function loadConfigFile(file: string): Config[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -135,7 +184,7 @@ export function loadConfigFile(file: string): Config {
   } catch (e) {
     throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  return validateConfig(data, file);
+  return validateFile(data, file);
 }
 
 /** The host's first non-internal IPv4 address, the default served domain. */
