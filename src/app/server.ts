@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import { DigestVerifier, NonceService } from '../auth/index.js';
 import { Registrar } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
+import { RedirectServer } from '../roles/redirect/index.js';
 import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
-import { type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
+import { Resolver, type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
 import { ProxyCore, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
-import type { Config } from './config/config-schema.js';
+import { type Config, ConfigError } from './config/config-schema.js';
+import { UserAgent } from '../roles/user-agent/index.js';
 import { sharedSecret } from './shared-secret.js';
 
 export interface RunningServer {
@@ -35,6 +37,10 @@ export interface StartOptions {
 /** Starts a server for `config`. Rejects with a readable error if a listener cannot be bound. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
+  if (config.roles.includes('gateway')) {
+    if (config.roles.length > 1) throw new ConfigError(`${config.name ?? 'config'}: roles: the gateway role cannot be combined with ${config.roles.filter((r) => r !== 'gateway').join(', ')}`);
+    return startGateway(config, opts);
+  }
   const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
   try {
     if (config.users) {
@@ -57,8 +63,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
     const roles = new Set(config.roles);
     const allow = ['REGISTER', 'OPTIONS'];
+    const hosts: Record<string, { address: string; port?: number }> = {};
+    for (const [name, value] of Object.entries(config.hosts)) {
+      const m = /^\[?([0-9a-fA-F:.]+?)\]?(?::(\d+))?$/.exec(value)!;
+      hosts[name.toLowerCase()] = { address: m[1]!, port: m[2] ? Number(m[2]) : undefined };
+    }
     const core = new UserAgentCore({
       transport,
+      resolver: new Resolver({ hosts: Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, [v]])) }),
       timers: config.timers,
       allow,
       supported: ['path', 'outbound', 'gruu'],
@@ -73,9 +85,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       algorithms: config.auth.algorithms,
       lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
     });
+    let isOwnAddress: (uri: SipUri) => boolean = () => false;
     const registrar = roles.has('registrar')
       ? new Registrar(
-          { location: stores.location, verifier, userExists: async (u, r) => (await stores.users.getHa1(u, r, 'MD5')) !== undefined },
+          { location: stores.location, verifier, userExists: async (u, r) => (await stores.users.getHa1(u, r, 'MD5')) !== undefined, isOwnAddress: (u) => isOwnAddress(u) },
           { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
         )
       : undefined;
@@ -89,7 +102,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }
     if (config.transport.advertisedHost) ownHosts.add(config.transport.advertisedHost.toLowerCase());
     const ownPorts = new Set(transport.boundListeners.map((l) => l.port));
-    const isOwnAddress = (uri: SipUri): boolean => {
+    isOwnAddress = (uri: SipUri): boolean => {
       const host = uri.hostname.toLowerCase();
       if (!ownHosts.has(host)) return false;
       const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
@@ -108,10 +121,33 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         sequentialTimeoutMs: config.proxy.sequentialTimeout * 1000,
         recurseOn3xx: config.proxy.recurseOn3xx,
         realm: config.auth.realm,
+        domainRoutes: config.proxy.domainRoutes,
       },
       { location: registrar ? stores.location : undefined, verifier, isOwnAddress },
     );
-    const proxy = proxyEnabled ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000 }) : undefined;
+    const redirect = roles.has('redirect')
+      ? new RedirectServer({ domains: config.domains, rules: config.redirect.rules }, { location: registrar || config.store !== 'memory' ? stores.location : undefined, users: stores.users, realm: config.auth.realm ? () => config.auth.realm! : undefined })
+      : undefined;
+    if (redirect) {
+      // The redirect role answers every request it is not the registrar for with 3xx / 404 / 480.
+      core.proxy = {
+        accepts: (req) => {
+          if (req.method === 'REGISTER' && registrar) return false;
+          const u = req.uri;
+          return !(u.kind === 'sip' && u.user === undefined && req.method === 'OPTIONS');
+        },
+        receiveRequest: (req, tx) => {
+          void redirect.decide(req).then(
+            (d) => core.respond(tx, req, d.status, { reason: d.reason, headers: d.headers }),
+            () => core.respond(tx, req, 500, { reason: 'Redirect Store Error' }),
+          );
+        },
+        receiveCancel: () => false,
+        forwardAck: () => {},
+        forwardStrayResponse: () => {},
+      };
+    }
+    const proxy = proxyEnabled && !redirect ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000 }) : undefined;
     if (proxy) {
       core.proxy = {
         // Local: REGISTER for the registrar, and requests to the server itself (no user, no Route).
@@ -178,4 +214,33 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await stores.close();
     throw e;
   }
+}
+
+/**
+ * The handbook's gateway (call flow 1): a user agent that answers every INVITE with 180 and a
+ * 200 carrying the SDP answer (the codec both sides support), and BYE with 200.
+ */
+async function startGateway(config: Config, opts: StartOptions): Promise<RunningServer> {
+  const ua = await UserAgent.start({
+    listen: config.listen,
+    timers: config.timers,
+    onTrace: opts.onTrace,
+    transport: { udpMtu: config.transport.udpMtu, udpToTcpSwitch: config.transport.udpToTcpSwitch, maxMessageSize: config.transport.maxMessageSize, advertisedHost: config.transport.advertisedHost ?? config.domains[0] },
+  });
+  ua.on('invite', (inv) => {
+    inv.progress(180);
+    inv.accept();
+  });
+  const stores = await openStores({ store: 'memory' });
+  return {
+    transport: ua.transport,
+    core: ua.core,
+    stores,
+    registrar: undefined,
+    config,
+    async stop() {
+      await ua.stop();
+      await stores.close();
+    },
+  };
 }

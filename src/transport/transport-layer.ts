@@ -12,6 +12,7 @@
  * @remarks Layer 2 (`transport/`). Imports `sip/` only. The transaction layer above gets
  * `onRequest` / `onResponse` and calls `sendRequest` / `sendResponse`.
  */
+import { createHash } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import {
@@ -343,15 +344,7 @@ export class TransportLayer {
       else this.drop(err, address, port);
       return;
     }
-    // RFC 3261 §18.2.1 / RFC 3581 §4: note where the request really came from.
-    const via = msg.topVia;
-    const addReceived = via.hostname !== address;
-    if (addReceived || via.rport === null) {
-      const v = via.clone();
-      if (addReceived || v.rport === null) v.params.set('received', address.includes(':') ? address : address);
-      if (v.rport === null) v.params.set('rport', String(port));
-      msg.receivedTopVia = v.toString();
-    }
+    noteReceived(msg, address, port);
     this.onRequest(msg, info);
   }
 
@@ -360,9 +353,18 @@ export class TransportLayer {
     this.stats.rejected++;
     if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source });
     if (req.method === 'ACK') return; // RFC 3261 §17: ACK is never answered
+    // RFC 3261 §18.2.1 applies to every request received, malformed or not: add `received`
+    // (and fill `rport`) when the top Via can be read; an unreadable one is copied as it is.
+    if (req.source) {
+      try {
+        noteReceived(req, req.source.address, req.source.port);
+      } catch {
+        /* unreadable top Via */
+      }
+    }
     let res: SipResponse;
     try {
-      res = createResponse(req, e.status ?? 400, { reason: e.reasonPhrase ?? 'Bad Request' });
+      res = createResponse(req, e.status ?? 400, { reason: e.reasonPhrase ?? 'Bad Request', toTag: statelessToTag(req) });
     } catch {
       this.stats.dropped++;
       return;
@@ -373,6 +375,36 @@ export class TransportLayer {
   private drop(err: unknown, address: string, port: number): void {
     this.stats.dropped++;
     if (badChannel.hasSubscribers) badChannel.publish({ error: err, remote: hostPort(address, port) });
+  }
+}
+
+/** RFC 3261 §18.2.1 / RFC 3581 §4: note where the request really came from (`received`, `rport`). */
+function noteReceived(msg: SipRequest, address: string, port: number): void {
+  const via = msg.topVia;
+  const addReceived = via.hostname !== address;
+  if (addReceived || via.rport === null) {
+    const v = via.clone();
+    if (addReceived || v.rport === null) v.params.set('received', address);
+    if (v.rport === null) v.params.set('rport', String(port));
+    msg.receivedTopVia = v.toString();
+  }
+}
+
+/**
+ * RFC 3261 §8.2.6.2: every response but 100 carries a To tag; §8.2.7: a stateless UAS makes
+ * it the same for a retransmitted request, so it is a hash of the request's identifying
+ * header values (read raw: they may be what failed to parse). None when the To has a tag.
+ */
+function statelessToTag(req: SipRequest): string | undefined {
+  try {
+    const to = req.header('To');
+    if (to === undefined || /;\s*tag\s*=/i.test(to)) return undefined;
+    if (to.replace(/\\./g, '').split('"').length % 2 === 0) return undefined; // unterminated quote: a tag would land inside it
+    const h = createHash('sha256');
+    for (const v of [req.viaValues()[0], req.header('From'), to, req.header('Call-ID'), req.header('CSeq')]) h.update(`${v ?? ''}\0`);
+    return h.digest('hex').slice(0, 16);
+  } catch {
+    return undefined;
   }
 }
 

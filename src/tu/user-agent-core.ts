@@ -240,6 +240,11 @@ export class UserAgentCore {
    * RFC 3261 §13.3.1.4: the UAS core retransmits a 2xx to INVITE at T1, 2·T1 … capped at T2
    * until the ACK arrives, and gives up after 64·T1 (then the session should be ended with BYE).
    */
+  /** Stops retransmitting the 2xx of an INVITE (the call ended before its ACK arrived). */
+  stopRetransmit2xx(req: SipRequest): void {
+    this.retransmitting.get(`${req.callId}|${req.cseq.seq}`)?.stop();
+  }
+
   retransmit2xx(req: SipRequest, res: SipResponse, onNoAck: () => void): void {
     const key = `${req.callId}|${req.cseq.seq}`;
     const reliable = (req.source?.transport ?? 'udp') !== 'udp';

@@ -14,6 +14,8 @@ import { UsageError } from './usage-error.js';
 
 export interface CommonFlags {
   listen: string[];
+  /** Outbound proxy for out-of-dialog requests. */
+  proxy?: string;
   transport?: string;
   trace: boolean;
 }
@@ -84,6 +86,7 @@ async function startUa(flags: CommonFlags, target: string | undefined, extra: { 
     from: extra.from,
     credentials,
     onTrace: flags.trace ? (ev) => printTrace(ev) : undefined,
+    outboundProxy: flags.proxy ? targetUri(flags.proxy, '--proxy') : undefined,
   });
   return { ua, kind };
 }
@@ -98,7 +101,7 @@ function printResponse(res: SipResponse): void {
 /** `switchboard options <uri>`: exit 0 on 2xx, 1 on another final response, 3 on timeout. */
 export async function optionsCommand(args: string[], flags: CommonFlags): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard options <uri>)');
-  const { ua, kind } = await startUa(flags, target);
+  const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target);
   try {
     const res = await ua.options(target, { transport: kind });
     printResponse(res);
@@ -112,7 +115,7 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
 export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
-  const { ua, kind } = await startUa(flags, target, flags);
+  const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   try {
     const call = await ua.invite(target, { transport: kind, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
     if (!call.established) {

@@ -14,7 +14,7 @@ const USAGE = `usage: switchboard <command> [options]
 commands:
   options <uri>                       send OPTIONS and print the response
   call <uri> [--duration S]           place a call, wait S seconds (default 5), hang up
-       [--from URI] [--user U --password P]
+       [--from URI] [--user U --password P] [--proxy URI]
   answer --listen udp:HOST:PORT       answer every INVITE (180, 200 + SDP) and OPTIONS
        [--listen tcp:...] [--max-calls N]
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
@@ -45,6 +45,7 @@ const OPTIONS = {
   password: { type: 'string' },
   'max-calls': { type: 'string' },
   registrar: { type: 'string' },
+  proxy: { type: 'string' },
   expires: { type: 'string' },
   contact: { type: 'string' },
   config: { type: 'string', short: 'c' },
@@ -63,6 +64,11 @@ function intFlag(v: string | undefined, name: string, def: number | undefined, m
 function serverFlags(v: { config?: string; domain?: string[]; db?: string; store?: string }, common: { listen: string[]; trace: boolean }) {
   return { config: v.config, listen: common.listen, domain: v.domain ?? [], db: v.db, store: v.store, trace: common.trace };
 }
+
+// A closed pipe (e.g. `| head`) must not crash the command.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -84,9 +90,9 @@ export async function main(argv: string[]): Promise<number> {
   const common = { listen: v.listen ?? [], transport: v.transport, trace: v.trace ?? false };
   switch (command) {
     case 'options':
-      return optionsCommand(parsed.positionals, common);
+      return optionsCommand(parsed.positionals, { ...common, proxy: v.proxy });
     case 'call':
-      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password });
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
       return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1) });

@@ -92,7 +92,7 @@ export const UserSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   domains: z.array(z.string().min(1)).default([]),
   listen: z.array(listenString).min(1).default(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']),
-  roles: z.array(z.enum(['registrar', 'proxy', 'redirect'])).default(['registrar', 'proxy']),
+  roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway'])).default(['registrar', 'proxy']),
   store: storeString.default('sqlite'),
   db: z.string().min(1).default('./switchboard.db'),
   redisPrefix: z.string().default('sb:'),

@@ -36,6 +36,8 @@ export interface ProxyPolicyConfig {
   sequentialTimeoutMs: number;
   recurseOn3xx: boolean;
   realm?: string;
+  /** Next hop per Request-URI domain ('*' = any foreign domain), e.g. a redirect server. */
+  domainRoutes?: Array<{ domain: string; target: string }>;
 }
 
 export interface ProxyPolicyDeps {
@@ -100,7 +102,13 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     const host = ruri.hostname;
     if (this.serves(host) || this.deps.isOwnAddress(ruri)) {
       if (ruri.user !== undefined && this.deps.location) {
-        const bindings = await this.deps.location.lookup(canonicalAor(ruri));
+        // user@our-address means the user in one of our domains (a redirect points here so).
+        const aors = this.serves(host) ? [canonicalAor(ruri)] : this.cfg.domains.map((d) => canonicalAor(Object.assign(ruri.clone(), { host: d, port: undefined })));
+        let bindings: Awaited<ReturnType<LocationStore['lookup']>> = [];
+        for (const aor of aors) {
+          bindings = await this.deps.location.lookup(aor);
+          if (bindings.length > 0) break;
+        }
         if (bindings.length > 0) {
           const targets: ProxyTarget[] = bindings.map((b) => ({ uri: b.contact, q: b.q, route: b.path }));
           return { kind: 'forward', targets, mode: this.cfg.forking };
@@ -116,6 +124,8 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     }
     // A foreign Request-URI: relay only for our users, trusted peers, or in-dialog requests.
     if (!fromUs && !trusted && !inDialog) return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
+    const dr = (this.cfg.domainRoutes ?? []).find((r) => r.domain.toLowerCase() === host.toLowerCase()) ?? (this.cfg.domainRoutes ?? []).find((r) => r.domain === '*');
+    if (dr && !inDialog) return { kind: 'forward', targets: [{ uri: req.uriText, route: [`<${dr.target.includes(';lr') ? dr.target : `${dr.target};lr`}>`] }] };
     return { kind: 'forward', targets: [{ uri: req.uriText }] };
   }
 

@@ -46,6 +46,8 @@ export interface RegistrarDeps {
   /** Does this user exist in the realm? (for 404 when the user store is authoritative) */
   userExists?: (user: string, realm: string) => Promise<boolean>;
   now?: () => number;
+  /** Is this URI the server's own address (a REGISTER sent to sip:IP:PORT)? */
+  isOwnAddress?: (uri: SipUri) => boolean;
 }
 
 /** Canonical AOR (§10.3 step 5): scheme, user (unescaped), lower-cased host, no port or parameters. */
@@ -75,7 +77,7 @@ export class Registrar {
     // Step 1: the Request-URI names a domain we serve (else a proxy would forward it).
     const ruri = req.uri;
     if (ruri.kind !== 'sip') return respond(416);
-    if (!this.serves(ruri.hostname)) return respond(403, { reason: `Domain ${ruri.hostname} Not Served Here` });
+    if (!this.serves(ruri.hostname) && !this.deps.isOwnAddress?.(ruri)) return respond(403, { reason: `Domain ${ruri.hostname} Not Served Here` });
     // Step 5 (early, to know the AOR): To must be a SIP or SIPS URI of our domain.
     let to: SipUri;
     try {

@@ -53,13 +53,13 @@ export class Call extends EventEmitter {
   }
 
   /** Ends an established call with BYE (RFC 3261 §15.1.1); cancels one still ringing. */
-  async bye(): Promise<SipResponse | undefined> {
+  async bye(reason = 'local-bye'): Promise<SipResponse | undefined> {
     if (this.state === 'calling' || this.state === 'early') {
       await this.owner.cancel(this);
       return undefined;
     }
     if (this.state !== 'established') return undefined;
-    this.end('local-bye');
+    this.end(reason);
     return this.owner.sendInDialog(this, 'BYE');
   }
 

@@ -54,6 +54,8 @@ export interface UserAgentOptions {
   product?: string;
   /** Every message sent and received. */
   onTrace?: (ev: TraceEvent) => void;
+  /** Outbound proxy (RFC 3261 §8.1.2): out-of-dialog requests go there, with a pre-loaded Route. */
+  outboundProxy?: string;
 }
 
 export interface RequestOptions {
@@ -188,7 +190,9 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
   private async requestWithDetails(method: string, target: string, opts: RequestOptions & { onTransaction?: (tx: ClientTransaction, t: Target) => void; onExtra2xx?: (res: SipResponse) => void; callId?: string; fromTag?: string; to?: string; extraHeaders?: (kind: TransportKind) => HeaderList }) {
     const uriText = target.replace(/^<|>$/g, '');
     const preferred = opts.transport ?? this.kindFor(uriText);
-    const targets = await this.core.resolve(uriText, opts.transport);
+    const proxy = this.opts.outboundProxy;
+    const targets = await this.core.resolve(proxy ?? uriText, opts.transport);
+    const preloaded: HeaderList = proxy ? [['Route', `<${proxy.includes(';lr') ? proxy : `${proxy};lr`}>`]] : [];
     const callId = opts.callId ?? newCallId(this.transport.sentBy(preferred).host.replace(/[[\]]/g, ''));
     const fromTag = opts.fromTag ?? newTag();
     let cseq = 1 + Math.floor(Math.random() * 10000);
@@ -213,6 +217,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
         if (method === 'INVITE' || method === 'OPTIONS') {
           headers.push(['Allow', ALLOW.join(', ')], ['Supported', this.core.supported.join(', ')]);
         }
+        headers.push(...preloaded);
         if (opts.extraHeaders) headers.push(...opts.extraHeaders(t.kind));
         if (opts.headers) headers.push(...opts.headers);
         headers.push(...auth);
@@ -436,6 +441,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
   }
 
   release(call: Call): void {
+    if (call.direction === 'incoming' && call.invite) this.core.stopRetransmit2xx(call.invite);
     if (call.dialog) {
       const e = this.dialogs.get(call.dialog.callId, call.dialog.localTag, call.dialog.remoteTag);
       if (e) this.dialogs.remove(e);
@@ -592,8 +598,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     call.state = 'established';
     this.core.retransmit2xx(req, res, () => {
       // RFC 3261 §13.3.1.4: no ACK within 64·T1 — confirm then end the session with BYE.
-      void call.bye().catch(() => {});
-      call.end('no-ack');
+      void call.bye('no-ack').catch(() => {});
     });
     this.emit('call', call);
     call.emit('established');
