@@ -24,8 +24,6 @@ const storeString = z.string().refine((s) => s === 'memory' || s === 'sqlite' ||
   message: 'expected memory, sqlite or redis://HOST:PORT',
 });
 
-const port = z.number().int().min(1).max(65535);
-
 export const RegistrarSchema = z.strictObject({
   minExpires: z.number().int().min(0).default(60),
   maxExpires: z.number().int().min(1).default(7200),
@@ -106,12 +104,6 @@ export const ConfigSchema = z.strictObject({
   transport: TransportSchema.default(TransportSchema.parse({})),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
-  ports: z.strictObject({ admin: port.optional() }).optional(),
-});
-
-/** Top level: one server, or `servers:` — several named servers, each overriding the top-level keys. */
-export const FileSchema = ConfigSchema.extend({
-  servers: z.array(z.record(z.string(), z.unknown())).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { name?: string };
