@@ -19,7 +19,14 @@ const PEERS = [
   { bin: 'sipp', pkg: 'sip-tester', label: 'SIPp', version: { args: ['-v'], re: /SIPp v?(\d+(?:\.\d+)+)/ } },
   { bin: 'redis-server', pkg: 'redis-server', label: 'Redis', version: { args: ['--version'], re: /v=(\d+(?:\.\d+)+)/ } },
   { bin: 'baresip', pkg: 'baresip-core', label: 'baresip', version: { args: ['-h'], re: /baresip v?(\d+(?:\.\d+)+)/i } },
-  // { bin: 'kamailio', pkg: 'kamailio', label: 'Kamailio', version: { args: ['-v'], re: /kamailio (\d+(?:\.\d+)+)/i } },
+  // Kamailio + its WebSocket modules (shared/interop/kamailio, test/interop/kamailio). The modules
+  // package has no executable: it is installed together with kamailio (same `bin`).
+  { bin: 'kamailio', pkg: 'kamailio', label: 'Kamailio', version: { args: ['-v'], re: /kamailio (\d+(?:\.\d+)+)/i } },
+  { bin: 'kamailio', pkg: 'kamailio-websocket-modules', label: 'Kamailio WebSocket modules' },
+  // The rest of the real-client matrix (shared/interop/check-all.sh, test/interop/clients).
+  { bin: 'linphone-daemon', pkg: 'linphone-cli', label: 'linphone-daemon' },
+  { bin: 'twinkle-console', pkg: 'twinkle-console', label: 'twinkle-console' },
+  { bin: 'sipsak', pkg: 'sipsak', label: 'sipsak', version: { args: ['-V'], re: /sipsak (\d+(?:\.\d+)+)/ } },
 ];
 
 const LOCK_WAIT_MS = 5 * 60 * 1000; // how long to wait for a dpkg/apt lock held by another apt

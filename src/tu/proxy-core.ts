@@ -131,6 +131,10 @@ export class ProxyCore {
     if (routed.routes.length > 0) {
       // A Route remains: forward to it without target determination (§16.5 step 1 note, §16.6 step 6/7).
       decision = { kind: 'forward', targets: [{ uri: routed.requestUri }] };
+    } else if (routed.flow && req.to.tag !== undefined) {
+      // Our Record-Route named the WebSocket flow of the far end: its Contact is not reachable
+      // (RFC 7118 §5, "xyz.invalid"), the connection it came from is.
+      decision = { kind: 'forward', targets: [{ uri: routed.requestUri, destination: routed.flow }] };
     } else {
       decision = await this.policy.decide(req);
     }
@@ -146,7 +150,7 @@ export class ProxyCore {
     this.startNextGroup(ctx);
   }
 
-  private processRoutes(req: SipRequest): { requestUri: string; routes: string[] } {
+  private processRoutes(req: SipRequest): { requestUri: string; routes: string[]; flow?: Target } {
     let requestUri = req.uriText;
     let routes = req.route.map((r) => r.toString());
     // §16.4: a strict router upstream put our URI in the Request-URI; the real target is the last Route.
@@ -159,12 +163,18 @@ export class ProxyCore {
       }
     }
     // §16.4: remove our own Route entries at the top (two after a transport switch, RFC 5658).
+    // One of them may carry a flow token (see recordRouteUri): the flow the far end is on.
+    let flow: Target | undefined;
+    const src = req.source;
     while (routes.length > 0) {
       const top = parseNameAddr(routes[0]!, 'Route').uri;
-      if (top.kind === 'sip' && this.isLocal(top)) routes = routes.slice(1);
-      else break;
+      if (top.kind === 'sip' && this.isLocal(top)) {
+        const f = parseFlowToken(top.user);
+        if (f && !(src && f.kind === src.transport && f.address === src.address && f.port === src.port)) flow = f;
+        routes = routes.slice(1);
+      } else break;
     }
-    return { requestUri, routes };
+    return { requestUri, routes, flow };
   }
 
   private isLoop(req: SipRequest, hash: string): boolean {
@@ -227,8 +237,8 @@ export class ProxyCore {
       const rr: string[] = [];
       if (ctx.recordRoute && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER' || req.method === 'NOTIFY' || req.method === 'UPDATE' || req.method === 'MESSAGE' || req.method === 'OPTIONS')) {
         if (req.to.tag === undefined) {
-          const outRR = this.recordRouteUri(dest.kind);
-          const inRR = this.recordRouteUri(inKind);
+          const outRR = this.recordRouteUri(dest.kind, dest);
+          const inRR = this.recordRouteUri(inKind, req.source);
           if (outRR !== inRR) rr.push(`<${outRR}>`, `<${inRR}>`);
           else rr.push(`<${outRR}>`);
         }
@@ -273,10 +283,17 @@ export class ProxyCore {
     return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${branch}`;
   }
 
-  private recordRouteUri(kind: TransportKind): string {
+  /**
+   * Our Record-Route URI for one side. Toward a WebSocket peer it carries a flow token (the
+   * peer's address, RFC 5626 §5.3-like) in the user part, because a WS client's Contact
+   * ("…@xyz.invalid;transport=ws", RFC 7118 §5) cannot be resolved: in-dialog requests to it
+   * go back over the connection named in our Route (see processRoutes).
+   */
+  private recordRouteUri(kind: TransportKind, peer?: { address: string; port: number }): string {
     const k = this.core.transport.hasListener(kind) ? kind : 'udp';
     const sb = this.core.transport.sentBy(k);
-    return `sip:${sb.host}:${sb.port}${k === 'udp' ? '' : `;transport=${k}`};lr`;
+    const user = peer && (k === 'ws' || k === 'wss') ? `${flowToken(k, peer.address, peer.port)}@` : '';
+    return `sip:${user}${sb.host}:${sb.port}${k === 'udp' ? '' : `;transport=${k}`};lr`;
   }
 
   private armTimerC(ctx: ResponseContext, branch: Branch): void {
@@ -408,18 +425,19 @@ export class ProxyCore {
     const routed = this.processRoutes(ack);
     const nextHop = routed.routes.length > 0 ? parseNameAddr(routed.routes[0]!, 'Route').uriText : routed.requestUri;
     const nh = parseUri(nextHop, 'Request-URI');
+    if (routed.routes.length === 0 && routed.flow) return this.sendAck(ack, routed, routed.requestUri, [], routed.flow);
     if (nh.kind === 'sip' && this.isLocal(nh) && routed.routes.length === 0) {
       const d = await this.policy.decide(ack).catch(() => undefined);
       if (!d || d.kind !== 'forward' || d.targets.length === 0) return;
-      return this.sendAck(ack, routed, d.targets[0]!.uri, d.targets[0]!.route ?? []);
+      return this.sendAck(ack, routed, d.targets[0]!.uri, d.targets[0]!.route ?? [], d.targets[0]!.destination);
     }
     return this.sendAck(ack, routed, routed.requestUri, []);
   }
 
-  private async sendAck(ack: SipRequest, routed: { requestUri: string; routes: string[] }, uri: string, extraRoutes: string[]): Promise<void> {
+  private async sendAck(ack: SipRequest, routed: { requestUri: string; routes: string[] }, uri: string, extraRoutes: string[], destination?: Target): Promise<void> {
     const routes = [...extraRoutes, ...routed.routes];
     const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : uri;
-    const dests = await this.core.resolve(nextHop).catch(() => [] as Target[]);
+    const dests = destination && routes.length === 0 ? [destination] : await this.core.resolve(nextHop).catch(() => [] as Target[]);
     const dest = dests[0];
     if (!dest) return;
     const headers: HeaderList = [['Via', this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`)]];
@@ -463,6 +481,19 @@ export class ProxyCore {
   }
 }
 
+const FLOW_PREFIX = 'sbf-';
+
+/** A flow token for a Record-Route user part: `sbf-` + base64url("kind|address|port"). */
+function flowToken(kind: TransportKind, address: string, port: number): string {
+  return FLOW_PREFIX + Buffer.from(`${kind}|${address}|${port}`).toString('base64url');
+}
+
+function parseFlowToken(user: string | undefined): Target | undefined {
+  if (!user || !user.startsWith(FLOW_PREFIX)) return undefined;
+  const m = /^(ws|wss|tcp|tls)\|([^|]+)\|(\d{1,5})$/.exec(Buffer.from(user.slice(FLOW_PREFIX.length), 'base64url').toString('utf8'));
+  return m ? { kind: m[1] as TransportKind, address: m[2]!, port: Number(m[3]) } : undefined;
+}
+
 /** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
 export function loopHash(req: SipRequest): string {
   const h = crypto.createHash('md5');
@@ -471,7 +502,10 @@ export function loopHash(req: SipRequest): string {
   h.update('\0' + (req.from.tag ?? ''));
   h.update('\0' + req.callId);
   h.update('\0' + req.cseq.seq);
-  h.update('\0' + (req.receivedTopVia ?? req.viaValues()[0] ?? ''));
+  // Not the topmost Via: when a request comes back to us, the top Via is the previous hop's
+  // (our own, on a direct loop), with a fresh branch on every pass, so a hash over it never
+  // matches the one in our earlier Via and a loop would only end when Max-Forwards reaches 0
+  // (483 instead of 482). Branch uniqueness comes from the per-branch suffix, not from this hash.
   h.update('\0' + req.headers('Route').join(','));
   h.update('\0' + req.headers('Proxy-Require').join(','));
   h.update('\0' + req.headers('Proxy-Authorization').join(','));

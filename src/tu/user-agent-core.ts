@@ -60,6 +60,8 @@ export interface SendOptions {
   onTransaction?: (tx: ClientTransaction, target: Target) => void;
 }
 
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
 /** Methods every RFC 3261 element recognises, plus the extensions Switchboard knows. */
 const RECOGNISED = new Set(['REGISTER', 'INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'INFO', 'PRACK', 'REFER', 'SUBSCRIBE', 'NOTIFY', 'UPDATE', 'MESSAGE', 'PUBLISH']);
 
@@ -229,6 +231,10 @@ export class UserAgentCore {
   respond(tx: ServerTransaction, req: SipRequest, status: number, opts: { reason?: string; toTag?: string; headers?: HeaderList; body?: Buffer | string } = {}): SipResponse {
     const headers: HeaderList = [];
     if (status >= 200 || status === 180 || status === 183) headers.push(['Server', this.product]);
+    // RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route of the request.
+    if (status > 100 && status < 300 && DIALOG_CREATING.has(req.method)) {
+      for (const rr of req.headers('Record-Route')) headers.push(['Record-Route', rr]);
+    }
     if (opts.headers) headers.push(...opts.headers);
     const toTag = status > 100 ? this.toTagFor(tx, opts.toTag) : undefined;
     const res = createResponse(req, status, { reason: opts.reason, toTag, headers, body: opts.body });

@@ -101,6 +101,11 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     if (ruri.kind !== 'sip') return { kind: 'respond', status: 416 };
     const host = ruri.hostname;
     if (this.serves(host) || this.deps.isOwnAddress(ruri)) {
+      // An in-dialog request (our Record-Route already removed) whose Request-URI is the peer's
+      // Contact — a host of a served domain (e.g. the domain is an IP) but not our own address
+      // and port — goes straight there (§12.2.1.1 remote target, §16.5), never through the
+      // location service (the Contact "bob-0x…@127.0.0.1:5264" is no AOR: 404 before).
+      if (inDialog && !this.deps.isOwnAddress(ruri)) return { kind: 'forward', targets: [{ uri: req.uriText }] };
       if (ruri.user !== undefined && this.deps.location) {
         // user@our-address means the user in one of our domains (a redirect points here so).
         const aors = this.serves(host) ? [canonicalAor(ruri)] : this.cfg.domains.map((d) => canonicalAor(Object.assign(ruri.clone(), { host: d, port: undefined })));
@@ -110,7 +115,12 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
           if (bindings.length > 0) break;
         }
         if (bindings.length > 0) {
-          const targets: ProxyTarget[] = bindings.map((b) => ({ uri: b.contact, q: b.q, route: b.path }));
+          const targets: ProxyTarget[] = bindings.map((b) => {
+            const t: ProxyTarget = { uri: b.contact, q: b.q, route: b.path };
+            const flow = wsFlow(b.contact, b.received, b.path);
+            if (flow) t.destination = flow;
+            return t;
+          });
           return { kind: 'forward', targets, mode: this.cfg.forking };
         }
       }
@@ -146,4 +156,18 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     const n = number.slice(best.strip ?? 0);
     return { kind: 'forward', targets: [{ uri: best.target.replace('{number}', n) }] };
   }
+}
+
+/**
+ * A WebSocket client's Contact (RFC 7118 §5: "sip:x@y.invalid;transport=ws") cannot be resolved:
+ * a request to it goes over the connection the REGISTER came on (`received`, e.g.
+ * "ws:127.0.0.1:40312"), as Kamailio does with fix_nated_register(). Not with a Path (the edge
+ * proxy owns the flow then).
+ */
+function wsFlow(contact: string, received: string | undefined, path: string[] | undefined): ProxyTarget['destination'] {
+  if (!received || (path && path.length > 0)) return undefined;
+  const m = /^(wss?):\[?([^\]]+?)\]?:(\d{1,5})$/.exec(received);
+  if (!m) return undefined;
+  if (!/;transport=wss?\b/i.test(contact) && !/@[^;>]*\.invalid\b/i.test(contact)) return undefined;
+  return { kind: m[1] as 'ws' | 'wss', address: m[2]!, port: Number(m[3]) };
 }
