@@ -7,7 +7,8 @@
  * nonces. We use HMAC-SHA256 instead of a bare hash (no length-extension games).
  */
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../util/ids.js';
 import { AuthError } from './auth-error.js';
 
 /** Options of {@link NonceService}. */
@@ -59,7 +60,7 @@ export class NonceService {
   issue(realm: string): string {
     const head = Buffer.alloc(TIMESTAMP_BYTES + RANDOM_BYTES);
     head.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.#clock()))), 0);
-    randomBytes(RANDOM_BYTES).copy(head, TIMESTAMP_BYTES);
+    pooledRandomBytes(RANDOM_BYTES).copy(head, TIMESTAMP_BYTES);
     return Buffer.concat([head, this.#mac(head, realm)]).toString('base64url');
   }
 

@@ -40,8 +40,38 @@ export class Resolver {
     this.dns = options.dns ?? dns;
   }
 
+  /**
+   * The answer without DNS, when there is one: a host in the static map, or a numeric IP
+   * (RFC 3263 §4.1/§4.2). Lets the proxy forward without an extra event-loop turn, which
+   * also keeps requests of one dialog (ACK, then BYE) in arrival order.
+   */
+  resolveLocal(uri: SipUri): ResolvedTarget[] | undefined {
+    const host = uri.hostname;
+    if (this.options.hosts?.[host.toLowerCase()] === undefined && !net.isIP(host)) return undefined;
+    return this.resolveKnown(uri);
+  }
+
+  private resolveKnown(uri: SipUri): ResolvedTarget[] {
+    const host = uri.hostname;
+    const explicit = kindFromToken(uri.transport);
+    const defaultKind: TransportKind = explicit ?? (uri.scheme === 'sips' ? 'tls' : 'udp');
+    const defPort = (k: TransportKind) => (k === 'tls' ? 5061 : k === 'wss' ? 443 : k === 'ws' ? 80 : 5060);
+    const mapped = this.options.hosts?.[host.toLowerCase()];
+    if (mapped !== undefined) {
+      const list = Array.isArray(mapped) ? mapped : [mapped];
+      return list.map((m) => {
+        const e = typeof m === 'string' ? { address: m } : m;
+        const kind = explicit ?? e.transport ?? defaultKind;
+        return { kind, address: e.address, port: uri.port ?? e.port ?? defPort(kind), hostname: host };
+      });
+    }
+    return [{ kind: defaultKind, address: host, port: uri.port ?? defPort(defaultKind), hostname: host }];
+  }
+
   /** Resolves a SIP URI to an ordered list of destinations (RFC 3263 §4). */
   async resolve(uri: SipUri): Promise<ResolvedTarget[]> {
+    const local = this.resolveLocal(uri);
+    if (local) return local;
     const host = uri.hostname;
     const explicit = kindFromToken(uri.transport);
     const allowed = this.options.transports ?? ['udp', 'tcp', 'tls', 'ws', 'wss'];

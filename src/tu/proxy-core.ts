@@ -219,7 +219,7 @@ export class ProxyCore {
     const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : target.uri;
     let dests: Target[];
     try {
-      dests = target.destination ? [target.destination] : await this.core.resolve(nextHop);
+      dests = target.destination ? [target.destination] : (this.core.resolveSync(nextHop) ?? (await this.core.resolve(nextHop)));
     } catch {
       dests = [];
     }
@@ -427,8 +427,13 @@ export class ProxyCore {
     const nh = parseUri(nextHop, 'Request-URI');
     if (routed.routes.length === 0 && routed.flow) return this.sendAck(ack, routed, routed.requestUri, [], routed.flow);
     if (nh.kind === 'sip' && this.isLocal(nh) && routed.routes.length === 0) {
-      const d = await this.policy.decide(ack).catch(() => undefined);
-      if (!d || d.kind !== 'forward' || d.targets.length === 0) return;
+      let d: TargetDecision;
+      try {
+        d = await this.policy.decide(ack);
+      } catch {
+        return;
+      }
+      if (d.kind !== 'forward' || d.targets.length === 0) return;
       return this.sendAck(ack, routed, d.targets[0]!.uri, d.targets[0]!.route ?? [], d.targets[0]!.destination);
     }
     return this.sendAck(ack, routed, routed.requestUri, []);
@@ -437,7 +442,12 @@ export class ProxyCore {
   private async sendAck(ack: SipRequest, routed: { requestUri: string; routes: string[] }, uri: string, extraRoutes: string[], destination?: Target): Promise<void> {
     const routes = [...extraRoutes, ...routed.routes];
     const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : uri;
-    const dests = destination && routes.length === 0 ? [destination] : await this.core.resolve(nextHop).catch(() => [] as Target[]);
+    let dests: Target[];
+    try {
+      dests = destination && routes.length === 0 ? [destination] : (this.core.resolveSync(nextHop) ?? (await this.core.resolve(nextHop)));
+    } catch {
+      dests = [];
+    }
     const dest = dests[0];
     if (!dest) return;
     const headers: HeaderList = [['Via', this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`)]];

@@ -282,16 +282,27 @@ export class UserAgentCore {
 
   /** Resolves a URI to destinations (RFC 3263), honouring `transport=` and our listeners. */
   async resolve(uriText: string, preferred?: TransportKind): Promise<Target[]> {
+    const u = this.targetUri(uriText, preferred);
+    return this.usable(this.resolver.resolveLocal(u) ?? (await this.resolver.resolve(u)));
+  }
+
+  /** {@link resolve} without waiting, when no DNS is needed (numeric IP, static host map). */
+  resolveSync(uriText: string, preferred?: TransportKind): Target[] | undefined {
+    const local = this.resolver.resolveLocal(this.targetUri(uriText, preferred));
+    return local ? this.usable(local) : undefined;
+  }
+
+  private targetUri(uriText: string, preferred?: TransportKind): SipUri {
     const uri = parseUri(uriText, 'target');
     if (uri.kind !== 'sip') throw new Error(`cannot route to a ${uri.scheme}: URI without a dial plan`);
-    const explicit = kindFromToken(uri.transport);
-    let u: SipUri = uri;
-    if (!explicit && preferred) {
-      u = uri.clone();
-      u.params.set('transport', preferred);
-    }
-    const list = await this.resolver.resolve(u);
-    return list.filter((d) => this.transport.hasListener(d.kind) || (d.kind === 'tcp' || d.kind === 'tls' || d.kind === 'ws' || d.kind === 'wss'));
+    if (kindFromToken(uri.transport) || !preferred) return uri;
+    const u = uri.clone();
+    u.params.set('transport', preferred);
+    return u;
+  }
+
+  private usable(list: Target[]): Target[] {
+    return list.filter((d) => this.transport.hasListener(d.kind) || d.kind === 'tcp' || d.kind === 'tls' || d.kind === 'ws' || d.kind === 'wss');
   }
 
   /** A top Via for a new client transaction (§8.1.1.7), with `rport` (RFC 3581 §3). */

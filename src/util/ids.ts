@@ -2,7 +2,7 @@
  * Identifiers with enough randomness to be globally unique: Via branch (RFC 3261 §8.1.1.7),
  * From/To tag (§19.3) and Call-ID (§8.1.1.4).
  *
- * @remarks Utility (`util/`). Randomness comes from `crypto.randomBytes` unless a test installs
+ * @remarks Utility (`util/`). Randomness comes from `crypto.randomBytes` (drawn in 4 KiB blocks) unless a test installs
  * a deterministic source with {@link setRandomSource} (STYLE §8.5).
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +10,25 @@ import { randomBytes } from 'node:crypto';
 /** Returns `size` random bytes. */
 export type RandomSource = (size: number) => Buffer;
 
-let source: RandomSource = randomBytes;
+/**
+ * `crypto.randomBytes` per identifier is one getrandom(2) call each — measured at ~15 µs here,
+ * a large share of a registration. Draw 4 KiB at a time and hand out slices.
+ */
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_SIZE;
+export function pooledRandomBytes(size: number): Buffer {
+  if (size > POOL_SIZE) return randomBytes(size);
+  if (poolOffset + size > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + size);
+  poolOffset += size;
+  return out;
+}
+
+let source: RandomSource = pooledRandomBytes;
 
 /**
  * Replaces the random source (tests); call without an argument to restore `crypto.randomBytes`.
@@ -18,7 +36,7 @@ let source: RandomSource = randomBytes;
  */
 export function setRandomSource(next?: RandomSource): RandomSource {
   const prev = source;
-  source = next ?? randomBytes;
+  source = next ?? pooledRandomBytes;
   return prev;
 }
 

@@ -14,6 +14,13 @@ const PVAL: Uint8Array = PARAM_VALUE.slice();
 
 const EMPTY: Params = new Map();
 
+/** 1 for the bytes a bracketed URI may hold on the fast path: printable ASCII except `"` `<` `>`. */
+const URIC: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x21; c < 0x7f; c++) t[c] = c === 0x22 || c === 0x3c || c === 0x3e ? 0 : 1;
+  return t;
+})();
+
 /** One name-addr value with its header parameters (`tag`, `expires`, `q` …). */
 export class NameAddr {
   private parsedUri: Uri | undefined;
@@ -265,12 +272,9 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   }
   i++;
   const us = i;
-  while (i < e && (c = b[i]!) !== 0x3e) {
-    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x3c) return undefined;
-    i++;
-  }
+  while (i < e && URIC[b[i]!] === 1) i++;
   const ue = i;
-  if (i >= e || ue === us) return undefined;
+  if (i >= e || ue === us || b[i] !== 0x3e) return undefined;
   i++;
   let ps = -1;
   let ts = -1;

@@ -272,10 +272,9 @@ function internTransport(b: Uint8Array, s: number, e: number): string | undefine
   return t;
 }
 
-/** True when the bytes at `s` spell `lower` in any case (`lower` is lower-case letters). */
-function nameIs(b: Uint8Array, s: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((b[s + i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
+/** Four bytes at `p` as a little-endian int32, letters folded to lower case (token bytes only). */
+function lw32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) | 0x20202020;
 }
 
 /**
@@ -337,14 +336,14 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
         ve = i;
         if (ve === vs) return undefined;
       }
-      if (nl === 6 && nameIs(b, ns, 'branch')) {
+      if (nl === 6 && lw32(b, ns) === 0x6e617262 && lw32(b, ns + 2) === 0x68636e61) {
         bs = vs;
         be = ve;
-      } else if (nl === 8 && nameIs(b, ns, 'received')) {
+      } else if (nl === 8 && lw32(b, ns) === 0x65636572 && lw32(b, ns + 4) === 0x64657669) {
         // Must be a hostname / IPv4 address here; anything else goes the long way.
         if (vs < 0 || ve - vs > 255) return undefined;
         for (let k = vs; k < ve; k++) if (HOST[b[k]!] !== 1) return undefined;
-      } else if (nl === 5 && nameIs(b, ns, 'rport') && vs >= 0) {
+      } else if (nl === 5 && vs >= 0 && lw32(b, ns) === 0x726f7072 && lw32(b, ns + 1) === 0x74726f70) {
         if (ve - vs > 5) return undefined;
         for (let k = vs; k < ve; k++) if (b[k]! < 0x30 || b[k]! > 0x39) return undefined;
       }

@@ -1,8 +1,9 @@
 /**
  * Canonical header names and compact forms (RFC 3261 §7.3.3, §20; RFC 3265, 3515, 4028 …).
  *
- * @remarks Layer 1 (`sip/`). The scanner identifies header names by a case-insensitive
- * hash of their bytes, so no string is allocated per header line on the hot path.
+ * @remarks Layer 1 (`sip/`). The scanner recognises the routing headers by their bytes; other
+ * names are identified by a case-insensitive hash of their bytes when first looked up, so no
+ * string is allocated per header line on the hot path.
  */
 
 /** Compact form → canonical name. */
@@ -95,12 +96,14 @@ export const H = {
   expires: hashName('expires'),
 } as const;
 
-/** Stride of the flat header index: key, nameStart, nameEnd, valueStart, valueEnd, folded. */
-export const HEADER_STRIDE = 6;
+/** Stride of the flat header index: nameStart, nameEnd, valueStart, valueEnd. */
+export const HEADER_STRIDE = 4;
 
 /*
  * The index starts with HEADER_BASE fixed slots: the index position of the first line of each
- * routing header (-1 when absent) and a bit mask of the routing headers seen more than once.
+ * routing header (-1 when absent), a bit mask of the routing headers seen more than once, and
+ * whether any line is folded (a folded value's byte range holds a line break, see
+ * SipMessage.isFolded).
  */
 export const F_VIA = 0;
 export const F_FROM = 1;
@@ -114,26 +117,9 @@ export const F_CL = 7;
 export const F_COUNT = 8;
 /** Slot of the duplicate mask (bit = routing slot number). */
 export const F_DUP = 8;
-export const HEADER_BASE = 9;
-
-/** Keys by routing slot. */
-export const SLOT_KEYS: readonly number[] = [H.via, H.from, H.to, H.callId, H.cseq, H.maxForwards, H.contact, H.contentLength];
-
-/** Bits of a key used to index {@link SLOT_TABLE}. */
-export const SLOT_MASK = (() => {
-  // The smallest power-of-two table where the routing keys do not collide.
-  for (let m = 15; ; m = m * 2 + 1) {
-    const seen = new Set(SLOT_KEYS.map((k) => k & m));
-    if (seen.size === SLOT_KEYS.length) return m;
-  }
-})();
-
-/** `key & SLOT_MASK` → routing slot + 1 of the only routing key there (0: none); confirm the key. */
-export const SLOT_TABLE: Uint8Array = (() => {
-  const t = new Uint8Array(SLOT_MASK + 1);
-  SLOT_KEYS.forEach((k, slot) => (t[k & SLOT_MASK] = slot + 1));
-  return t;
-})();
+/** Slot of the "some header line is folded" flag (0 or 1). */
+export const F_FOLD = 9;
+export const HEADER_BASE = 10;
 
 const M_ACK = 'ACK';
 const M_BYE = 'BYE';

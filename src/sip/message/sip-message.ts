@@ -12,8 +12,8 @@ import { isAscii } from 'node:buffer';
 import { TOKEN, hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
 import { type Via, parseVia, parseViaBytes, parseViaList } from '../headers/via.js';
 import {
-  F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FROM, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
-  headerKey, internMethod,
+  COMPACT_HASH_TO_FULL, F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FOLD, F_FROM, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
+  hashNameBytes, headerKey, internMethod,
 } from './header-names.js';
 
 // Module-local copies: reads of imported bindings are slower in hot loops.
@@ -46,6 +46,8 @@ export abstract class SipMessage {
   private hText: string | undefined;
   /** 0 unknown, 1 the header section is ASCII (latin1 text = UTF-8 text), 2 it is not. */
   private hAscii = 0;
+  /** Name key (see {@link headerKey}) of each header line, computed on the first lookup by name. */
+  private keys: number[] | undefined;
 
   constructor(
     /** The bytes as received (or as built); never modified. */
@@ -71,12 +73,38 @@ export abstract class SipMessage {
     return (this.index.length - HEADER_BASE) / HEADER_STRIDE;
   }
 
+  /** True when the value of the line at index position `i` spans continuation lines. */
+  private isFolded(i: number): boolean {
+    const ix = this.index;
+    if (ix[F_FOLD] === 0) return false;
+    const lf = this.head().indexOf('\n', ix[i + 2]!);
+    return lf >= 0 && lf < ix[i + 3]!;
+  }
+
   private valueAt(i: number): string {
     const ix = this.index;
     if (this.hAscii === 0) this.hAscii = isAscii(this.raw.subarray(0, this.bodyStart)) ? 1 : 2;
     // ASCII: a substring of the latin1 text equals the UTF-8 decoding and costs no copy.
-    const s = this.hAscii === 1 ? this.head().slice(ix[i + 3]!, ix[i + 4]!) : this.raw.toString('utf8', ix[i + 3]!, ix[i + 4]!);
-    return ix[i + 5] ? s.replace(FOLD_RE, ' ') : s;
+    const s = this.hAscii === 1 ? this.head().slice(ix[i + 2]!, ix[i + 3]!) : this.raw.toString('utf8', ix[i + 2]!, ix[i + 3]!);
+    return this.isFolded(i) ? s.replace(FOLD_RE, ' ') : s;
+  }
+
+  /** Name keys of the header lines, in order (hash of the full name, compact forms mapped). */
+  private lineKeys(): number[] {
+    let keys = this.keys;
+    if (keys === undefined) {
+      keys = [];
+      const ix = this.index;
+      const raw = this.raw;
+      for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
+        const s = ix[i]!;
+        const e = ix[i + 1]!;
+        const k = hashNameBytes(raw, s, e);
+        keys.push(e - s === 1 ? (COMPACT_HASH_TO_FULL.get(k) ?? k) : k);
+      }
+      this.keys = keys;
+    }
+    return keys;
   }
 
   /** First value of a header (any case or compact form), folding undone; undefined when absent. */
@@ -85,8 +113,8 @@ export abstract class SipMessage {
   }
 
   protected headerByKey(key: number): string | undefined {
-    const ix = this.index;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return this.valueAt(i);
+    const keys = this.lineKeys();
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return this.valueAt(HEADER_BASE + j * HEADER_STRIDE);
     return undefined;
   }
 
@@ -97,8 +125,8 @@ export abstract class SipMessage {
 
   protected headersByKey(key: number): string[] {
     const out: string[] = [];
-    const ix = this.index;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) out.push(this.valueAt(i));
+    const keys = this.lineKeys();
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) out.push(this.valueAt(HEADER_BASE + j * HEADER_STRIDE));
     return out;
   }
 
@@ -116,8 +144,8 @@ export abstract class SipMessage {
 
   hasHeader(name: string): boolean {
     const key = headerKey(name);
-    const ix = this.index;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) return true;
+    const keys = this.lineKeys();
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return true;
     return false;
   }
 
@@ -128,8 +156,8 @@ export abstract class SipMessage {
 
   protected countKey(key: number): number {
     let n = 0;
-    const ix = this.index;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) if (ix[i] === key) n++;
+    const keys = this.lineKeys();
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) n++;
     return n;
   }
 
@@ -138,7 +166,7 @@ export abstract class SipMessage {
     const out: Array<[string, string]> = [];
     const ix = this.index;
     for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
-      out.push([this.head().slice(ix[i + 1]!, ix[i + 2]!), this.valueAt(i)]);
+      out.push([this.head().slice(ix[i]!, ix[i + 1]!), this.valueAt(i)]);
     }
     return out;
   }
@@ -156,9 +184,9 @@ export abstract class SipMessage {
       if (i < 0) throw missing('Call-ID');
       // Fast path on the bytes: printable ASCII without whitespace is a valid word as it is.
       const raw = this.raw;
-      const s = ix[i + 3]!;
-      const e = ix[i + 4]!;
-      let plain = ix[i + 5] === 0 && e > s;
+      const s = ix[i + 2]!;
+      const e = ix[i + 3]!;
+      let plain = e > s && !this.isFolded(i);
       if (plain) {
         for (let k = s; k < e; k++) {
           const c = raw[k]!;
@@ -185,7 +213,7 @@ export abstract class SipMessage {
       const ix = this.index;
       const i = ix[F_CSEQ]!;
       if (i < 0) throw missing('CSeq');
-      this.cCSeq = (ix[i + 5] === 0 ? this.cseqFast(ix[i + 3]!, ix[i + 4]!) : undefined) ?? parseCSeq(this.valueAt(i));
+      this.cCSeq = (this.isFolded(i) ? undefined : this.cseqFast(ix[i + 2]!, ix[i + 3]!)) ?? parseCSeq(this.valueAt(i));
     }
     return this.cCSeq;
   }
@@ -230,8 +258,8 @@ export abstract class SipMessage {
   /** One name-addr value from the bytes when it has the common shape, else by the string parser. */
   private nameAddrAt(i: number, field: string): NameAddr {
     const ix = this.index;
-    if (ix[i + 5] === 0) {
-      const n = parseNameAddrBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head(), field);
+    if (!this.isFolded(i)) {
+      const n = parseNameAddrBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head(), field);
       if (n !== undefined) return n;
     }
     return parseNameAddr(this.valueAt(i), field);
@@ -243,7 +271,7 @@ export abstract class SipMessage {
       const ix = this.index;
       const i = ix[F_VIA]!;
       if (i < 0) throw missing('Via');
-      const fast = ix[i + 5] === 0 ? parseViaBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head()) : undefined;
+      const fast = this.isFolded(i) ? undefined : parseViaBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head());
       if (fast !== undefined) this.cTopVia = fast;
       else {
         const v = this.valueAt(i);
@@ -274,10 +302,10 @@ export abstract class SipMessage {
     const ix = this.index;
     const i = ix[F_MAXFWD]!;
     if (i < 0) return undefined;
-    if (ix[i + 5] === 0) {
+    if (!this.isFolded(i)) {
       const raw = this.raw;
-      const s = ix[i + 3]!;
-      const e = ix[i + 4]!;
+      const s = ix[i + 2]!;
+      const e = ix[i + 3]!;
       if (e > s && e - s <= 10) {
         let n = 0;
         let k = s;
@@ -314,8 +342,8 @@ export abstract class SipMessage {
       const ix = this.index;
       const i = ix[F_CONTACT]!;
       let one: NameAddr | undefined;
-      if (i >= 0 && (ix[F_DUP]! & (1 << F_CONTACT)) === 0 && ix[i + 5] === 0) {
-        one = parseNameAddrBytes(this.raw, ix[i + 3]!, ix[i + 4]!, this.head(), 'Contact');
+      if (i >= 0 && (ix[F_DUP]! & (1 << F_CONTACT)) === 0 && !this.isFolded(i)) {
+        one = parseNameAddrBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head(), 'Contact');
       }
       this.cContact = i < 0 ? [] : one !== undefined ? [one] : parseNameAddrList(this.headersByKey(H.contact), 'Contact');
     }

@@ -636,3 +636,84 @@ describe('SipParseError', () => {
     assert.ok(e instanceof Error);
   });
 });
+
+describe('header recognition', () => {
+  test('names that only resemble routing headers are not routing headers', () => {
+    const m = parseMessage(wire([
+      'OPTIONS sip:bob@example.com SIP/2.0',
+      'Vib: SIP/2.0/UDP wrong.example.com;branch=z9hG4bKwrong',
+      'Call_ID: wrong',
+      'Contacx: <sip:wrong@example.com>',
+      'Max_Forwards: 1',
+      'Content-Lengtx: 99',
+      ...baseHeaders('OPTIONS'),
+      'CONTACT: <sip:right@example.com>',
+      'content-LENGTH: 0',
+    ]));
+    assert.equal(m.topVia.host, 'pc33.example.com');
+    assert.equal(m.callId, 'a84b4c76e66710@pc33.example.com');
+    assert.equal(m.maxForwards, 70);
+    assert.equal(m.contact[0]!.uriText, 'sip:right@example.com');
+    assert.equal(m.header('vib'), 'SIP/2.0/UDP wrong.example.com;branch=z9hG4bKwrong');
+    assert.equal(m.header('CALL_id'), 'wrong');
+    assert.equal(m.header('Content-Lengtx'), '99');
+    assert.equal(m.countHeader('Contact'), 1);
+    assert.equal(m.countHeader('m'), 1);
+  });
+
+  test('compact forms fill the routing slots and answer lookups by any name', () => {
+    const m = parseMessage(wire([
+      'INVITE sip:bob@example.com SIP/2.0',
+      'v: SIP/2.0/TCP a.example.com;branch=z9hG4bKc1',
+      'V: SIP/2.0/TCP b.example.com;branch=z9hG4bKc2',
+      'f: <sip:alice@example.com>;tag=ft',
+      't: <sip:bob@example.com>',
+      'i: compact-id',
+      'CSEQ: 7 INVITE',
+      'm: <sip:alice@a.example.com>',
+      'X-Custom: hello',
+      'l: 0',
+    ]));
+    assert.equal(m.topVia.branch, 'z9hG4bKc1');
+    assert.equal(m.via.length, 2);
+    assert.equal(m.from.tag, 'ft');
+    assert.equal(m.callId, 'compact-id');
+    assert.equal(m.cseq.seq, 7);
+    assert.equal(m.contact[0]!.uriText, 'sip:alice@a.example.com');
+    assert.equal(m.header('Call-ID'), 'compact-id');
+    assert.equal(m.header('VIA'), 'SIP/2.0/TCP a.example.com;branch=z9hG4bKc1');
+    assert.deepEqual(m.headers('via'), ['SIP/2.0/TCP a.example.com;branch=z9hG4bKc1', 'SIP/2.0/TCP b.example.com;branch=z9hG4bKc2']);
+    assert.equal(m.header('x-custom'), 'hello');
+    assert.equal(m.header('Content-Length'), '0');
+    assert.equal(m.hasHeader('X-Other'), false);
+  });
+
+  test('folded values are unfolded whichever header they belong to', () => {
+    const m = parseMessage(wire([
+      'OPTIONS sip:bob@example.com SIP/2.0',
+      ...baseHeaders('OPTIONS'),
+      'Subject: one',
+      '  two',
+      'Contact:',
+      ' <sip:alice@example.com>',
+      'Content-Length: 0',
+    ]));
+    assert.equal(m.header('Subject'), 'one two');
+    assert.equal(m.header('s'), 'one two');
+    assert.equal(m.contact[0]!.uriText, 'sip:alice@example.com');
+    assert.equal(m.header('To'), 'Bob <sip:bob@example.com>');
+  });
+
+  test('a message over 4 KiB is scanned up to its empty line', () => {
+    const body = 'x'.repeat(6000) + '\r\n\r\nNot: a header\r\n';
+    const m = req('MESSAGE', 'sip:bob@example.com', ['X-Big: ' + 'y'.repeat(100)], body);
+    assert.equal(m.header('X-Big'), 'y'.repeat(100));
+    assert.equal(m.header('Not'), undefined);
+    assert.equal(m.body.toString(), body);
+    assert.equal(m.callId, 'a84b4c76e66710@pc33.example.com');
+    const bare = Buffer.from(`MESSAGE sip:bob@example.com SIP/2.0\n${baseHeaders('MESSAGE').join('\n')}\nContent-Length: ${body.length}\n\n${body}`);
+    const n = parseMessage(bare);
+    assert.equal(n.body.toString(), body);
+    assert.equal(n.cseq.method, 'MESSAGE');
+  });
+});

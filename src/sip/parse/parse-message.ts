@@ -1,13 +1,16 @@
 /**
  * One-pass scanner: start line, header-line offsets, body framing.
  *
- * @remarks Layer 1 (`sip/`). No regex and no per-header string on the hot path: lines are
- * found with `Buffer.indexOf`, header names are hashed byte by byte (Kamailio's
- * `parse_hname2.c` idea) and values stay as offsets until someone asks.
+ * @remarks Layer 1 (`sip/`). No regex and no per-header string on the hot path: the bytes
+ * before the body are decoded once as latin1 (string offsets = byte offsets), lines are found
+ * with `String.indexOf`, header names are only checked to be tokens, and the routing headers are
+ * recognised by their length and bytes into fixed slots. Other names are hashed only when
+ * someone looks one up (see SipMessage.keyAt); values stay as offsets until someone asks.
  */
 import { SipParseError } from '../errors.js';
 import {
-  COMPACT_HASH_TO_FULL, F_CL, F_COUNT, F_DUP, HEADER_BASE, HEADER_STRIDE, SLOT_KEYS, SLOT_MASK, SLOT_TABLE, internMethod,
+  F_CALLID, F_CL, F_CONTACT, F_COUNT, F_CSEQ, F_DUP, F_FOLD, F_FROM, F_MAXFWD, F_TO, F_VIA, HEADER_BASE, HEADER_STRIDE,
+  internMethod,
 } from '../message/header-names.js';
 import { TOKEN } from '../headers/params.js';
 import { SipRequest } from '../message/sip-request.js';
@@ -22,9 +25,13 @@ const COLON = 0x3a;
 
 // Module-local copies: reads of imported bindings are slower in the hot loop.
 const TOK: Uint8Array = TOKEN.slice();
-const S_MASK: number = SLOT_MASK;
-const S_TABLE: Uint8Array = SLOT_TABLE.slice();
-const S_KEYS: Int32Array = Int32Array.from(SLOT_KEYS);
+
+type Latin1 = { latin1Slice(start: number, end: number): string };
+
+/** Messages up to this size are decoded whole; larger ones only up to the first empty line. */
+const WHOLE_TEXT_MAX = 4096;
+const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
+const LF_LF = Buffer.from('\n\n', 'latin1');
 
 /** Reused while scanning; each message gets an exact-size copy (no growth per message). */
 let scratch: number[] = [];
@@ -37,6 +44,54 @@ export interface ParseOptions {
    */
   framing?: 'datagram' | 'stream';
   limits?: ParserLimits;
+}
+
+/** Four bytes at `p` as a little-endian int32. */
+function w32(b: Uint8Array, p: number): number {
+  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+}
+
+/*
+ * Routing header names as little-endian words: `(word | mask) === value`, where the mask folds
+ * the case of the letter positions only (so a CR can never pass for a `-`).
+ */
+
+/**
+ * The routing slot of a header name of 1–3 token bytes at `p` (any case, compact forms
+ * included), or -1. `| 0x20` folds only the letter cases among token characters.
+ */
+function shortSlot(b: Uint8Array, p: number, nl: number): number {
+  const c0 = b[p]! | 0x20;
+  if (nl === 1) {
+    return c0 === 0x76 ? F_VIA : c0 === 0x66 ? F_FROM : c0 === 0x74 ? F_TO : c0 === 0x69 ? F_CALLID
+      : c0 === 0x6d ? F_CONTACT : c0 === 0x6c ? F_CL : -1;
+  }
+  if (nl === 2) return c0 === 0x74 && (b[p + 1]! | 0x20) === 0x6f ? F_TO : -1;
+  return c0 === 0x76 && (b[p + 1]! | 0x20) === 0x69 && (b[p + 2]! | 0x20) === 0x61 ? F_VIA : -1;
+}
+
+/**
+ * The routing slot of a header name of 4–14 token bytes at `p` (any case), or -1: compared in
+ * full, four bytes at a time.
+ */
+function longSlot(b: Uint8Array, p: number, nl: number): number {
+  const w = w32(b, p) | 0x20202020;
+  switch (nl) {
+    case 4:
+      return w === 0x6d6f7266 ? F_FROM : w === 0x71657363 ? F_CSEQ : -1;
+    case 7:
+      if (w === 0x6c6c6163) return (w32(b, p + 3) | 0x20200020) === 0x64692d6c ? F_CALLID : -1;
+      return w === 0x746e6f63 && (w32(b, p + 3) | 0x20202020) === 0x74636174 ? F_CONTACT : -1;
+    case 12:
+      // "max-": the `-` is compared exactly.
+      return (w32(b, p) | 0x00202020) === 0x2d78616d && (w32(b, p + 4) | 0x20202020) === 0x77726f66 &&
+        (w32(b, p + 8) | 0x20202020) === 0x73647261 ? F_MAXFWD : -1;
+    case 14:
+      return w === 0x746e6f63 && (w32(b, p + 4) | 0x00202020) === 0x2d746e65 &&
+        (w32(b, p + 8) | 0x20202020) === 0x676e656c && (w32(b, p + 10) | 0x20202020) === 0x6874676e ? F_CL : -1;
+    default:
+      return -1;
+  }
 }
 
 /**
@@ -54,16 +109,27 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   while (pos < len && (buf[pos] === CR || buf[pos] === LF)) pos++;
   if (pos >= len) throw new SipParseError('SIP_ERR_EMPTY', 400, 'message', 'Empty message');
 
-  let lineEnd = buf.indexOf(LF, pos);
+  // The text the scanner searches: it holds at least every line up to the empty one.
+  let textEnd = len;
+  if (len > WHOLE_TEXT_MAX) {
+    const a = buf.indexOf(LF_CRLF, pos);
+    const b = buf.indexOf(LF_LF, pos);
+    if (a >= 0 && (b < 0 || a < b)) textEnd = a + 3;
+    else if (b >= 0) textEnd = b + 2;
+  }
+  const text = (buf as unknown as Latin1).latin1Slice(0, textEnd);
+
+  let lineEnd = text.indexOf('\n', pos);
   if (lineEnd < 0) throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'start-line', 'No end of start line');
   const slEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
 
   // Header lines. The routing headers are recognised by length and bytes while scanning and
   // their first line is recorded in fixed slots of the index (no later search); other names
-  // are hashed only when someone looks one up (see SipMessage.ensureKeys).
+  // are hashed only when someone looks one up.
   const ix = scratch;
   for (let k = 0; k < F_COUNT; k++) ix[k] = -1;
   ix[F_DUP] = 0;
+  ix[F_FOLD] = 0;
   let n = HEADER_BASE;
   const headersStart = lineEnd + 1;
   let p = headersStart;
@@ -73,6 +139,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   let clCount = 0;
   let clConflict = false;
   let dup = 0;
+  let folded = 0;
   const maxIndex = HEADER_BASE + limits.maxHeaders * HEADER_STRIDE;
   while (p < len) {
     const c = buf[p]!;
@@ -84,7 +151,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       bodyStart = p + 1;
       break;
     }
-    let eol = buf.indexOf(LF, p);
+    let eol = text.indexOf('\n', p);
     if (eol < 0) eol = len;
     let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
     if (c === SP || c === HT) {
@@ -92,44 +159,42 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (n === HEADER_BASE) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
       while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
       if (vEnd > p) {
-        if (ix[n - 3] === ix[n - 2]) {
+        if (ix[n - 2] === ix[n - 1]) {
           // Previous value was empty: start it at the first non-blank of this line.
           let s = p;
           while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
-          ix[n - 3] = s;
-        } else ix[n - 1] = 1;
-        ix[n - 2] = vEnd;
+          ix[n - 2] = s;
+        } else folded = 1;
+        ix[n - 1] = vEnd;
       }
       p = eol + 1;
       continue;
     }
-    // Header name: token chars, hashed case-insensitively (FNV-1a, see hashNameBytes).
-    let h = 0x811c9dc5;
+    // Header name: token chars.
     let q = p;
     let b = c;
     if (eol < len) {
       // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
-      while (TOK[b] === 1) {
-        h = Math.imul(h ^ (b | 0x20), 0x01000193);
-        b = buf[++q]!;
-      }
+      while (TOK[b] === 1) b = buf[++q]!;
     } else {
       while (TOK[b] === 1) {
-        h = Math.imul(h ^ (b | 0x20), 0x01000193);
         if (++q >= vEnd) break;
         b = buf[q]!;
       }
     }
     const nameEnd = q;
-    if (q < vEnd) {
-      if (b !== COLON && b !== SP && b !== HT) {
-        throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+    if (b !== COLON || q >= vEnd) {
+      if (q < vEnd) {
+        if (b !== SP && b !== HT) {
+          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+        }
+        while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
       }
-      while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+      if (q >= vEnd || buf[q] !== COLON) {
+        throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+      }
     }
-    if (q >= vEnd || buf[q] !== COLON || nameEnd === p) {
-      throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
-    }
+    if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     q++;
     while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     let ve = vEnd;
@@ -137,29 +202,30 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (n >= maxIndex) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
-    let key = h & 0x3fffffff;
-    if (nameEnd - p === 1) key = COMPACT_HASH_TO_FULL.get(key) ?? key;
-    const slot = S_TABLE[key & S_MASK]! - 1;
-    if (slot >= 0 && S_KEYS[slot] === key) {
-      if (ix[slot]! < 0) ix[slot] = n;
-      else dup |= 1 << slot;
-      if (slot === F_CL) {
-        if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
-        clValueStart = q;
-        clValueEnd = ve;
-        clCount++;
+    const nl = nameEnd - p;
+    // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
+    if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) {
+      const slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
+      if (slot >= 0) {
+        if (ix[slot]! < 0) ix[slot] = n;
+        else dup |= 1 << slot;
+        if (slot === F_CL) {
+          if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+          clValueStart = q;
+          clValueEnd = ve;
+          clCount++;
+        }
       }
     }
-    ix[n] = key;
-    ix[n + 1] = p;
-    ix[n + 2] = nameEnd;
-    ix[n + 3] = q;
-    ix[n + 4] = ve;
-    ix[n + 5] = 0;
+    ix[n] = p;
+    ix[n + 1] = nameEnd;
+    ix[n + 2] = q;
+    ix[n + 3] = ve;
     n += HEADER_STRIDE;
     p = eol + 1;
   }
   ix[F_DUP] = dup;
+  ix[F_FOLD] = folded;
   const index = ix.slice(0, n);
   if (ix.length > 4096) scratch = [];
 
@@ -185,7 +251,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
 
   // Start line (RFC 3261 §7.1, §7.2): exactly single SP separators.
   if (buf[pos] === 0x53 && buf[pos + 1] === 0x49 && buf[pos + 2] === 0x50 && buf[pos + 3] === 0x2f) {
-    const sp1 = buf.indexOf(SP, pos);
+    const sp1 = text.indexOf(' ', pos);
     if (sp1 < 0 || sp1 > slEnd) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Status-Line');
     if (!isVersion20(buf, pos, sp1)) throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
     const codeStart = sp1 + 1;
@@ -198,18 +264,18 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (status < 100 || status > 699) throw new SipParseError('SIP_ERR_STATUS_CODE', 400, 'start-line', 'Status code out of range');
     // The reason phrase is decoded on first access.
     const reasonStart = codeEnd < slEnd ? codeEnd + 1 : slEnd;
-    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd);
+    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd, text);
   }
-  const sp1 = buf.indexOf(SP, pos);
+  const sp1 = text.indexOf(' ', pos);
   if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
   for (let i = pos; i < sp1; i++) {
     if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
   }
-  const sp2 = buf.indexOf(SP, sp1 + 1);
+  const sp2 = text.indexOf(' ', sp1 + 1);
   if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
   }
-  const sp3 = buf.indexOf(SP, sp2 + 1);
+  const sp3 = text.indexOf(' ', sp2 + 1);
   if (sp3 >= 0 && sp3 < slEnd) {
     // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
@@ -220,9 +286,9 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (buf[sp1 + 1] === 0x3c) {
     throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI enclosed in <>');
   }
-  const method = internMethod(buf, pos, sp1) ?? buf.toString('latin1', pos, sp1);
+  const method = internMethod(buf, pos, sp1) ?? text.slice(pos, sp1);
   // The Request-URI text is decoded on first access.
-  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2);
+  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2, text);
 }
 
 function isVersion20(buf: Buffer, s: number, e: number): boolean {
