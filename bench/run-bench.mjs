@@ -1,0 +1,496 @@
+#!/usr/bin/env node
+/**
+ * Switchboard benchmark runner: the parser micro-benchmark, and Switchboard against Kamailio
+ * (the reference) as a registrar and as a proxy, measured side by side in one run with the
+ * SIPp load harness of ../shared/bench (see its README.md and BENCHMARKS.md).
+ *
+ * Usage (after `npm run build`; `npm run bench` builds first):
+ *   node bench/run-bench.mjs [parser|register|proxy|all]      (default all)
+ *
+ * Environment (all optional):
+ *   BENCH_ROUNDS=3        interleaved rounds (Kamailio, then Switchboard) per scenario
+ *   BENCH_RATE=1000       calls (registrations) per second of the fixed-rate runs
+ *   BENCH_DURATION=15     seconds of load per run
+ *   BENCH_FIND_MAX=1      0 skips the highest-rate searches (find-max.sh)
+ *   BENCH_MAX_CEILING=8000  cap of the highest-rate searches (calls or registrations per second)
+ *   BENCH_MAX_START_CALL=500, BENCH_MAX_START_REGISTER=250  first rate of the searches
+ *   BENCH_PAUSE_S=3       rest between runs
+ *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
+ *
+ * Everything runs on 127.0.0.1 (server 5070, SIPp uas 5090, SIPp uac 5061), every run is
+ * bounded in time (sipp-load.sh bounds SIPp itself; this script adds a hard timeout per
+ * command), and every process started here is stopped by its pid (Kamailio through
+ * `kamailio.sh stop 5070`, which stops it by the pid in its pid file).
+ *
+ * Output: progress on stderr, a summary table on stdout, and in bench/results/:
+ *   <stamp>-<selection>.log   machine, commands, every raw PARSER_BENCH / SIPP_LOAD / MAX line
+ *   <stamp>-<selection>.json  the same, parsed, with the medians and ratios of the summary
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const SHARED = path.resolve(ROOT, process.env.SHARED_BENCH ?? '../shared/bench');
+const CLI = path.join(ROOT, 'dist/src/app/cli/main.js');
+const PARSER_JS = path.join(ROOT, 'dist/bench/parse.bench.js');
+const PROXY_CFG = path.join(ROOT, 'examples/proxy-bench.yaml');
+const REGISTRAR_CFG = path.join(HERE, 'registrar-bench.yaml');
+const RESULTS = path.join(HERE, 'results');
+
+const env = (k, d) => {
+  const v = process.env[k];
+  if (v === undefined || v === '') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) die(`${k} must be a non-negative number (got '${v}')`);
+  return n;
+};
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const RATE = env('BENCH_RATE', 1000);
+const DURATION = env('BENCH_DURATION', 15);
+const FIND_MAX = env('BENCH_FIND_MAX', 1) !== 0;
+const MAX_CEILING = env('BENCH_MAX_CEILING', 8000);
+const MAX_START = { call: env('BENCH_MAX_START_CALL', 500), register: env('BENCH_MAX_START_REGISTER', 250) };
+const PAUSE_S = env('BENCH_PAUSE_S', 3);
+
+const PORT = 5070;
+const TARGET = `127.0.0.1:${PORT}`;
+const PORTS = [PORT, 5090, 5061];
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+function die(msg) {
+  process.stderr.write(`run-bench: ${msg}\n`);
+  process.exit(2);
+}
+const log = (msg) => process.stderr.write(`[run-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const raw = []; // every line for the .log file
+function record(line) {
+  raw.push(line);
+  if (logFile) fs.appendFileSync(logFile, line + '\n');
+}
+
+/** key=value pairs of a SIPP_LOAD / MAX / PARSER_BENCH line. */
+function kv(line) {
+  const o = {};
+  for (const tok of line.trim().split(/\s+/).slice(1)) {
+    const i = tok.indexOf('=');
+    if (i > 0) o[tok.slice(0, i)] = tok.slice(i + 1);
+  }
+  return o;
+}
+
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+const num = (x) => (x === undefined || x === 'na' || x === '' ? null : Number(x));
+
+/** Processes started by this script that are still alive: pid -> description. */
+const live = new Map();
+
+/**
+ * Runs a command to completion with a hard timeout (SIGTERM to its pid, SIGKILL 5 s later);
+ * stdout is returned, stderr passed through with a prefix.
+ */
+function run(cmd, args, { timeoutMs, label, input } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const desc = `${label ?? path.basename(cmd)} (${[cmd, ...args].join(' ')})`;
+    live.set(child.pid, desc);
+    let out = '';
+    let errBuf = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => {
+      errBuf += d;
+      let i;
+      while ((i = errBuf.indexOf('\n')) >= 0) {
+        process.stderr.write(`  | ${errBuf.slice(0, i)}\n`);
+        errBuf = errBuf.slice(i + 1);
+      }
+    });
+    if (input !== undefined) child.stdin.end(input);
+    let timedOut = false;
+    let killTimer;
+    const timer = timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          log(`timeout after ${timeoutMs / 1000} s: stopping pid ${child.pid} (${desc})`);
+          try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+          killTimer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+        }, timeoutMs)
+      : undefined;
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      live.delete(child.pid);
+      if (errBuf) process.stderr.write(`  | ${errBuf}\n`);
+      resolve({ code, signal, out, timedOut });
+    });
+  });
+}
+
+function udpBound(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try { text = fs.readFileSync(file, 'utf8'); } catch { continue; }
+    for (const l of text.split('\n').slice(1)) if (l.trim().split(/\s+/)[1]?.endsWith(hex)) return true;
+  }
+  return false;
+}
+
+/** Fails clearly when one of the bench ports is in use (names the owner from `ss -lunp`). */
+function checkPortsFree(when) {
+  const busy = PORTS.filter(udpBound);
+  if (busy.length === 0) return;
+  const ss = spawnSync('ss', ['-lunp'], { encoding: 'utf8' }).stdout ?? '';
+  const lines = ss.split('\n').filter((l) => busy.some((p) => l.includes(`:${p} `)));
+  die(`${when}: UDP port(s) ${busy.join(', ')} already in use:\n${lines.join('\n')}\n(stop whatever holds them, or wait for other tests to finish)`);
+}
+
+async function waitPortsFree(ms = 10000) {
+  const end = Date.now() + ms;
+  while (PORTS.some(udpBound) && Date.now() < end) await sleep(200);
+}
+
+function stopPid(pid, desc, graceMs = 10000) {
+  return new Promise((resolve) => {
+    const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    if (!alive()) { live.delete(pid); return resolve(); }
+    log(`stopping ${desc} (pid ${pid})`);
+    try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    const end = Date.now() + graceMs;
+    const tick = () => {
+      if (!alive()) { live.delete(pid); return resolve(); }
+      if (Date.now() > end) {
+        log(`pid ${pid} still alive after ${graceMs / 1000} s: SIGKILL`);
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        live.delete(pid);
+        return setTimeout(resolve, 200);
+      }
+      setTimeout(tick, 100);
+    };
+    tick();
+  });
+}
+
+// ---- servers -----------------------------------------------------------------------------
+
+const KAM = path.join(SHARED, 'kamailio.sh');
+let kamailioRunning = false;
+
+async function startKamailio(kind) {
+  checkPortsFree(`before starting Kamailio ${kind}`);
+  const r = await run(KAM, ['start', kind, String(PORT)], { timeoutMs: 30000, label: 'kamailio.sh start' });
+  const pid = Number(r.out.trim().split('\n').pop());
+  if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) die(`kamailio.sh start ${kind} failed (rc ${r.code}): ${r.out}`);
+  kamailioRunning = true;
+  log(`Kamailio ${kind} up, main pid ${pid}`);
+  return pid;
+}
+
+async function stopKamailio() {
+  if (!kamailioRunning) return;
+  await run(KAM, ['stop', String(PORT)], { timeoutMs: 30000, label: 'kamailio.sh stop' });
+  kamailioRunning = false;
+  await waitPortsFree();
+}
+
+let scratch; // temp dir for the registrar databases and the server logs
+
+/** Fresh SQLite database with user0000..user9999 / secret in realm 127.0.0.1. */
+async function freshRegistrarDb(tag) {
+  const db = path.join(scratch, `registrar-${tag}.db`);
+  const csv = path.join(scratch, 'users.csv');
+  if (!fs.existsSync(csv)) {
+    let s = '';
+    for (let i = 0; i < 10000; i++) s += `user${String(i).padStart(4, '0')},secret,127.0.0.1\n`;
+    fs.writeFileSync(csv, s);
+  }
+  const r = await run(process.execPath, [CLI, 'user', 'import', csv, '--config', REGISTRAR_CFG, '--db', db, '--domain', '127.0.0.1'], {
+    timeoutMs: 120000, label: 'switchboard user import',
+  });
+  if (r.code !== 0) die(`switchboard user import failed (rc ${r.code}): ${r.out}`);
+  return db;
+}
+
+async function startSwitchboard(kind, tag) {
+  checkPortsFree(`before starting Switchboard ${kind}`);
+  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : PROXY_CFG];
+  if (kind === 'registrar') args.push('--db', await freshRegistrarDb(tag));
+  const logPath = path.join(scratch, `switchboard-${kind}-${tag}.log`);
+  const fd = fs.openSync(logPath, 'w');
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const desc = `Switchboard ${kind} (node ${args.slice(1).join(' ')})`;
+  live.set(child.pid, desc);
+  child.on('exit', () => live.delete(child.pid));
+  // ready = the port is bound and it answers OPTIONS
+  const end = Date.now() + 30000;
+  let ready = false;
+  while (Date.now() < end && live.has(child.pid)) {
+    if (udpBound(PORT)) {
+      const o = spawnSync(process.execPath, [CLI, 'options', `sip:${TARGET}`], { cwd: ROOT, timeout: 5000, stdio: 'ignore' });
+      if (o.status === 0) { ready = true; break; }
+    }
+    await sleep(200);
+  }
+  if (!ready) {
+    await stopPid(child.pid, desc);
+    die(`${desc} did not answer OPTIONS on ${TARGET} within 30 s; log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+  }
+  log(`Switchboard ${kind} up, pid ${child.pid} (log ${logPath})`);
+  await sleep(500);
+  return { pid: child.pid, desc };
+}
+
+async function stopSwitchboard(sb) {
+  await stopPid(sb.pid, sb.desc);
+  await waitPortsFree();
+}
+
+// ---- measurements ------------------------------------------------------------------------
+
+const SIPP_LOAD = path.join(SHARED, 'sipp-load.sh');
+const FIND_MAX_SH = path.join(SHARED, 'find-max.sh');
+
+async function sippLoad(server, scenario, pid) {
+  const args = [TARGET, scenario, String(RATE), String(DURATION), String(pid)];
+  log(`${server}: sipp-load.sh ${args.join(' ')}`);
+  record(`# ${server}: ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
+  const r = await run(SIPP_LOAD, args, { timeoutMs: (DURATION + 60) * 1000, label: 'sipp-load.sh' });
+  const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD ')) ?? `SIPP_LOAD scenario=${scenario} rate_target=${RATE} verdict=ERROR rc=${r.code}`;
+  record(`${line} server=${server}`);
+  const o = kv(line);
+  log(`${server}: ${o.verdict} rate=${o.rate_achieved} cpu_us/call=${o.server_cpu_us_per_call} p99=${o.rt_p99_ms} ms retrans=${o.retrans}/${o.uas_retrans} other_cpu_s=${o.other_cpu_s}`);
+  return { server, ...o };
+}
+
+async function findMax(server, scenario, pid) {
+  const args = [TARGET, scenario, String(pid), String(DURATION), String(MAX_START[scenario]), String(MAX_CEILING)];
+  log(`${server}: find-max.sh ${args.join(' ')}`);
+  record(`# ${server}: ${path.relative(ROOT, FIND_MAX_SH)} ${args.join(' ')}`);
+  // at most log2(ceiling/start)+1 doubling runs + 3 bisection runs, each <= DURATION+15+pause s
+  const maxRuns = Math.ceil(Math.log2(MAX_CEILING / MAX_START[scenario])) + 1 + 3;
+  const r = await run(FIND_MAX_SH, args, { timeoutMs: maxRuns * (DURATION + 40) * 1000, label: 'find-max.sh' });
+  const runs = [];
+  let max = null;
+  for (const l of r.out.split('\n')) {
+    if (l.startsWith('SIPP_LOAD ')) { record(`${l} server=${server} search=1`); runs.push(kv(l)); }
+    if (l.startsWith('MAX ')) { record(`${l} server=${server} ceiling=${MAX_CEILING}`); max = kv(l); }
+  }
+  if (!max) max = { max_pass_rate: 'na', first_fail_rate: 'na', error: `find-max rc ${r.code}` };
+  log(`${server}: MAX ${max.max_pass_rate} (first fail ${max.first_fail_rate})`);
+  return { server, ...max, ceiling: MAX_CEILING, runs: runs.map((x) => ({ rate: x.rate_target, verdict: x.verdict, cpu_us: x.server_cpu_us_per_call, other_cpu_s: x.other_cpu_s })) };
+}
+
+function summarise(runs) {
+  const pick = (k) => median(runs.map((r) => num(r[k])));
+  return {
+    runs: runs.length,
+    pass: runs.filter((r) => r.verdict === 'PASS').length,
+    rate_achieved: pick('rate_achieved'),
+    cpu_us_per_call: pick('server_cpu_us_per_call'),
+    rt_p99_ms: pick('rt_p99_ms'),
+    retrans: pick('retrans'),
+    uas_retrans: pick('uas_retrans'),
+    calls_failed: pick('calls_failed'),
+    calls_unfinished: pick('calls_unfinished'),
+    other_cpu_s: pick('other_cpu_s'),
+    other_cpu_s_max: Math.max(...runs.map((r) => num(r.other_cpu_s) ?? 0)),
+    cpu_pressure_pct: pick('cpu_pressure_pct'),
+    all_cpu_us: runs.map((r) => r.server_cpu_us_per_call),
+    verdicts: runs.map((r) => r.verdict),
+  };
+}
+
+/** part 'register' (SIPp scenario register, registrars) or 'proxy' (SIPp scenario call, proxies). */
+async function sideBySide(part) {
+  const scenario = part === 'register' ? 'register' : 'call';
+  const kamKind = part === 'register' ? 'registrar' : 'proxy';
+  const out = { part, scenario, rate: RATE, duration_s: DURATION, rounds: ROUNDS, kamailio: [], switchboard: [] };
+  for (let i = 1; i <= ROUNDS; i++) {
+    log(`== ${part}: round ${i}/${ROUNDS}`);
+    const kpid = await startKamailio(kamKind);
+    try { out.kamailio.push(await sippLoad('kamailio', scenario, kpid)); } finally { await stopKamailio(); }
+    await sleep(PAUSE_S * 1000);
+    const sb = await startSwitchboard(kamKind, `${part}-${i}`);
+    try { out.switchboard.push(await sippLoad('switchboard', scenario, sb.pid)); } finally { await stopSwitchboard(sb); }
+    await sleep(PAUSE_S * 1000);
+  }
+  out.summary = { kamailio: summarise(out.kamailio), switchboard: summarise(out.switchboard) };
+  const k = out.summary.kamailio.cpu_us_per_call;
+  const s = out.summary.switchboard.cpu_us_per_call;
+  out.summary.cpu_ratio = k && s ? s / k : null;
+  if (FIND_MAX) {
+    log(`== ${part}: highest sustained rate (find-max.sh, cap ${MAX_CEILING}/s)`);
+    const kpid = await startKamailio(kamKind);
+    try { out.max_kamailio = await findMax('kamailio', scenario, kpid); } finally { await stopKamailio(); }
+    await sleep(PAUSE_S * 1000);
+    const sb = await startSwitchboard(kamKind, `${part}-max`);
+    try { out.max_switchboard = await findMax('switchboard', scenario, sb.pid); } finally { await stopSwitchboard(sb); }
+    await sleep(PAUSE_S * 1000);
+  }
+  return out;
+}
+
+async function parser() {
+  if (!fs.existsSync(PARSER_JS)) die(`${path.relative(ROOT, PARSER_JS)} missing: run \`npm run build\` first`);
+  log('== parser: node dist/bench/parse.bench.js');
+  record('# parser: node dist/bench/parse.bench.js');
+  const r = await run(process.execPath, [PARSER_JS], { timeoutMs: 600000, label: 'parse.bench' });
+  process.stderr.write(r.out.split('\n').map((l) => `  | ${l}`).join('\n') + '\n');
+  const line = r.out.split('\n').find((l) => l.startsWith('PARSER_BENCH'));
+  if (!line) { record(`PARSER_BENCH error rc=${r.code}`); return { error: `parse.bench rc ${r.code}`, output: r.out }; }
+  record(line);
+  const o = kv(line);
+  const sb = num(o.switchboard);
+  const others = { sip: num(o.sip), jssip: num(o.jssip), sipjs: num(o.sipjs) };
+  const fastest = Math.max(...Object.values(others).filter((x) => x !== null));
+  return { line, switchboard: sb, ...others, ratio_vs_fastest: sb / fastest, table: r.out };
+}
+
+// ---- preflight -----------------------------------------------------------------------------
+
+function sh(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? (r.stdout + r.stderr).trim() : null;
+}
+
+function preflight(parts) {
+  if (parts.some((p) => p !== 'parser')) {
+    for (const f of ['sipp-load.sh', 'find-max.sh', 'kamailio.sh', 'kamailio/proxy.cfg', 'kamailio/registrar.cfg', 'sipp/register.xml']) {
+      if (!fs.existsSync(path.join(SHARED, f))) die(`the SIPp harness is missing: ${path.join(SHARED, f)} not found (expected ../shared/bench next to the repo; set SHARED_BENCH=DIR)`);
+    }
+    if (!sh('which', ['sipp'])) die('sipp not found (apt-get install -y sip-tester)');
+    if (!sh('which', ['kamailio']) && !fs.existsSync('/usr/sbin/kamailio')) {
+      if (process.getuid?.() === 0) {
+        log('kamailio not installed: running `apt-get install -y kamailio`');
+        const r = spawnSync('apt-get', ['install', '-y', 'kamailio'], { stdio: 'inherit', timeout: 600000 });
+        if (r.status !== 0) die('apt-get install -y kamailio failed');
+      } else {
+        die('kamailio not found: install it with `sudo apt-get install -y kamailio`');
+      }
+    }
+    if (!fs.existsSync(CLI)) die(`${path.relative(ROOT, CLI)} missing: run \`npm run build\` first`);
+    checkPortsFree('preflight');
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    host: os.hostname(),
+    cpu: `${cpus[0]?.model ?? '?'} x ${cpus.length}`,
+    mem_gib: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    os: (sh('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']) ?? '?'),
+    node: process.version,
+    kamailio: (sh('kamailio', ['-v']) ?? sh('/usr/sbin/kamailio', ['-v']) ?? '?').split('\n')[0],
+    sipp: (sh('sipp', ['-v']) ?? '?').split('\n').find((l) => /SIPp v/.test(l))?.trim() ?? '?',
+    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+}
+
+// ---- summary ---------------------------------------------------------------------------------
+
+const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? 'na' : Number(x).toFixed(d));
+
+function printSummary(res) {
+  const lines = [];
+  lines.push('', `SUMMARY ${res.date} (${res.machine.cpu}, load avg at start ${res.machine.loadavg})`);
+  if (res.parser) {
+    const p = res.parser;
+    lines.push('', 'parser (messages/s, median of rounds):');
+    if (p.error) lines.push(`  ERROR: ${p.error}`);
+    else {
+      lines.push(`  switchboard ${f(p.switchboard)}  sip ${f(p.sip)}  jssip ${f(p.jssip)}  sip.js ${f(p.sipjs)}`);
+      lines.push(`  ratio vs fastest other stack: ${f(p.ratio_vs_fastest, 2)}x  (target >= 1,000,000 msg/s: ${p.switchboard >= 1e6 ? 'met' : 'NOT met'}; >= 5x: ${p.ratio_vs_fastest >= 5 ? 'met' : 'NOT met'})`);
+    }
+  }
+  for (const key of ['register', 'proxy']) {
+    const r = res[key];
+    if (!r) continue;
+    const k = r.summary.kamailio, s = r.summary.switchboard;
+    lines.push('', `${key} @ ${r.rate}/s x ${r.duration_s} s, ${r.rounds} interleaved rounds (medians):`);
+    lines.push('  figure                     kamailio     switchboard  ratio sb/kam');
+    const row = (name, a, b, d = 1) => lines.push(`  ${name.padEnd(26)} ${f(a, d).padStart(11)}  ${f(b, d).padStart(11)}  ${a && b !== null ? f(b / a, 2).padStart(8) : '      na'}`);
+    row('rate achieved /s', k.rate_achieved, s.rate_achieved);
+    row('server CPU us per call', k.cpu_us_per_call, s.cpu_us_per_call);
+    row('rt p99 ms', k.rt_p99_ms, s.rt_p99_ms, 0);
+    row('retrans (uac) median', k.retrans, s.retrans, 0);
+    lines.push(`  verdicts                   ${k.verdicts.join(',').padStart(11)}  ${s.verdicts.join(',').padStart(11)}`);
+    lines.push(`  per-run CPU us             ${k.all_cpu_us.join(',').padStart(11)}  ${s.all_cpu_us.join(',').padStart(11)}`);
+    lines.push(`  other_cpu_s median / max   ${(f(k.other_cpu_s, 2) + '/' + f(k.other_cpu_s_max, 2)).padStart(11)}  ${(f(s.other_cpu_s, 2) + '/' + f(s.other_cpu_s_max, 2)).padStart(11)}`);
+    if (r.max_kamailio || r.max_switchboard) {
+      const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
+      lines.push(`  highest sustained rate /s  ${m(r.max_kamailio).padStart(11)}  ${m(r.max_switchboard).padStart(11)}   (find-max.sh, cap ${MAX_CEILING}/s)`);
+    }
+    if (Math.max(k.other_cpu_s_max, s.other_cpu_s_max) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return lines;
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+let logFile;
+async function cleanupAll() {
+  for (const [pid, desc] of [...live]) await stopPid(pid, desc, 3000);
+  if (kamailioRunning) await stopKamailio();
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    log(`${sig}: stopping everything started here`);
+    await cleanupAll();
+    process.exit(130);
+  });
+}
+
+async function main() {
+  const sel = process.argv[2] ?? 'all';
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], all: ['parser', 'register', 'proxy'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|all]');
+  const parts = valid[sel];
+  preflight(parts);
+
+  const now = new Date();
+  const stamp = now.toISOString().replace(/[:]/g, '').replace(/\..*/, '');
+  fs.mkdirSync(RESULTS, { recursive: true });
+  logFile = path.join(RESULTS, `${stamp}-${sel}.log`);
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench.'));
+  const res = { date: now.toISOString(), selection: sel, machine: machine(), settings: { ROUNDS, RATE, DURATION, FIND_MAX, MAX_CEILING, MAX_START, PAUSE_S } };
+  record(`# run-bench.mjs ${sel} ${res.date}`);
+  record(`# machine ${JSON.stringify(res.machine)}`);
+  record(`# settings ${JSON.stringify(res.settings)}`);
+  log(`results -> ${path.relative(ROOT, logFile)}; scratch ${scratch}`);
+
+  try {
+    if (parts.includes('parser')) res.parser = await parser();
+    if (parts.includes('register')) res.register = await sideBySide('register');
+    if (parts.includes('proxy')) res.proxy = await sideBySide('proxy');
+  } finally {
+    await cleanupAll();
+  }
+  const summary = printSummary(res);
+  for (const l of summary) record(`# ${l}`);
+  fs.writeFileSync(logFile.replace(/\.log$/, '.json'), JSON.stringify(res, null, 2) + '\n');
+  for (const f of fs.readdirSync(scratch)) if (/\.db(-wal|-shm)?$|\.csv$/.test(f)) fs.rmSync(path.join(scratch, f), { force: true });
+  log(`Switchboard server logs kept in ${scratch}`);
+  log(`raw lines: ${path.relative(ROOT, logFile)}; parsed: ${path.relative(ROOT, logFile.replace(/\.log$/, '.json'))}`);
+  log('SIPp artefacts of each run stay in /tmp/sipp-load.* (rm -rf /tmp/sipp-load.* when done)');
+}
+
+main().catch(async (e) => {
+  process.stderr.write(`run-bench: ${e.stack ?? e}\n`);
+  await cleanupAll();
+  process.exit(1);
+});
