@@ -13,7 +13,7 @@ import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
-import { ProxyCore, UserAgentCore } from '../tu/index.js';
+import { ProxyCore, StatelessProxy, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
 import { type Config, ConfigError } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
@@ -113,6 +113,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       {
         domains: config.domains,
         recordRoute: config.proxy.recordRoute,
+        recordRouteDomains: config.proxy.recordRouteDomains,
         authenticate: config.proxy.authenticate,
         trustedPeers: config.proxy.trustedPeers,
         prefixRoutes: config.proxy.routes,
@@ -171,6 +172,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         forwardAck: (ack) => void proxy.forwardAck(ack).catch(() => {}),
         forwardStrayResponse: (res) => proxy.forwardStrayResponse(res),
       };
+      if (config.proxy.stateless) {
+        const sl = new StatelessProxy(core, proxy, policy);
+        const accepts = core.proxy.accepts;
+        core.proxy.receiveStateless = (req) => {
+          if (!accepts(req)) return false;
+          void sl.receive(req).catch((e: unknown) => log(`stateless proxy error: ${(e as Error).message}`));
+          return true;
+        };
+      }
     }
 
     const inflight = new Set<Promise<void>>();

@@ -348,3 +348,14 @@ describe('checkTransition (RFC 3264 §4, RFC 6337 §3)', () => {
     assert.throws(() => checkTransition('have-local-offer', 'set-remote', 'offer'), /glare.*491/);
   });
 });
+
+test('a malformed rtpmap on a stream we refuse does not fail the offer (RFC 3264 §6; RFC 4475 esc01)', () => {
+  const offer = ['v=0', 'o=mhandley 29739 7272939 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0',
+    'm=audio 49217 RTP/AVP 0 12', 'm=video 3227 RTP/AVP 31', 'a=rtpmap:31 LPC', ''].join('\r\n');
+  const { sdp, codecs } = createAnswer(offer, { address: '192.0.2.9', port: 40000 });
+  assert.deepEqual(codecs.map((c) => c.name), ['PCMU']);
+  assert.match(sdp, /^m=audio 40000 RTP\/AVP 0/m);
+  assert.match(sdp, /^m=video 0 RTP\/AVP 31/m);
+  // The same malformed rtpmap on the audio stream is still an error.
+  assert.throws(() => createAnswer(offer.replace('m=video 3227 RTP/AVP 31', 'm=audio 3227 RTP/AVP 31'), { address: '192.0.2.9', port: 40000 }));
+});

@@ -193,6 +193,7 @@ function validateLines(lines: readonly string[], options: ParseSdpOptions): void
   let seenTiming = false;
   let sessionConnection = false;
   let inMedia = false;
+  let mediaIsAudio = false;
   let mediaCount = 0;
   // Per m= section: its port, whether it has its own c=, and its 1-based line.
   const media: { port: number; connection: boolean; line: number }[] = [];
@@ -257,12 +258,15 @@ function validateLines(lines: readonly string[], options: ParseSdpOptions): void
           }
         }
         inMedia = true;
+        mediaIsAudio = mm[1] === 'audio';
         mediaCount += 1;
         media.push({ port, connection: false, line: lineNo });
         break;
       }
       case 'a':
-        validateAttribute(value, lineNo);
+        // RFC 3264 §6: a media stream we will refuse (port 0) need not be understood, so a
+        // malformed rtpmap there (RFC 4475 esc01: `a=rtpmap:31 LPC` under m=video) is tolerated.
+        if (!inMedia || mediaIsAudio || !value.startsWith('rtpmap:')) validateAttribute(value, lineNo);
         break;
       default:
         // i=, u=, e=, p=, b=, z=, k=, r= — syntax is free-form enough for sdp-transform.

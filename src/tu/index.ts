@@ -3,4 +3,5 @@
  * @packageDocumentation
  */
 export { UserAgentCore, type UserAgentCoreOptions, type Target, type SendOptions } from './user-agent-core.js';
+export { StatelessProxy } from './stateless-proxy.js';
 export { ProxyCore, loopHash, type ProxyCoreOptions, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';

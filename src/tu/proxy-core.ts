@@ -150,7 +150,8 @@ export class ProxyCore {
     this.startNextGroup(ctx);
   }
 
-  private processRoutes(req: SipRequest): { requestUri: string; routes: string[]; flow?: Target } {
+  /** §16.4 (shared with the stateless proxy). */
+  processRoutes(req: SipRequest): { requestUri: string; routes: string[]; flow?: Target } {
     let requestUri = req.uriText;
     let routes = req.route.map((r) => r.toString());
     // §16.4: a strict router upstream put our URI in the Request-URI; the real target is the last Route.
@@ -277,7 +278,7 @@ export class ProxyCore {
     this.branchFinal(ctx, branch, response);
   }
 
-  private viaFor(kind: TransportKind, branch: string): string {
+  viaFor(kind: TransportKind, branch: string): string {
     const k = this.core.transport.hasListener(kind) ? kind : 'udp';
     const sb = this.core.transport.sentBy(k);
     return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${branch}`;
@@ -472,7 +473,12 @@ export class ProxyCore {
     let top;
     try {
       top = res.topVia;
-      if (!top.branch?.startsWith('z9hG4bKsb')) return;
+      const b = top.branch ?? '';
+      // Ours: a stateful branch (only its 2xx to INVITE outlive the transaction) or a stateless one.
+      const statefulStray = b.startsWith('z9hG4bKsb') && res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300;
+      if (!statefulStray && !b.startsWith(STATELESS_BRANCH_PREFIX)) return;
+      const own = parseUri(`sip:${top.host}${top.port ? `:${top.port}` : ''}`);
+      if (own.kind !== 'sip' || !this.isLocal(own)) return;
       const next = res.via[1]!;
       const headers: HeaderList = vias.slice(1).map((v) => ['Via', v] as [string, string]);
       for (const [name, value] of res.headerLines()) {
@@ -490,6 +496,9 @@ export class ProxyCore {
     }
   }
 }
+
+/** Branch prefix of requests forwarded statelessly (RFC 3261 §16.11). */
+export const STATELESS_BRANCH_PREFIX = 'z9hG4bKsl';
 
 const FLOW_PREFIX = 'sbf-';
 

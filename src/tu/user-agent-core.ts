@@ -46,6 +46,8 @@ export interface ProxyDelegate {
   receiveCancel(invite: ServerTransaction): boolean;
   forwardAck(ack: SipRequest): void;
   forwardStrayResponse(res: SipResponse): void;
+  /** A stateless proxy (RFC 3261 §16.11) takes requests before any transaction is made. */
+  receiveStateless?(req: SipRequest): boolean;
 }
 
 /** A destination plus a flow to reuse when one is known (in-dialog requests, §18). */
@@ -125,10 +127,11 @@ export class UserAgentCore {
     });
     t.onRequest = (req) => this.receiveRequest(req);
     t.onResponse = (res) => {
-      if (!this.transactions.receiveResponse(res) && res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-        if (this.proxy) this.proxy.forwardStrayResponse(res);
-        else this.onStray2xx(res);
-      }
+      if (this.transactions.receiveResponse(res)) return;
+      // No client transaction: a proxy relays it by its Via (stray 2xx, or a stateless proxy's
+      // responses, §16.11); a UA re-ACKs a retransmitted 2xx.
+      if (this.proxy) this.proxy.forwardStrayResponse(res);
+      else if (res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300) this.onStray2xx(res);
     };
   }
 
@@ -157,6 +160,7 @@ export class UserAgentCore {
   // ---- UAS core (RFC 3261 §8.2) ------------------------------------------------------
 
   private receiveRequest(req: SipRequest): void {
+    if (this.proxy?.receiveStateless?.(req)) return;
     const r = this.transactions.receiveRequest(req);
     switch (r.kind) {
       case 'absorbed':

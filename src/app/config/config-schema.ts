@@ -57,7 +57,11 @@ export const TransportSchema = z.strictObject({
 });
 
 export const ProxySchema = z.strictObject({
+  /** RFC 3261 §16.11: forward without transactions (front end / load balancer). */
+  stateless: z.boolean().default(false),
   recordRoute: z.boolean().default(true),
+  /** Record-Route only for requests whose Request-URI or From is in one of these domains (empty: all). */
+  recordRouteDomains: z.array(z.string().min(1)).default([]),
   authenticate: z.boolean().default(true),
   trustedPeers: z.array(z.string().min(1)).default([]),
   defaultRoute: z.string().regex(/^sips?:/, { message: 'expected a sip: or sips: URI' }).optional(),

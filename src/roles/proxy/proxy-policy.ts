@@ -24,6 +24,8 @@ export interface PrefixRoute {
 export interface ProxyPolicyConfig {
   domains: string[];
   recordRoute: boolean;
+  /** Record-Route only for these domains (Request-URI or From); empty = every request. */
+  recordRouteDomains?: string[];
   /** Challenge callers from served domains with 407 (RFC 3261 §22.3). */
   authenticate: boolean;
   /** Source addresses (gateways, peers) that are never challenged. */
@@ -61,8 +63,14 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     return this.cfg.domains.some((d) => d.toLowerCase() === h);
   }
 
-  recordRoute(_req: SipRequest): boolean {
-    return this.cfg.recordRoute;
+  /** §16.6 step 4, configurable on/off and per domain. */
+  recordRoute(req: SipRequest): boolean {
+    if (!this.cfg.recordRoute) return false;
+    const only = this.cfg.recordRouteDomains ?? [];
+    if (only.length === 0) return true;
+    const hosts: string[] = [];
+    for (const u of [req.uri, req.from.uri]) if (u.kind === 'sip') hosts.push(u.hostname.toLowerCase());
+    return only.some((d) => hosts.includes(d.toLowerCase()));
   }
 
   async decide(req: SipRequest): Promise<TargetDecision> {

@@ -10,12 +10,14 @@ import { exampleConfig, freePorts, startServe } from './callflow-harness.js';
 
 const CALLS = 100;
 
-async function bench(opts: { transport: SippTransport; lost?: number; rate: number; timeoutS: number }): Promise<void> {
+async function bench(opts: { transport: SippTransport; lost?: number; rate: number; timeoutS: number; stateless?: boolean }): Promise<void> {
   const [proxyPort, uasPort, uacPort] = await freePorts(3) as [number, number, number];
   const tcp = opts.transport.startsWith('t');
   const cfg = exampleConfig('proxy-bench', { 5070: proxyPort, 5090: uasPort }, (t) =>
-    tcp ? t.replace(`listen: [udp:127.0.0.1:${proxyPort}]`, `listen: [udp:127.0.0.1:${proxyPort}, tcp:127.0.0.1:${proxyPort}]`).replace(`defaultRoute: sip:127.0.0.1:${uasPort}`, `defaultRoute: "sip:127.0.0.1:${uasPort};transport=tcp"`) : t,
+    (tcp ? t.replace(`listen: [udp:127.0.0.1:${proxyPort}]`, `listen: [udp:127.0.0.1:${proxyPort}, tcp:127.0.0.1:${proxyPort}]`).replace(`defaultRoute: sip:127.0.0.1:${uasPort}`, `defaultRoute: "sip:127.0.0.1:${uasPort};transport=tcp"`) : t)
+      .replace('proxy:\n', opts.stateless ? 'proxy:\n  stateless: true\n' : 'proxy:\n'),
   );
+  if (opts.stateless) assert.match(cfg.text, /stateless: true/);
   if (tcp) assert.match(cfg.text, /transport=tcp/);
   // The trace of 100 calls is large but bounded (1 MiB tail kept); it is only used on failure.
   const server = await startServe(cfg.path, { udpPorts: [proxyPort], tcpPorts: tcp ? [proxyPort] : [], hop: 'proxy' });
@@ -44,6 +46,12 @@ async function bench(opts: { transport: SippTransport; lost?: number; rate: numb
     // a call whose ACK the uac dropped never completes at the uas: judge by the uac too.
     if (!tcp && !opts.lost) assert.equal(u.successful, CALLS, msg);
     assert.equal(server.exitStatus(), null, 'the proxy is still running');
+    if (opts.stateless) {
+      // RFC 3261 §16.11: requests leave with the stateless branch, and no transaction answered 100.
+      const trace = server.output().stderr;
+      assert.match(trace, /branch=z9hG4bKsl/, 'stateless branch in forwarded requests');
+      assert.doesNotMatch(trace, /branch=z9hG4bKsb/, 'no stateful branch');
+    }
   } finally {
     await uas.stop();
     await server.stop();
@@ -61,4 +69,8 @@ test(`SIPp uac → proxy → SIPp uas over TCP (-t t1): ${CALLS} calls`, { timeo
 
 test(`SIPp uac (-lost 10) → proxy → SIPp uas over UDP: ${CALLS} calls, all complete`, { timeout: 240_000 }, async () => {
   await bench({ transport: 'u1', lost: 10, rate: 20, timeoutS: 150 });
+});
+
+test(`SIPp uac → stateless proxy (RFC 3261 §16.11) → SIPp uas over UDP: ${CALLS} calls`, { timeout: 120_000 }, async () => {
+  await bench({ transport: 'u1', rate: 50, timeoutS: 60, stateless: true });
 });
