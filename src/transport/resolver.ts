@@ -78,18 +78,7 @@ export class Resolver {
     const secure = uri.scheme === 'sips';
     const defaultKind: TransportKind = explicit ?? (secure ? 'tls' : 'udp');
     const defPort = (k: TransportKind) => (k === 'tls' ? 5061 : k === 'wss' ? 443 : k === 'ws' ? 80 : 5060);
-
-    const mapped = this.options.hosts?.[host.toLowerCase()];
-    if (mapped !== undefined) {
-      const list = Array.isArray(mapped) ? mapped : [mapped];
-      return list.map((m) => {
-        const e = typeof m === 'string' ? { address: m } : m;
-        const kind = explicit ?? e.transport ?? defaultKind;
-        return { kind, address: e.address, port: uri.port ?? e.port ?? defPort(kind), hostname: host };
-      });
-    }
-    // RFC 3263 §4.1/§4.2: a numeric IP or an explicit port skips NAPTR/SRV.
-    if (net.isIP(host)) return [{ kind: defaultKind, address: host, port: uri.port ?? defPort(defaultKind), hostname: host }];
+    // (The static map and numeric IPs were answered by resolveLocal.) An explicit port skips NAPTR/SRV.
     if (uri.port !== undefined) return this.addresses(host, defaultKind, uri.port);
 
     let kinds: TransportKind[] = explicit ? [explicit] : [];

@@ -11,7 +11,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { freePortBoth, freePort, stopAll } from '../../harness/processes.js';
-import { BaresipUA } from './baresip-ua.js';
+import { BaresipUA } from '../baresip/baresip-ua.js';
 import { freeSipPorts, parseTrace, sleep, startTracedServe, summarize, usersYaml, type TracedMessage, type TracedServer } from './interop-helpers.js';
 
 after(async () => {

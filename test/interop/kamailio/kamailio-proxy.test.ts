@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, freePortBoth, runProcess, stopAll, type RunResult } from '../../harness/processes.js';
 import { runSwitchboard, startAnswer } from '../sipp/sipp.js';
-import { BaresipUA } from '../clients/baresip-ua.js';
+import { BaresipUA } from '../baresip/baresip-ua.js';
 import { freeSipPorts, interopDir, parseTrace, startTracedServe, summarize, usersYaml, type TracedMessage } from '../clients/interop-helpers.js';
 
 after(async () => {
