@@ -246,9 +246,16 @@ export class ProxyCore {
       }
       for (const r of rr) headers.push(['Record-Route', r]);
       let mfDone = false;
+      let viaDone = false;
       for (const [name, value] of req.headerLines()) {
         const n = name.toLowerCase();
         if (n === 'route') continue; // rewritten below
+        if ((n === 'via' || n === 'v') && req.receivedTopVia) {
+          // RFC 3261 §18.2.1: the Via we received carries `received`/`rport` from here on.
+          if (!viaDone) req.viaValues().forEach((v, i) => headers.push(['Via', i === 0 ? req.receivedTopVia! : v]));
+          viaDone = true;
+          continue;
+        }
         if (n === 'max-forwards') {
           // §16.6 step 3.
           headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);

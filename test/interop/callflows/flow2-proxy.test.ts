@@ -59,6 +59,10 @@ test('flow 2, Record-Route off: the proxy sees INVITE and responses, neither ACK
   const fwd = proxy.find((m) => m.dir === 'Sent' && isReq('INVITE')(m))!;
   assert.equal(headerValues(fwd, 'Record-Route').length, 0, 'no Record-Route with recordRoute: false');
   assert.equal(fwd.requestUri, `sip:gwb@127.0.0.1:${ports.gwb}`, 'Request-URI retargeted to the registered contact');
+  // RFC 3261 §18.2.1 / RFC 3581: the caller's Via (sent with rport) is forwarded with received/rport filled in.
+  const vias = headerValues(fwd, 'Via');
+  assert.equal(vias.length, 2, where);
+  assert.match(vias[1]!, new RegExp(`;rport=${ports.caller}\\b`), `forwarded Via keeps rport=${ports.caller}\n${where}`);
   // GW-B got ACK and BYE straight from the caller.
   assert.deepEqual(sequence(gwb, (m) => m.remotePort === ports.caller), ['>ACK', '>BYE', '<200'], where);
   assert.deepEqual(sequence(caller, (m) => m.remotePort === ports.gwb), ['<ACK', '<BYE', '>200'], where);
