@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import {
-  type HeaderList, type SipRequest, type SipResponse, type SipUri, buildRequest, buildResponseFrom, parseNameAddr, parseUri,
+  type HeaderList, type SipRequest, type SipResponse, type SipUri, buildRequest, buildResponseFrom, createResponse, parseNameAddr, parseUri,
 } from '../sip/index.js';
 import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
 import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
@@ -225,7 +225,7 @@ export class ProxyCore {
       dests = [];
     }
     if (dests.length === 0) {
-      this.branchFinal(ctx, branch, buildResponseFrom({ status: 404, reason: 'Next Hop Not Resolvable', headers: responseHeaders(req) }));
+      this.branchFinal(ctx, branch, createResponse(req, 404, { reason: 'Next Hop Not Resolvable' }));
       return;
     }
     const inKind = (req.source?.transport ?? 'udp') as TransportKind;
@@ -245,27 +245,7 @@ export class ProxyCore {
         }
       }
       for (const r of rr) headers.push(['Record-Route', r]);
-      let mfDone = false;
-      let viaDone = false;
-      for (const [name, value] of req.headerLines()) {
-        const n = name.toLowerCase();
-        if (n === 'route') continue; // rewritten below
-        if ((n === 'via' || n === 'v') && req.receivedTopVia) {
-          // RFC 3261 §18.2.1: the Via we received carries `received`/`rport` from here on.
-          if (!viaDone) req.viaValues().forEach((v, i) => headers.push(['Via', i === 0 ? req.receivedTopVia! : v]));
-          viaDone = true;
-          continue;
-        }
-        if (n === 'max-forwards') {
-          // §16.6 step 3.
-          headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
-          mfDone = true;
-          continue;
-        }
-        if (n === 'content-length' || n === 'l') continue;
-        headers.push([name, value]);
-      }
-      if (!mfDone) headers.push(['Max-Forwards', '70']);
+      headers.push(...forwardedHeaders(req, { receivedVia: true }));
       for (const r of routes) headers.push(['Route', r]);
       return buildRequest({ method: req.method, uri: target.uri, headers, body: req.body });
     };
@@ -310,7 +290,7 @@ export class ProxyCore {
       // §16.6 step 11 / §16.8: Timer C fired — CANCEL a ringing branch, else act as if 408.
       if (branch.final) return;
       if (branch.provisional) this.cancelBranch(branch);
-      else this.branchFinal(ctx, branch, buildResponseFrom({ status: 408, headers: responseHeaders(ctx.req) }));
+      else this.branchFinal(ctx, branch, createResponse(ctx.req, 408));
     });
   }
 
@@ -377,7 +357,7 @@ export class ProxyCore {
     this.contexts.delete(ctx.tx);
     if (ctx.finalSent) return;
     ctx.finalSent = true;
-    let best = ctx.best ?? buildResponseFrom({ status: 408, headers: responseHeaders(ctx.req) });
+    let best = ctx.best ?? createResponse(ctx.req, 408);
     // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
     if (syntheticCause(best) === 'transport-error' || best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
     if ((best.status === 401 || best.status === 407) && ctx.challenges.length > 0) best = withChallenges(best, ctx.challenges);
@@ -459,15 +439,7 @@ export class ProxyCore {
     const dest = dests[0];
     if (!dest) return;
     const headers: HeaderList = [['Via', this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`)]];
-    for (const [name, value] of ack.headerLines()) {
-      const n = name.toLowerCase();
-      if (n === 'route' || n === 'content-length' || n === 'l') continue;
-      if (n === 'max-forwards') {
-        headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
-        continue;
-      }
-      headers.push([name, value]);
-    }
+    headers.push(...forwardedHeaders(ack));
     for (const r of routes) headers.push(['Route', r]);
     const fwd = buildRequest({ method: 'ACK', uri, headers, body: ack.body });
     this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
@@ -487,13 +459,7 @@ export class ProxyCore {
       const own = parseUri(`sip:${top.host}${top.port ? `:${top.port}` : ''}`);
       if (own.kind !== 'sip' || !this.isLocal(own)) return;
       const next = res.via[1]!;
-      const headers: HeaderList = vias.slice(1).map((v) => ['Via', v] as [string, string]);
-      for (const [name, value] of res.headerLines()) {
-        const n = name.toLowerCase();
-        if (n === 'via' || n === 'v' || n === 'content-length' || n === 'l') continue;
-        headers.push([name, value]);
-      }
-      const fwd = buildResponseFrom({ status: res.status, reason: res.reason, headers, body: res.body });
+      const fwd = withVias(res, vias.slice(1));
       const address = next.received ?? next.hostname;
       const port = next.rport ?? next.port ?? 5060;
       const kind = kindFromToken(next.transport) ?? 'udp';
@@ -518,6 +484,36 @@ function parseFlowToken(user: string | undefined): Target | undefined {
   if (!user || !user.startsWith(FLOW_PREFIX)) return undefined;
   const m = /^(ws|wss|tcp|tls)\|([^|]+)\|(\d{1,5})$/.exec(Buffer.from(user.slice(FLOW_PREFIX.length), 'base64url').toString('utf8'));
   return m ? { kind: m[1] as TransportKind, address: m[2]!, port: Number(m[3]) } : undefined;
+}
+
+/**
+ * §16.6 steps 3 and 6/7: the header lines of a request being forwarded — Route dropped (the
+ * caller writes the route it computed), Content-Length dropped (the serialiser writes it),
+ * Max-Forwards decremented (70 when absent). With `receivedVia`, the Via we received goes out
+ * with the `received`/`rport` the transport noted (RFC 3261 §18.2.1, RFC 3581).
+ */
+export function forwardedHeaders(req: SipRequest, opts: { receivedVia?: boolean } = {}): HeaderList {
+  const headers: HeaderList = [];
+  let mfDone = false;
+  let viaDone = false;
+  const topVia = opts.receivedVia ? req.receivedTopVia : undefined;
+  for (const [name, value] of req.headerLines()) {
+    const n = name.toLowerCase();
+    if (n === 'route' || n === 'content-length' || n === 'l') continue;
+    if (topVia !== undefined && (n === 'via' || n === 'v')) {
+      if (!viaDone) req.viaValues().forEach((v, i) => headers.push(['Via', i === 0 ? topVia : v]));
+      viaDone = true;
+      continue;
+    }
+    if (n === 'max-forwards') {
+      headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
+      mfDone = true;
+      continue;
+    }
+    headers.push([name, value]);
+  }
+  if (!mfDone) headers.push(['Max-Forwards', '70']);
+  return headers;
 }
 
 /** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
@@ -561,21 +557,16 @@ function better(a: SipResponse, b: SipResponse): boolean {
   return rank(a) > rank(b);
 }
 
-function responseHeaders(req: SipRequest): HeaderList {
-  const h: HeaderList = [];
-  for (const v of req.viaValues()) h.push(['Via', v]);
-  for (const n of ['From', 'To', 'Call-ID', 'CSeq']) {
-    const v = req.header(n);
-    if (v !== undefined) h.push([n, v]);
-  }
-  return h;
-}
 
 /** The response as the upstream client must see it: Via values of the original request. */
 function stripTopVia(res: SipResponse, req: SipRequest): SipResponse {
-  const headers: HeaderList = [];
   const vias = req.viaValues();
-  vias.forEach((v, i) => headers.push(['Via', i === 0 && req.receivedTopVia ? req.receivedTopVia : v]));
+  return withVias(res, vias.map((v, i) => (i === 0 && req.receivedTopVia ? req.receivedTopVia : v)));
+}
+
+/** `res` with its Via values replaced by `vias` (§16.7 step 3: ours removed). */
+function withVias(res: SipResponse, vias: string[]): SipResponse {
+  const headers: HeaderList = vias.map((v) => ['Via', v] as [string, string]);
   for (const [name, value] of res.headerLines()) {
     const n = name.toLowerCase();
     if (n === 'via' || n === 'v' || n === 'content-length' || n === 'l') continue;

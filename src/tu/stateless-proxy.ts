@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { type HeaderList, type SipRequest, buildRequest, createResponse, parseNameAddr } from '../sip/index.js';
 import type { TransportKind } from '../transport/index.js';
-import { type ProxyCore, type ProxyPolicy, STATELESS_BRANCH_PREFIX } from './proxy-core.js';
+import { type ProxyCore, type ProxyPolicy, STATELESS_BRANCH_PREFIX, forwardedHeaders } from './proxy-core.js';
 import type { Target, UserAgentCore } from './user-agent-core.js';
 
 export class StatelessProxy {
@@ -54,18 +54,7 @@ export class StatelessProxy {
     const kind: TransportKind = dest.kind;
     // §16.11: the same incoming request always yields the same branch (no state to remember it).
     const headers: HeaderList = [['Via', this.stateful.viaFor(kind, `${STATELESS_BRANCH_PREFIX}${branchHash(req)}`)]];
-    let mfDone = false;
-    for (const [name, value] of req.headerLines()) {
-      const n = name.toLowerCase();
-      if (n === 'route' || n === 'content-length' || n === 'l') continue;
-      if (n === 'max-forwards') {
-        headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
-        mfDone = true;
-        continue;
-      }
-      headers.push([name, value]);
-    }
-    if (!mfDone) headers.push(['Max-Forwards', '70']);
+    headers.push(...forwardedHeaders(req));
     for (const r of routes) headers.push(['Route', r]);
     const fwd = buildRequest({ method: req.method, uri, headers, body: req.body });
     this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
