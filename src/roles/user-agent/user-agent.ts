@@ -102,6 +102,8 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
   private readonly dialogs = new DialogTable<CallEntry>();
   private readonly pendingInvites = new WeakMap<Call, { tx?: ClientTransaction; target?: Target; cancelRequested?: boolean; provisional?: boolean; ist?: InviteServerTransaction }>();
   private readonly mediaPort: number;
+  /** The ACK sent for each call's 2xx, sent again for a retransmitted 2xx (§13.2.2.4). */
+  private readonly lastAcks = new WeakMap<Call, { ack: SipRequest; target: Target }>();
   private stopped = false;
   /** Calls with a re-INVITE of ours still waiting for its final response (glare, RFC 3261 §14.2). */
   private readonly reinviting = new WeakSet<Call>();
@@ -357,8 +359,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       body,
       headers: body ? [['Content-Type', 'application/sdp']] : [],
     });
-    (call as unknown as { lastAck?: SipRequest; lastAckTarget?: Target }).lastAck = ack;
-    (call as unknown as { lastAckTarget?: Target }).lastAckTarget = t;
+    this.lastAcks.set(call, { ack, target: t });
     this.core.transactions.sendStateless(ack, { kind: 'request-destination', destination: t });
   }
 
@@ -366,9 +367,9 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
   private reAck(res: SipResponse): void {
     const entry = this.dialogs.get(res.callId, res.from.tag ?? '', res.to.tag ?? '');
     if (!entry) return;
-    const c = entry.call as unknown as { lastAck?: SipRequest; lastAckTarget?: Target };
-    if (c.lastAck && c.lastAckTarget && c.lastAck.cseq.seq === res.cseq.seq) {
-      this.core.transactions.sendStateless(c.lastAck, { kind: 'request-destination', destination: c.lastAckTarget });
+    const last = this.lastAcks.get(entry.call);
+    if (last && last.ack.cseq.seq === res.cseq.seq) {
+      this.core.transactions.sendStateless(last.ack, { kind: 'request-destination', destination: last.target });
     }
   }
 
