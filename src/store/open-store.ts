@@ -11,6 +11,7 @@ import { MemoryUserStore } from './memory-user-store.js';
 import { SqliteLocationStore } from './sqlite-location-store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { openSqlite } from './sqlite-db.js';
+import type { SqliteLocking } from './sqlite-db.js';
 import { RedisLocationStore } from './redis-location-store.js';
 import { RedisUserStore } from './redis-user-store.js';
 import { closeClient, connectRedis } from './redis-client.js';
@@ -20,6 +21,8 @@ export interface StoreSpec {
   store: 'memory' | 'sqlite' | `redis://${string}` | `rediss://${string}` | (string & {});
   /** SQLite file. Default `./switchboard.db`. */
   dbPath?: string;
+  /** SQLite file sharing (see `SqliteLocking`). Default `shared`. */
+  dbLocking?: SqliteLocking;
   /** Redis key prefix. Default `sb:`. */
   redisPrefix?: string;
   /** Clock for expiry decisions. Default Date.now. */
@@ -47,7 +50,7 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
     return { location, users, close: async () => void (await Promise.all([location.close(), users.close()])) };
   }
   if (spec.store === 'sqlite') {
-    const db = openSqlite(spec.dbPath ?? './switchboard.db');
+    const db = openSqlite(spec.dbPath ?? './switchboard.db', spec.dbLocking);
     try {
       const location = new SqliteLocationStore(db, common);
       const users = new SqliteUserStore(db);

@@ -97,6 +97,8 @@ export const ConfigSchema = z.strictObject({
   roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway'])).default(['registrar', 'proxy']),
   store: storeString.default('sqlite'),
   db: z.string().min(1).default('./switchboard.db'),
+  /** SQLite file sharing: `shared` (CLI and other processes may use the file) or `exclusive`. */
+  dbLocking: z.enum(['shared', 'exclusive']).default('shared'),
   redisPrefix: z.string().default('sb:'),
   registrar: RegistrarSchema.default(RegistrarSchema.parse({})),
   auth: AuthSchema.default(AuthSchema.parse({})),
