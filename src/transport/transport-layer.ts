@@ -76,6 +76,17 @@ export interface ReceivedInfo {
   listener: BoundListener;
 }
 
+const ignoreSendError = (): void => undefined;
+
+/** `SipMessage.source` as this layer fills it: plus the listener and flow it came on. */
+interface ReceivedSource {
+  transport: string;
+  address: string;
+  port: number;
+  connectionId?: number;
+  info: ReceivedInfo;
+}
+
 export class TransportLayer {
   /** Every message sent and received, for `--trace` (like a gateway's `debug ccsip messages`). */
   onTrace: ((ev: TraceEvent) => void) | undefined;
@@ -90,7 +101,6 @@ export class TransportLayer {
   private readonly flows = new Map<number, Flow>();
   private readonly flowsByRemote = new Map<string, Flow>();
   private readonly connecting = new Map<string, Promise<Flow>>();
-  private readonly requestInfo = new WeakMap<SipRequest, ReceivedInfo>();
   private readonly streamOpts: StreamOptions;
   private readonly maxMessageSize: number;
   private readonly udpMtu: number;
@@ -191,7 +201,7 @@ export class TransportLayer {
 
   /** The transport facts of a received request. */
   infoOf(req: SipRequest): ReceivedInfo | undefined {
-    return this.requestInfo.get(req);
+    return (req.source as ReceivedSource | undefined)?.info;
   }
 
   /**
@@ -206,7 +216,7 @@ export class TransportLayer {
     if (kind === 'udp') {
       const u = this.udpFor(dest.address);
       if (!u) return fail(new Error('no UDP listener'));
-      this.trace('Sent', 'udp', hostPort(u.localAddress, u.localPort), hostPort(dest.address, dest.port), msg.raw);
+      this.trace('Sent', 'udp', u.localAddress, u.localPort, dest.address, dest.port, msg.raw);
       u.send(msg.raw, dest.address, dest.port, fail);
       return;
     }
@@ -219,21 +229,22 @@ export class TransportLayer {
    * else to `received` and the `rport` / sent-by port / 5060 (RFC 3581 §4).
    */
   sendResponse(res: SipResponse, req: SipRequest, onError?: (err: TransportError) => void): void {
-    const info = this.requestInfo.get(req);
+    const info = (req.source as ReceivedSource | undefined)?.info;
     const src = req.source;
-    const fail = (e: Error) => onError?.(new TransportError('SIP_ERR_TRANSPORT', `response send failed: ${e.message}`));
-    if (!src) return fail(new Error('request has no source'));
+    const fail =
+      onError === undefined ? undefined : (e: Error) => onError(new TransportError('SIP_ERR_TRANSPORT', `response send failed: ${e.message}`));
+    if (!src) return fail?.(new Error('request has no source'));
     const kind = src.transport as TransportKind;
     const { address, port } = responseTarget(req);
     if (kind === 'udp') {
       const u = this.udp.find((x) => x.localPort === info?.listener.port && x.localAddress === info?.listener.address) ?? this.udpFor(address);
-      if (!u) return fail(new Error('no UDP listener'));
-      this.trace('Sent', 'udp', hostPort(u.localAddress, u.localPort), hostPort(address, port), res.raw);
+      if (!u) return fail?.(new Error('no UDP listener'));
+      this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, res.raw);
       u.send(res.raw, address, port, fail);
       return;
     }
     const flow = info?.flow && !info.flow.closed ? info.flow : undefined;
-    this.sendOnFlow(flow, kind, address, port, undefined, res.raw, fail);
+    this.sendOnFlow(flow, kind, address, port, undefined, res.raw, fail ?? ignoreSendError);
   }
 
   private sendOnFlow(flow: Flow | undefined, kind: TransportKind, address: string, port: number, hostname: string | undefined, bytes: Buffer, fail: (e: Error) => void): void {
@@ -241,7 +252,7 @@ export class TransportLayer {
     const f = flow ?? this.flowsByRemote.get(key);
     if (f && !f.closed) {
       try {
-        this.trace('Sent', f.kind, hostPort(f.localAddress, f.localPort), hostPort(f.remoteAddress, f.remotePort), bytes);
+        this.trace('Sent', f.kind, f.localAddress, f.localPort, f.remoteAddress, f.remotePort, bytes);
         f.send(bytes);
       } catch (e) {
         fail(e as Error);
@@ -261,7 +272,7 @@ export class TransportLayer {
     p.then(
       (nf) => {
         try {
-          this.trace('Sent', nf.kind, hostPort(nf.localAddress, nf.localPort), hostPort(nf.remoteAddress, nf.remotePort), bytes);
+          this.trace('Sent', nf.kind, nf.localAddress, nf.localPort, nf.remoteAddress, nf.remotePort, bytes);
           nf.send(bytes);
         } catch (e) {
           fail(e as Error);
@@ -292,19 +303,23 @@ export class TransportLayer {
     return l ? { kind: l.spec.kind, address: l.localAddress, port: l.localPort } : { kind: flow.kind, address: flow.localAddress, port: flow.localPort };
   }
 
-  private trace(direction: TraceDirection, kind: TransportKind, local: string, remote: string, bytes: Buffer): void {
-    if (direction === 'Sent') {
-      this.stats.sent++;
-      if (sendChannel.hasSubscribers) sendChannel.publish({ kind, local, remote, bytes });
-    } else if (recvChannel.hasSubscribers) recvChannel.publish({ kind, local, remote, bytes });
+  /** Counts the message and, only when somebody listens, formats the addresses and reports it. */
+  private trace(direction: TraceDirection, kind: TransportKind, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, bytes: Buffer): void {
+    const channel = direction === 'Sent' ? sendChannel : recvChannel;
+    if (direction === 'Sent') this.stats.sent++;
+    if (!channel.hasSubscribers && this.onTrace === undefined) return;
+    const local = hostPort(localAddress, localPort);
+    const remote = hostPort(remoteAddress, remotePort);
+    if (channel.hasSubscribers) channel.publish({ kind, local, remote, bytes });
     this.onTrace?.({ direction, kind, local, remote, bytes });
   }
 
   /** Inbound path for every transport. */
   private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, _udp?: UdpTransport): void {
     this.stats.received++;
-    this.trace('Received', kind, hostPort(listener.address, listener.port), hostPort(address, port), bytes);
-    const source = { transport: kind, address, port, connectionId: flow?.id };
+    this.trace('Received', kind, listener.address, listener.port, address, port, bytes);
+    // The listener and connection ride on `source` (not a side table): one object per message.
+    const source: ReceivedSource = { transport: kind, address, port, connectionId: flow?.id, info: { flow, listener } };
     let msg: SipRequest | SipResponse;
     try {
       // Parse without the configured size limit so an oversize request can still be answered 513.
@@ -314,7 +329,6 @@ export class TransportLayer {
       const salvaged = salvageRequest(bytes);
       if (salvaged && salvaged.hasHeader('Via')) {
         salvaged.source = source;
-        this.requestInfo.set(salvaged, { flow, listener });
         this.rejectStatelessly(salvaged, err);
       } else this.drop(err, address, port);
       return;
@@ -330,8 +344,7 @@ export class TransportLayer {
       this.onResponse(msg, { flow, listener });
       return;
     }
-    const info = { flow, listener };
-    this.requestInfo.set(msg, info);
+    const info = source.info;
     if (bytes.length > this.maxMessageSize) {
       this.rejectStatelessly(msg, new SipParseError('SIP_ERR_TOO_LARGE', 513, 'message', 'Message Too Large'));
       return;
@@ -351,7 +364,7 @@ export class TransportLayer {
   private rejectStatelessly(req: SipRequest, err: unknown): void {
     const e = err as SipParseError;
     this.stats.rejected++;
-    if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source });
+    if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source ? hostPort(req.source.address, req.source.port) : undefined });
     if (req.method === 'ACK') return; // RFC 3261 §17: ACK is never answered
     // RFC 3261 §18.2.1 applies to every request received, malformed or not: add `received`
     // (and fill `rport`) when the top Via can be read; an unreadable one is copied as it is.

@@ -4,6 +4,19 @@
  * @remarks Layer 2 (`transport/`).
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
+
+/**
+ * The address lookup for `socket.send`: transport targets are already resolved (RFC 3263 runs in
+ * the resolver above), so an IP literal is handed back synchronously instead of taking Node's
+ * default `dns.lookup` detour through `process.nextTick` on every datagram.
+ */
+function literalFirstLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  const v = net.isIP(address);
+  if (v !== 0) callback(null, address, v);
+  else dns.lookup(address, family as dns.LookupOneOptions, callback as never);
+}
 import type { ListenSpec } from './transport.js';
 
 export class UdpTransport {
@@ -19,7 +32,7 @@ export class UdpTransport {
 
   async start(): Promise<void> {
     const type = this.spec.host.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({ type, reuseAddr: false, ipv6Only: type === 'udp6' });
+    const socket = dgram.createSocket({ type, reuseAddr: false, ipv6Only: type === 'udp6', lookup: literalFirstLookup as never });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port, this));
     socket.on('error', (err) => this.onError(err));
@@ -47,9 +60,13 @@ export class UdpTransport {
       onError?.(new Error('UDP socket closed'));
       return;
     }
-    s.send(bytes, port, address, (err) => {
-      if (err) onError?.(err);
-    });
+    // Without a callback Node tries a synchronous send first and queues no completion; only a
+    // sender that can act on a failure (a client transaction, RFC 3261 §8.1.3.1) pays for one.
+    if (onError === undefined) s.send(bytes, port, address);
+    else
+      s.send(bytes, port, address, (err) => {
+        if (err) onError(err);
+      });
   }
 
   async stop(): Promise<void> {
