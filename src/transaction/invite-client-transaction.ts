@@ -152,6 +152,7 @@ export class InviteClientTransaction extends TransactionBase<IctState, IctTimer,
           this.transition('Accepted');
           this.arm('M', timers.M(this.ports.config));
           this.user.onResponse(res, this);
+          this.retire(this.request);
         } else {
           // RFC 3261 §17.1.1.2: 300-699 → Completed, ACK sent, response to the TU.
           this.transition('Completed');
@@ -159,6 +160,7 @@ export class InviteClientTransaction extends TransactionBase<IctState, IctTimer,
           this.transmit(this.ack);
           this.arm('D', timers.D(this.ports.config, this.ports.reliable)); // 0 when reliable
           this.user.onResponse(res, this);
+          this.retire(this.request, this.ack);
         }
         return;
       case 'Completed':

@@ -94,6 +94,8 @@ export class InviteServerTransaction extends TransactionBase<IstState, IstTimer,
   readonly machine = 'IST' as const;
   /** The TU; the layer creates the transaction before the TU sees the INVITE, so it is settable. */
   user: ServerTransactionUser;
+  /** The To tag the TU puts in every response of this transaction (RFC 3261 §8.2.6.2), once chosen. */
+  toTag: string | undefined;
   /** Most recent provisional response sent (resent on INVITE retransmissions, §17.2.1). */
   private lastProvisional: SipResponse | undefined;
   /** The final response sent (resent by Timer G and on INVITE retransmissions). */
@@ -205,16 +207,20 @@ export class InviteServerTransaction extends TransactionBase<IstState, IstTimer,
         } else if (status < 300) {
           // RFC 6026 §7.1: 2xx → Accepted, Timer L; 2xx retransmissions are the TU's.
           this.finalResponse = res;
+          this.lastProvisional = undefined;
           this.transition('Accepted');
           this.arm('L', timers.L(this.ports.config));
           this.transmit(res);
+          this.retire(this.request, res);
         } else {
           // RFC 3261 §17.2.1: 300-699 → Completed; Timer G (unreliable only) and Timer H.
           this.finalResponse = res;
+          this.lastProvisional = undefined;
           this.transition('Completed');
           if (!this.ports.reliable) this.arm('G', this.intervalG);
           this.arm('H', timers.H(this.ports.config));
           this.transmit(res);
+          this.retire(this.request, res);
         }
         return;
       case 'Accepted':

@@ -138,6 +138,7 @@ export class NonInviteClientTransaction extends TransactionBase<NictState, NictT
           this.transition('Completed');
           this.arm('K', timers.K(this.ports.config, this.ports.reliable));
           this.user.onResponse(res, this);
+          this.retire(this.request);
         }
         return;
       case 'Completed': // RFC 3261 §17.1.2.2: retransmitted responses are absorbed.

@@ -82,6 +82,8 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
   readonly machine = 'NIST' as const;
   /** The TU; the layer creates the transaction before the TU sees the request, so it is settable. */
   user: ServerTransactionUser;
+  /** The To tag the TU puts in every response of this transaction (RFC 3261 §8.2.6.2), once chosen. */
+  toTag: string | undefined;
   private lastProvisional: SipResponse | undefined;
   private finalResponse: SipResponse | undefined;
 
@@ -152,9 +154,11 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
         } else {
           // RFC 3261 §17.2.2: 200-699 → Completed, sent, Timer J (0 on reliable transports).
           this.finalResponse = res;
+          this.lastProvisional = undefined;
           this.transition('Completed');
           this.transmit(res);
           this.arm('J', timers.J(this.ports.config, this.ports.reliable));
+          this.retire(this.request, res);
         }
         return;
       case 'Completed': // RFC 3261 §17.2.2: further TU responses are discarded.

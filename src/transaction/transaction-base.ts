@@ -42,8 +42,6 @@ export abstract class TransactionBase<
   private readonly queue: E[] = [];
   private busy = false;
   private terminatedPending = false;
-  /** Call-ID for logs and diagnostics (undefined when the request's Call-ID is malformed). */
-  readonly callId: string | undefined;
 
   protected constructor(
     /** Transaction id: the matching key of RFC 3261 §17.1.3 / §17.2.3. */
@@ -58,13 +56,19 @@ export abstract class TransactionBase<
     private readonly timerStates: Readonly<Record<T, readonly S[]>>,
   ) {
     this.current = initial;
-    let callId: string | undefined;
+  }
+
+  /**
+   * Call-ID for logs and diagnostics (undefined when the request's Call-ID is malformed). Read
+   * from the request each time: a copy kept here would be a slice of the request's text and
+   * keep all of it alive after {@link retire}.
+   */
+  get callId(): string | undefined {
     try {
-      callId = request.callId;
+      return this.request.callId;
     } catch {
-      callId = undefined;
+      return undefined;
     }
-    this.callId = callId;
   }
 
   /** Current state, spelled as in the RFC figure. */
@@ -176,6 +180,15 @@ export abstract class TransactionBase<
       this.ports.clock.clearTimer(h);
       this.armed.delete(timer);
     }
+  }
+
+  /**
+   * Called on entering a state that only waits out a timer: the messages are kept (for
+   * retransmissions and RFC 2543 matching) but their decoded fields are dropped, so a
+   * transaction held for 64·T1 costs a few objects rather than dozens (see `SipMessage.compact`).
+   */
+  protected retire(...messages: Array<SipRequest | SipResponse | undefined>): void {
+    for (const m of messages) m?.compact();
   }
 
   /**

@@ -18,7 +18,7 @@ function keyMethod(method: string): string {
  * shares the INVITE's branch but not its method, so it gets its own transaction.
  */
 export function clientKey(branch: string, method: string): string {
-  return `c ${branch} ${method}`;
+  return flat(`c ${branch} ${method}`);
 }
 
 /** Client key of a request we send (its top Via carries our branch). */
@@ -50,7 +50,18 @@ export function hasRfc3261Branch(req: SipRequest): boolean {
  */
 function rfc3261ServerKey(req: SipRequest, method: string): string {
   const via = req.topVia;
-  return `s ${via.branch} ${sentByKey(via)} ${keyMethod(method)}`;
+  return flat(`s ${via.branch} ${sentByKey(via)} ${keyMethod(method)}`);
+}
+
+/**
+ * A transaction key lives as long as its transaction (64·T1 for a Completed NIST). V8 keeps a
+ * template result as a rope whose pieces are slices of the whole message text, so the key would
+ * keep that text alive after the message is compacted; reading one character makes V8 flatten
+ * the rope into one fresh string and let go of the pieces.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 function paramsKey(params: Params): string {

@@ -35,6 +35,12 @@ export class SipRequest extends SipMessage {
 
   private cUriText: string | undefined;
 
+  override compact(): void {
+    super.compact();
+    this.cUri = undefined;
+    this.cUriText = undefined;
+  }
+
   /** Request-URI text as written (decoded on first access). */
   get uriText(): string {
     return (this.cUriText ??= this.raw.toString('utf8', this.uriStart, this.uriEnd));
