@@ -41,7 +41,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (config.roles.length > 1) throw new ConfigError(`${config.name ?? 'config'}: roles: the gateway role cannot be combined with ${config.roles.filter((r) => r !== 'gateway').join(', ')}`);
     return startGateway(config, opts);
   }
-  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  // A shared secret lets every process of a cluster verify every nonce (RFC 7616 §3.3). Read
+  // before the stores open: with `dbLocking: exclusive` nobody else may open the file after.
+  const secret = config.auth.nonceSecret ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
+  const stores = await openStores({ store: config.store, dbPath: config.db, dbLocking: config.dbLocking, redisPrefix: config.redisPrefix });
   try {
     if (config.users) {
       for (const u of config.users) await stores.users.add(u.user, u.domain ?? config.auth.realm ?? config.domains[0]!, u.password);
@@ -78,8 +81,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       product: 'Switchboard/0.1',
     });
 
-    // A shared secret lets every process of a cluster verify every nonce (RFC 7616 §3.3).
-    const secret = config.auth.nonceSecret ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
     const verifier = new DigestVerifier({
       nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime }),
       algorithms: config.auth.algorithms,
@@ -182,6 +183,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         };
       }
     }
+
+    // RFC 3261 §8.2.7: REGISTERs without credentials are challenged before any transaction.
+    if (registrar && config.registrar.authenticate) core.statelessResponse = (req) => registrar.statelessChallenge(req);
 
     const inflight = new Set<Promise<void>>();
     core.onRequest = (req: SipRequest, tx: ServerTransaction) => {

@@ -50,6 +50,22 @@ export interface ProxyDelegate {
   receiveStateless?(req: SipRequest): boolean;
 }
 
+/** A response given without a server transaction (RFC 3261 §8.2.7). */
+export interface StatelessAnswer {
+  status: number;
+  reason?: string;
+  headers?: HeaderList;
+}
+
+/** A To tag that is the same for every retransmission of a request: a hash of its top Via. */
+function statelessTag(req: SipRequest): string {
+  const via = req.topVia;
+  const key = via.isRfc3261Branch ? `${via.branch}|${via.sentBy}` : `${req.callId}|${req.cseq.seq}|${req.from.tag ?? ''}|${via.sentBy}`;
+  let h = 0x811c9dc5; // FNV-1a, 32 bits: uniqueness per request is all a To tag needs here
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return `sl${(h >>> 0).toString(36)}`;
+}
+
 /** A destination plus a flow to reuse when one is known (in-dialog requests, §18). */
 export type Target = Destination & { flowId?: number };
 
@@ -88,21 +104,22 @@ export class UserAgentCore {
   onStray2xx: (res: SipResponse) => void = () => {};
   /** In-dialog request test: does a dialog exist for this Call-ID and tags? */
   hasDialog: (req: SipRequest) => boolean = () => false;
+  /**
+   * Stateless UAS behaviour (RFC 3261 §8.2.7): a response the TU can give without any
+   * transaction state, looked up before a server transaction is made. Meant for digest
+   * challenges of requests that carry no credentials, which §8.2.7 says to answer statelessly
+   * so that a flood of them creates no state (§26.1.5). `undefined`: handle statefully.
+   */
+  statelessResponse: ((req: SipRequest) => StatelessAnswer | undefined) | undefined;
 
   /** Set by a server that also proxies (see {@link ProxyDelegate}). */
   proxy: ProxyDelegate | undefined;
 
   private readonly retransmitting = new Map<string, { stop: () => void }>();
-  private readonly toTags = new WeakMap<ServerTransaction, string>();
 
   /** The To tag of every response of one server transaction (§8.2.6.2: the same tag each time). */
   toTagFor(tx: ServerTransaction, preferred?: string): string {
-    let t = this.toTags.get(tx);
-    if (t === undefined) {
-      t = preferred ?? newTag();
-      this.toTags.set(tx, t);
-    }
-    return t;
+    return (tx.toTag ??= preferred ?? newTag());
   }
 
   constructor(opts: UserAgentCoreOptions) {
@@ -137,10 +154,15 @@ export class UserAgentCore {
 
   private sendToTransport(msg: SipRequest | SipResponse, target: SendTarget): void {
     if (target.kind === 'response-to') {
-      this.transport.sendResponse(msg as SipResponse, target.request, (err) => {
-        const tx = this.transactions.findServerTransaction(target.request);
-        tx?.handle({ kind: 'transport-error', error: err });
-      });
+      // RFC 3261 §17.2.4: a failed response send is reported to the server transaction. Over UDP
+      // nothing is reported back for a datagram, so only connection transports pay for the hook.
+      const req = target.request;
+      if (req.source === undefined || req.source.transport === 'udp') this.transport.sendResponse(msg as SipResponse, req);
+      else
+        this.transport.sendResponse(msg as SipResponse, req, (err) => {
+          const tx = this.transactions.findServerTransaction(req);
+          tx?.handle({ kind: 'transport-error', error: err });
+        });
       return;
     }
     const dest = target.destination as Target;
@@ -161,6 +183,7 @@ export class UserAgentCore {
 
   private receiveRequest(req: SipRequest): void {
     if (this.proxy?.receiveStateless?.(req)) return;
+    if (this.statelessResponse !== undefined && this.answerStatelessly(req)) return;
     const r = this.transactions.receiveRequest(req);
     switch (r.kind) {
       case 'absorbed':
@@ -223,6 +246,24 @@ export class UserAgentCore {
       }
     }
     this.onRequest(req, tx);
+  }
+
+  /**
+   * RFC 3261 §8.2.7: only requests the §8.2 checks would pass unchanged qualify (an allowed,
+   * recognised method, no To tag, no Require, no body), so the stateless answer is the one the
+   * stateful path would give. A retransmission gets the answer again; the To tag is derived
+   * from the branch so that it is the same each time (§8.2.6.2).
+   */
+  private answerStatelessly(req: SipRequest): boolean {
+    const m = req.method;
+    if (m === 'ACK' || m === 'CANCEL' || !this.allow.includes(m)) return false;
+    if (req.to.tag !== undefined || req.body.length > 0 || req.hasHeader('Require')) return false;
+    const a = this.statelessResponse!(req);
+    if (a === undefined) return false;
+    const headers: HeaderList = [['Server', this.product], ...(a.headers ?? [])];
+    const res = createResponse(req, a.status, { reason: a.reason, toTag: statelessTag(req), headers });
+    this.transport.sendResponse(res, req);
+    return true;
   }
 
   private acceptsBody(method: string, ct: string): boolean {

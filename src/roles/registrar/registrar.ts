@@ -72,6 +72,29 @@ export class Registrar {
     return this.config.domains.some((d) => d.toLowerCase() === h);
   }
 
+  /**
+   * The challenge for a REGISTER that carries no credentials at all, given statelessly (RFC 3261
+   * §8.2.7, §26.1.5): steps 1 and 5 pass and authentication is on, so {@link handle} would
+   * answer exactly this 401 (the nonce is stateless too, RFC 7616 §3.3). `undefined` for
+   * anything else, which goes through a server transaction.
+   */
+  statelessChallenge(req: SipRequest): { status: number; headers: HeaderList } | undefined {
+    const verifier = this.deps.verifier;
+    if (req.method !== 'REGISTER' || !this.config.authenticate || verifier === undefined) return undefined;
+    if (req.hasHeader('Authorization')) return undefined;
+    try {
+      const ruri = req.uri;
+      if (ruri.kind !== 'sip' || (!this.serves(ruri.hostname) && !this.deps.isOwnAddress?.(ruri))) return undefined;
+      const to = req.to.uri;
+      if (to.kind !== 'sip' || !this.serves(to.hostname)) return undefined;
+      const domain = to.hostname.toLowerCase();
+      const realm = this.config.realm ? this.config.realm(domain) : domain;
+      return { status: 401, headers: verifier.challenge(realm).map((c) => ['WWW-Authenticate', c] as [string, string]) };
+    } catch {
+      return undefined; // malformed: the stateful path names the problem in a 400
+    }
+  }
+
   /** Processes one REGISTER (RFC 3261 §10.3 steps 1–8). */
   async handle(req: SipRequest, respond: Respond): Promise<void> {
     // Step 1: the Request-URI names a domain we serve (else a proxy would forward it).
