@@ -94,6 +94,54 @@ function longSlot(b: Uint8Array, p: number, nl: number): number {
   }
 }
 
+/** `slot << 4 | name length`, the result of {@link routingNameColon}. */
+function slotAndLength(slot: number, nameLength: number): number {
+  return (slot << 4) | nameLength;
+}
+
+/**
+ * The common spelling of a routing header: its name (any case, compact forms included,
+ * RFC 3261 §7.3.1, §7.3.3) followed at once by the colon. Returns `slot << 4 | name length`,
+ * or -1 for anything else, which the general scan then handles (token check, blanks before the
+ * colon). Every byte compared is a letter, `-` or `:`, so a match is a valid token name and
+ * needs no per-byte token check. Reads past the line compare unequal (CR and LF are neither
+ * letters nor the colon; bytes past the buffer read as 0).
+ */
+function routingNameColon(b: Uint8Array, p: number): number {
+  const c1 = b[p + 1]!;
+  switch (b[p]! | 0x20) {
+    case 0x76: // v, Via
+      if (c1 === COLON) return slotAndLength(F_VIA, 1);
+      return (w32(b, p) | 0x00202020) === 0x3a616976 ? slotAndLength(F_VIA, 3) : -1;
+    case 0x66: // f, From
+      if (c1 === COLON) return slotAndLength(F_FROM, 1);
+      return (w32(b, p) | 0x20202020) === 0x6d6f7266 && b[p + 4] === COLON ? slotAndLength(F_FROM, 4) : -1;
+    case 0x74: // t, To
+      if (c1 === COLON) return slotAndLength(F_TO, 1);
+      return (c1 | 0x20) === 0x6f && b[p + 2] === COLON ? slotAndLength(F_TO, 2) : -1;
+    case 0x69: // i, compact Call-ID
+      return c1 === COLON ? slotAndLength(F_CALLID, 1) : -1;
+    case 0x6c: // l, compact Content-Length
+      return c1 === COLON ? slotAndLength(F_CL, 1) : -1;
+    case 0x6d: // m (compact Contact), Max-Forwards
+      if (c1 === COLON) return slotAndLength(F_CONTACT, 1);
+      return (w32(b, p) | 0x00202020) === 0x2d78616d && (w32(b, p + 4) | 0x20202020) === 0x77726f66 &&
+        (w32(b, p + 8) | 0x20202020) === 0x73647261 && b[p + 12] === COLON ? slotAndLength(F_MAXFWD, 12) : -1;
+    case 0x63: { // Call-ID, CSeq, Contact, Content-Length (compact `c` is Content-Type)
+      const w = w32(b, p) | 0x20202020;
+      if (w === 0x71657363) return b[p + 4] === COLON ? slotAndLength(F_CSEQ, 4) : -1;
+      if (w === 0x6c6c6163) return (w32(b, p + 4) | 0x00202000) === 0x3a64692d ? slotAndLength(F_CALLID, 7) : -1;
+      if (w !== 0x746e6f63) return -1;
+      const w2 = w32(b, p + 4);
+      if ((w2 | 0x00202020) === 0x3a746361) return slotAndLength(F_CONTACT, 7);
+      return (w2 | 0x00202020) === 0x2d746e65 && (w32(b, p + 8) | 0x20202020) === 0x676e656c &&
+        (w32(b, p + 11) | 0x00202020) === 0x3a687467 ? slotAndLength(F_CL, 14) : -1;
+    }
+    default:
+      return -1;
+  }
+}
+
 /**
  * Parses one SIP message from a Buffer.
  * @throws SipParseError with a stable code, the status to answer with, and the field.
@@ -170,31 +218,47 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       p = eol + 1;
       continue;
     }
-    // Header name: token chars.
-    let q = p;
-    let b = c;
-    if (eol < len) {
-      // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
-      while (TOK[b] === 1) b = buf[++q]!;
+    let nameEnd: number;
+    let q: number;
+    let slot = -1;
+    const known = routingNameColon(buf, p);
+    if (known >= 0) {
+      // A routing header spelled `Name:`: recognised in one go, no per-byte token check.
+      slot = known >> 4;
+      nameEnd = p + (known & 15);
+      q = nameEnd;
     } else {
-      while (TOK[b] === 1) {
-        if (++q >= vEnd) break;
-        b = buf[q]!;
-      }
-    }
-    const nameEnd = q;
-    if (b !== COLON || q >= vEnd) {
-      if (q < vEnd) {
-        if (b !== SP && b !== HT) {
-          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+      // Header name: token chars.
+      q = p;
+      let b = c;
+      if (eol < len) {
+        // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
+        while (TOK[b] === 1) b = buf[++q]!;
+      } else {
+        while (TOK[b] === 1) {
+          if (++q >= vEnd) break;
+          b = buf[q]!;
         }
-        while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
       }
-      if (q >= vEnd || buf[q] !== COLON) {
-        throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+      nameEnd = q;
+      if (b !== COLON || q >= vEnd) {
+        if (q < vEnd) {
+          if (b !== SP && b !== HT) {
+            throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+          }
+          while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+        }
+        if (q >= vEnd || buf[q] !== COLON) {
+          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+        }
+        // Blanks before the colon (RFC 3261 §7.3.1 allows them): routing names spelled this
+        // way are recognised here; without blanks routingNameColon has already seen them.
+        const nl = nameEnd - p;
+        // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
+        if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
       }
+      if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     }
-    if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     q++;
     while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
     let ve = vEnd;
@@ -202,19 +266,14 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (n >= maxIndex) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
-    const nl = nameEnd - p;
-    // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
-    if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) {
-      const slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
-      if (slot >= 0) {
-        if (ix[slot]! < 0) ix[slot] = n;
-        else dup |= 1 << slot;
-        if (slot === F_CL) {
-          if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
-          clValueStart = q;
-          clValueEnd = ve;
-          clCount++;
-        }
+    if (slot >= 0) {
+      if (ix[slot]! < 0) ix[slot] = n;
+      else dup |= 1 << slot;
+      if (slot === F_CL) {
+        if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+        clValueStart = q;
+        clValueEnd = ve;
+        clCount++;
       }
     }
     ix[n] = p;
