@@ -1,11 +1,13 @@
 /**
- * One-pass scanner: start line, header-line offsets, body framing.
+ * One-pass scanner: start line, header lines, body framing.
  *
  * @remarks Layer 1 (`sip/`). No regex and no per-header string on the hot path: the bytes
  * before the body are decoded once as latin1 (string offsets = byte offsets), lines are found
- * with `String.indexOf`, header names are only checked to be tokens, and the routing headers are
- * recognised by their length and bytes into fixed slots. Other names are hashed only when
- * someone looks one up (see SipMessage.keyAt); values stay as offsets until someone asks.
+ * with `String.indexOf`, and every header line is checked (token name, colon, RFC 3261 §7.3.1)
+ * while scanning. Only the routing headers are recorded: recognised by their bytes, the value
+ * range of the first line of each goes into a fixed slot. The offsets of the other lines are
+ * worked out when someone first looks one up by name (see indexHeaderLines); values stay as
+ * offsets until someone asks.
  */
 import { SipParseError } from '../errors.js';
 import {
@@ -349,10 +351,16 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     const reasonStart = codeEnd < slEnd ? codeEnd + 1 : slEnd;
     return new SipResponse(buf, routing, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd, text);
   }
-  const sp1 = text.indexOf(' ', pos);
-  if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
-  for (let i = pos; i < sp1; i++) {
-    if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+  // Method SP: the token scan finds the first SP (the line ends in LF, not a token char).
+  let sp1 = pos;
+  while (TOK[buf[sp1]!] === 1) sp1++;
+  if (buf[sp1] !== SP || sp1 === pos || sp1 >= slEnd) {
+    // Not `token SP`: the general checks say which error it is.
+    sp1 = text.indexOf(' ', pos);
+    if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
+    for (let i = pos; i < sp1; i++) {
+      if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+    }
   }
   const sp2 = text.indexOf(' ', sp1 + 1);
   if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {
