@@ -286,7 +286,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     }
     q++;
-    while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+    // Blanks after the colon. No bound needed: buf[vEnd] is CR, LF or past the end, not a blank.
+    while (buf[q] === SP || buf[q] === HT) q++;
     let ve = vEnd;
     while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     if (lines >= maxHeaders) {
@@ -366,13 +367,16 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
   }
-  const sp3 = text.indexOf(' ', sp2 + 1);
-  if (sp3 >= 0 && sp3 < slEnd) {
-    // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
-    throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
-  }
-  if (!isVersion20(buf, sp2 + 1, slEnd)) {
-    throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+  // The common tail, exactly `SIP/2.0` after the second SP, holds no third SP: no search.
+  if (slEnd - sp2 !== 8 || !isSip20(buf, sp2 + 1)) {
+    const sp3 = text.indexOf(' ', sp2 + 1);
+    if (sp3 >= 0 && sp3 < slEnd) {
+      // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
+      throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
+    }
+    if (!isVersion20(buf, sp2 + 1, slEnd)) {
+      throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+    }
   }
   if (buf[sp1 + 1] === 0x3c) {
     throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI enclosed in <>');
@@ -382,16 +386,19 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   return new SipRequest(buf, routing, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2, text);
 }
 
+/** The seven bytes at `s` spell `SIP/2.0`, the token in any case (RFC 3261 §7.1). */
+function isSip20(buf: Buffer, s: number): boolean {
+  return (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 &&
+    buf[s + 3] === 0x2f && buf[s + 4] === 0x32 && buf[s + 5] === 0x2e && buf[s + 6] === 0x30;
+}
+
 function isVersion20(buf: Buffer, s: number, e: number): boolean {
   // "SIP/2.0", the token compared case-insensitively (RFC 3261 §7.1).
   if (e - s !== 7) {
     if (e - s >= 4 && (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
   }
-  const ok =
-    (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 &&
-    buf[s + 3] === 0x2f && buf[s + 4] === 0x32 && buf[s + 5] === 0x2e && buf[s + 6] === 0x30;
-  if (ok) return true;
+  if (isSip20(buf, s)) return true;
   if ((buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
   throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
 }
