@@ -96,14 +96,13 @@ export const H = {
   expires: hashName('expires'),
 } as const;
 
-/** Stride of the flat header index: nameStart, nameEnd, valueStart, valueEnd. */
-export const HEADER_STRIDE = 4;
-
 /*
- * The index starts with HEADER_BASE fixed slots: the index position of the first line of each
- * routing header (-1 when absent), a bit mask of the routing headers seen more than once, and
- * whether any line is folded (a folded value's byte range holds a line break, see
- * SipMessage.isFolded).
+ * Routing slots. While scanning, the parser records the value of the first line of each routing
+ * header in a small array of ROUTING_SIZE numbers: at `2 * slot` the value start (-1 when the
+ * header is absent), at `2 * slot + 1` the value end; then a bit mask of the routing headers
+ * seen more than once, and whether any line is folded (a folded value's byte range holds a line
+ * break, see SipMessage.isFolded). Every other header line is indexed only when someone looks
+ * one up by name (see indexHeaderLines).
  */
 export const F_VIA = 0;
 export const F_FROM = 1;
@@ -113,13 +112,16 @@ export const F_CSEQ = 4;
 export const F_MAXFWD = 5;
 export const F_CONTACT = 6;
 export const F_CL = 7;
-/** Number of fixed routing slots. */
+/** Number of routing slots. */
 export const F_COUNT = 8;
-/** Slot of the duplicate mask (bit = routing slot number). */
-export const F_DUP = 8;
-/** Slot of the "some header line is folded" flag (0 or 1). */
-export const F_FOLD = 9;
-export const HEADER_BASE = 10;
+/** Position of the duplicate mask (bit = routing slot number). */
+export const R_DUP = 16;
+/** Position of the "some header line is folded" flag (0 or 1). */
+export const R_FOLD = 17;
+export const ROUTING_SIZE = 18;
+
+/** Stride of the lazily built header-line index: nameStart, nameEnd, valueStart, valueEnd. */
+export const HEADER_STRIDE = 4;
 
 const M_ACK = 'ACK';
 const M_BYE = 'BYE';

@@ -12,9 +12,10 @@ import { isAscii } from 'node:buffer';
 import { TOKEN, hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
 import { type Via, parseVia, parseViaBytes, parseViaList } from '../headers/via.js';
 import {
-  COMPACT_HASH_TO_FULL, F_CALLID, F_CONTACT, F_CSEQ, F_DUP, F_FOLD, F_FROM, F_MAXFWD, F_TO, F_VIA, H, HEADER_BASE, HEADER_STRIDE,
+  COMPACT_HASH_TO_FULL, F_CALLID, F_CONTACT, F_CSEQ, F_FROM, F_MAXFWD, F_TO, F_VIA, H, HEADER_STRIDE, R_DUP, R_FOLD,
   hashNameBytes, headerKey, internMethod,
 } from './header-names.js';
+import { indexHeaderLines } from './header-lines.js';
 
 // Module-local copies: reads of imported bindings are slower in hot loops.
 const TOK: Uint8Array = TOKEN.slice();
@@ -48,12 +49,14 @@ export abstract class SipMessage {
   private hAscii = 0;
   /** Name key (see {@link headerKey}) of each header line, computed on the first lookup by name. */
   private keys: number[] | undefined;
+  /** Offsets of every header line (see {@link HEADER_STRIDE}), worked out on the first lookup by name. */
+  private lineIx: number[] | undefined;
 
   constructor(
     /** The bytes as received (or as built); never modified. */
     readonly raw: Buffer,
-    /** Flat header index, see {@link HEADER_STRIDE}. */
-    protected readonly index: number[],
+    /** Value ranges of the routing headers, duplicate mask and fold flag (see ROUTING_SIZE). */
+    protected readonly routing: number[],
     /** Offset of the first header line. */
     readonly headersStart: number,
     readonly bodyStart: number,
@@ -88,25 +91,35 @@ export abstract class SipMessage {
     return (this.hText ??= (this.raw as unknown as Latin1).latin1Slice(0, this.bodyStart));
   }
 
+  /** Offsets of every header line, HEADER_STRIDE numbers per line. */
+  private lineIndex(): number[] {
+    return (this.lineIx ??= indexHeaderLines(this.raw, this.head(), this.headersStart, this.bodyStart));
+  }
+
   /** Number of header lines. */
   get headerCount(): number {
-    return (this.index.length - HEADER_BASE) / HEADER_STRIDE;
+    return this.lineIndex().length / HEADER_STRIDE;
   }
 
-  /** True when the value of the line at index position `i` spans continuation lines. */
-  private isFolded(i: number): boolean {
-    const ix = this.index;
-    if (ix[F_FOLD] === 0) return false;
-    const lf = this.head().indexOf('\n', ix[i + 2]!);
-    return lf >= 0 && lf < ix[i + 3]!;
+  /** True when the value in `[s, e)` spans continuation lines. */
+  private isFolded(s: number, e: number): boolean {
+    if (this.routing[R_FOLD] === 0) return false;
+    const lf = this.head().indexOf('\n', s);
+    return lf >= 0 && lf < e;
   }
 
-  private valueAt(i: number): string {
-    const ix = this.index;
+  /** The value in `[s, e)` as text, folding undone (RFC 3261 §7.3.1). */
+  private valueIn(s: number, e: number): string {
     if (this.hAscii === 0) this.hAscii = isAscii(this.raw.subarray(0, this.bodyStart)) ? 1 : 2;
     // ASCII: a substring of the latin1 text equals the UTF-8 decoding and costs no copy.
-    const s = this.hAscii === 1 ? this.head().slice(ix[i + 2]!, ix[i + 3]!) : this.raw.toString('utf8', ix[i + 2]!, ix[i + 3]!);
-    return this.isFolded(i) ? s.replace(FOLD_RE, ' ') : s;
+    const v = this.hAscii === 1 ? this.head().slice(s, e) : this.raw.toString('utf8', s, e);
+    return this.isFolded(s, e) ? v.replace(FOLD_RE, ' ') : v;
+  }
+
+  /** The value of the line at line-index position `i`. */
+  private valueAt(i: number): string {
+    const ix = this.lineIndex();
+    return this.valueIn(ix[i + 2]!, ix[i + 3]!);
   }
 
   /** Name keys of the header lines, in order (hash of the full name, compact forms mapped). */
@@ -114,9 +127,9 @@ export abstract class SipMessage {
     let keys = this.keys;
     if (keys === undefined) {
       keys = [];
-      const ix = this.index;
+      const ix = this.lineIndex();
       const raw = this.raw;
-      for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
+      for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
         const s = ix[i]!;
         const e = ix[i + 1]!;
         const k = hashNameBytes(raw, s, e);
@@ -134,7 +147,7 @@ export abstract class SipMessage {
 
   protected headerByKey(key: number): string | undefined {
     const keys = this.lineKeys();
-    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return this.valueAt(HEADER_BASE + j * HEADER_STRIDE);
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return this.valueAt(j * HEADER_STRIDE);
     return undefined;
   }
 
@@ -146,7 +159,7 @@ export abstract class SipMessage {
   protected headersByKey(key: number): string[] {
     const out: string[] = [];
     const keys = this.lineKeys();
-    for (let j = 0; j < keys.length; j++) if (keys[j] === key) out.push(this.valueAt(HEADER_BASE + j * HEADER_STRIDE));
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) out.push(this.valueAt(j * HEADER_STRIDE));
     return out;
   }
 
@@ -184,8 +197,8 @@ export abstract class SipMessage {
   /** Every header line as [name as written, value], in order. */
   headerLines(): Array<[string, string]> {
     const out: Array<[string, string]> = [];
-    const ix = this.index;
-    for (let i = HEADER_BASE; i < ix.length; i += HEADER_STRIDE) {
+    const ix = this.lineIndex();
+    for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
       out.push([this.head().slice(ix[i]!, ix[i + 1]!), this.valueAt(i)]);
     }
     return out;
@@ -199,14 +212,13 @@ export abstract class SipMessage {
   /** Call-ID (RFC 3261 §20.8). */
   get callId(): string {
     if (this.cCallId === undefined) {
-      const ix = this.index;
-      const i = ix[F_CALLID]!;
-      if (i < 0) throw missing('Call-ID');
+      const r = this.routing;
+      const s = r[2 * F_CALLID]!;
+      if (s < 0) throw missing('Call-ID');
+      const e = r[2 * F_CALLID + 1]!;
       // Fast path on the bytes: printable ASCII without whitespace is a valid word as it is.
       const raw = this.raw;
-      const s = ix[i + 2]!;
-      const e = ix[i + 3]!;
-      let plain = e > s && !this.isFolded(i);
+      let plain = e > s && !this.isFolded(s, e);
       if (plain) {
         for (let k = s; k < e; k++) {
           const c = raw[k]!;
@@ -218,7 +230,7 @@ export abstract class SipMessage {
       }
       if (plain) this.cCallId = this.head().slice(s, e);
       else {
-        const t = this.valueAt(i).trim();
+        const t = this.valueIn(s, e).trim();
         if (t.length === 0 || hasWhitespace(t)) {
           throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, 'Call-ID', 'Malformed Call-ID');
         }
@@ -230,10 +242,11 @@ export abstract class SipMessage {
 
   get cseq(): CSeq {
     if (this.cCSeq === undefined) {
-      const ix = this.index;
-      const i = ix[F_CSEQ]!;
-      if (i < 0) throw missing('CSeq');
-      this.cCSeq = (this.isFolded(i) ? undefined : this.cseqFast(ix[i + 2]!, ix[i + 3]!)) ?? parseCSeq(this.valueAt(i));
+      const r = this.routing;
+      const s = r[2 * F_CSEQ]!;
+      if (s < 0) throw missing('CSeq');
+      const e = r[2 * F_CSEQ + 1]!;
+      this.cCSeq = (this.isFolded(s, e) ? undefined : this.cseqFast(s, e)) ?? parseCSeq(this.valueIn(s, e));
     }
     return this.cCSeq;
   }
@@ -259,42 +272,45 @@ export abstract class SipMessage {
 
   get from(): NameAddr {
     if (this.cFrom === undefined) {
-      const i = this.index[F_FROM]!;
-      if (i < 0) throw missing('From');
-      this.cFrom = this.nameAddrAt(i, 'From');
+      this.cFrom = this.nameAddrIn(F_FROM, 'From');
     }
     return this.cFrom;
   }
 
   get to(): NameAddr {
     if (this.cTo === undefined) {
-      const i = this.index[F_TO]!;
-      if (i < 0) throw missing('To');
-      this.cTo = this.nameAddrAt(i, 'To');
+      this.cTo = this.nameAddrIn(F_TO, 'To');
     }
     return this.cTo;
   }
 
-  /** One name-addr value from the bytes when it has the common shape, else by the string parser. */
-  private nameAddrAt(i: number, field: string): NameAddr {
-    const ix = this.index;
-    if (!this.isFolded(i)) {
-      const n = parseNameAddrBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head(), field);
+  /**
+   * The name-addr value of a routing slot (From, To): from the bytes when it has the common
+   * shape, else by the string parser.
+   */
+  private nameAddrIn(slot: number, field: string): NameAddr {
+    const r = this.routing;
+    const s = r[2 * slot]!;
+    if (s < 0) throw missing(field);
+    const e = r[2 * slot + 1]!;
+    if (!this.isFolded(s, e)) {
+      const n = parseNameAddrBytes(this.raw, s, e, this.head(), field);
       if (n !== undefined) return n;
     }
-    return parseNameAddr(this.valueAt(i), field);
+    return parseNameAddr(this.valueIn(s, e), field);
   }
 
   /** The topmost Via value: only the first value of the first Via line is parsed. */
   get topVia(): Via {
     if (this.cTopVia === undefined) {
-      const ix = this.index;
-      const i = ix[F_VIA]!;
-      if (i < 0) throw missing('Via');
-      const fast = this.isFolded(i) ? undefined : parseViaBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head());
+      const r = this.routing;
+      const s = r[2 * F_VIA]!;
+      if (s < 0) throw missing('Via');
+      const e = r[2 * F_VIA + 1]!;
+      const fast = this.isFolded(s, e) ? undefined : parseViaBytes(this.raw, s, e, this.head());
       if (fast !== undefined) this.cTopVia = fast;
       else {
-        const v = this.valueAt(i);
+        const v = this.valueIn(s, e);
         const comma = v.indexOf(',');
         if (comma < 0) this.cTopVia = parseVia(v);
         else {
@@ -319,13 +335,12 @@ export abstract class SipMessage {
 
   /** Max-Forwards (RFC 3261 §20.22), 0–255; undefined when absent. */
   get maxForwards(): number | undefined {
-    const ix = this.index;
-    const i = ix[F_MAXFWD]!;
-    if (i < 0) return undefined;
-    if (!this.isFolded(i)) {
+    const r = this.routing;
+    const s = r[2 * F_MAXFWD]!;
+    if (s < 0) return undefined;
+    const e = r[2 * F_MAXFWD + 1]!;
+    if (!this.isFolded(s, e)) {
       const raw = this.raw;
-      const s = ix[i + 2]!;
-      const e = ix[i + 3]!;
       if (e > s && e - s <= 10) {
         let n = 0;
         let k = s;
@@ -337,7 +352,7 @@ export abstract class SipMessage {
         if (k === e && n <= 255) return n;
       }
     }
-    const t = this.valueAt(i).trim();
+    const t = this.valueIn(s, e).trim();
     if (!isDigits(t, 1, 10) || Number(t) > 255) {
       throw new SipParseError('SIP_ERR_MAX_FORWARDS', 400, 'Max-Forwards', 'Max-Forwards is not 0-255');
     }
@@ -359,13 +374,14 @@ export abstract class SipMessage {
 
   get contact(): NameAddr[] {
     if (this.cContact === undefined) {
-      const ix = this.index;
-      const i = ix[F_CONTACT]!;
+      const r = this.routing;
+      const s = r[2 * F_CONTACT]!;
+      const e = r[2 * F_CONTACT + 1]!;
       let one: NameAddr | undefined;
-      if (i >= 0 && (ix[F_DUP]! & (1 << F_CONTACT)) === 0 && !this.isFolded(i)) {
-        one = parseNameAddrBytes(this.raw, ix[i + 2]!, ix[i + 3]!, this.head(), 'Contact');
+      if (s >= 0 && (r[R_DUP]! & (1 << F_CONTACT)) === 0 && !this.isFolded(s, e)) {
+        one = parseNameAddrBytes(this.raw, s, e, this.head(), 'Contact');
       }
-      this.cContact = i < 0 ? [] : one !== undefined ? [one] : parseNameAddrList(this.headersByKey(H.contact), 'Contact');
+      this.cContact = s < 0 ? [] : one !== undefined ? [one] : parseNameAddrList(this.headersByKey(H.contact), 'Contact');
     }
     return this.cContact;
   }
@@ -388,7 +404,7 @@ export abstract class SipMessage {
    * single-valued ones appear once (RFC 4475 §3.3.8). Throws {@link SipParseError}.
    */
   validate(): void {
-    const dup = this.index[F_DUP]!;
+    const dup = this.routing[R_DUP]!;
     if (dup !== 0) {
       for (const [slot, name] of SINGLE_VALUED) {
         if ((dup & (1 << slot)) !== 0) {

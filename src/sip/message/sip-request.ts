@@ -18,7 +18,7 @@ export class SipRequest extends SipMessage {
 
   constructor(
     raw: Buffer,
-    index: number[],
+    routing: number[],
     headersStart: number,
     bodyStart: number,
     bodyEnd: number,
@@ -29,7 +29,7 @@ export class SipRequest extends SipMessage {
     private readonly uriEnd: number,
     headText?: string,
   ) {
-    super(raw, index, headersStart, bodyStart, bodyEnd, headText);
+    super(raw, routing, headersStart, bodyStart, bodyEnd, headText);
     this.cUriText = undefined;
   }
 

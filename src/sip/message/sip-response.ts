@@ -10,7 +10,7 @@ export class SipResponse extends SipMessage {
 
   constructor(
     raw: Buffer,
-    index: number[],
+    routing: number[],
     headersStart: number,
     bodyStart: number,
     bodyEnd: number,
@@ -21,7 +21,7 @@ export class SipResponse extends SipMessage {
     private readonly reasonEnd: number,
     headText?: string,
   ) {
-    super(raw, index, headersStart, bodyStart, bodyEnd, headText);
+    super(raw, routing, headersStart, bodyStart, bodyEnd, headText);
     this.cReason = undefined;
   }
 

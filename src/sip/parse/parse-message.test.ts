@@ -704,6 +704,46 @@ describe('header recognition', () => {
     assert.equal(m.header('To'), 'Bob <sip:bob@example.com>');
   });
 
+  test('routing slots and the header lines indexed on lookup agree on unusual spellings', () => {
+    // Blanks before the colon, a routing value only on its continuation line, a second Via
+    // folded, a compact form with blanks: the scanner's slots and the lazily built line index
+    // (indexHeaderLines) must give the same values.
+    const m = parseMessage(wire([
+      'OPTIONS sip:bob@example.com SIP/2.0',
+      'Via \t: SIP/2.0/UDP a.example.com;branch=z9hG4bKs1',
+      'VIA: SIP/2.0/UDP b.example.com',
+      '  ;branch=z9hG4bKs2',
+      'Max-Forwards  :70',
+      'To: Bob <sip:bob@example.com>',
+      'f : "Alice" <sip:alice@example.com>;tag=77',
+      'Call-ID:',
+      '   folded-id@example.com',
+      'X-Empty:',
+      'CSeq:1 OPTIONS  ',
+      'Content-Length : 0',
+    ])) as SipRequest;
+    assert.equal(m.topVia.branch, 'z9hG4bKs1');
+    assert.equal(m.maxForwards, 70);
+    assert.equal(m.from.tag, '77');
+    assert.equal(m.callId, 'folded-id@example.com');
+    assert.deepEqual(m.cseq, { seq: 1, method: 'OPTIONS' });
+    assert.equal(m.headerCount, 9);
+    assert.deepEqual(m.headerLines(), [
+      ['Via', 'SIP/2.0/UDP a.example.com;branch=z9hG4bKs1'],
+      ['VIA', 'SIP/2.0/UDP b.example.com ;branch=z9hG4bKs2'],
+      ['Max-Forwards', '70'],
+      ['To', 'Bob <sip:bob@example.com>'],
+      ['f', '"Alice" <sip:alice@example.com>;tag=77'],
+      ['Call-ID', 'folded-id@example.com'],
+      ['X-Empty', ''],
+      ['CSeq', '1 OPTIONS'],
+      ['Content-Length', '0'],
+    ]);
+    assert.deepEqual(m.via.map((v) => v.branch), ['z9hG4bKs1', 'z9hG4bKs2']);
+    assert.equal(m.header('from'), '"Alice" <sip:alice@example.com>;tag=77');
+    m.validate();
+  });
+
   test('a message over 4 KiB is scanned up to its empty line', () => {
     const body = 'x'.repeat(6000) + '\r\n\r\nNot: a header\r\n';
     const m = req('MESSAGE', 'sip:bob@example.com', ['X-Big: ' + 'y'.repeat(100)], body);

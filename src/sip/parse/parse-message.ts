@@ -1,16 +1,17 @@
 /**
- * One-pass scanner: start line, header-line offsets, body framing.
+ * One-pass scanner: start line, header lines, body framing.
  *
  * @remarks Layer 1 (`sip/`). No regex and no per-header string on the hot path: the bytes
  * before the body are decoded once as latin1 (string offsets = byte offsets), lines are found
- * with `String.indexOf`, header names are only checked to be tokens, and the routing headers are
- * recognised by their length and bytes into fixed slots. Other names are hashed only when
- * someone looks one up (see SipMessage.keyAt); values stay as offsets until someone asks.
+ * with `String.indexOf`, and every header line is checked (token name, colon, RFC 3261 §7.3.1)
+ * while scanning. Only the routing headers are recorded: recognised by their bytes, the value
+ * range of the first line of each goes into a fixed slot. The offsets of the other lines are
+ * worked out when someone first looks one up by name (see indexHeaderLines); values stay as
+ * offsets until someone asks.
  */
 import { SipParseError } from '../errors.js';
 import {
-  F_CALLID, F_CL, F_CONTACT, F_COUNT, F_CSEQ, F_DUP, F_FOLD, F_FROM, F_MAXFWD, F_TO, F_VIA, HEADER_BASE, HEADER_STRIDE,
-  internMethod,
+  F_CALLID, F_CL, F_CONTACT, F_CSEQ, F_FROM, F_MAXFWD, F_TO, F_VIA, R_DUP, R_FOLD, internMethod,
 } from '../message/header-names.js';
 import { TOKEN } from '../headers/params.js';
 import { SipRequest } from '../message/sip-request.js';
@@ -32,9 +33,6 @@ type Latin1 = { latin1Slice(start: number, end: number): string };
 const WHOLE_TEXT_MAX = 4096;
 const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
 const LF_LF = Buffer.from('\n\n', 'latin1');
-
-/** Reused while scanning; each message gets an exact-size copy (no growth per message). */
-let scratch: number[] = [];
 
 export interface ParseOptions {
   /**
@@ -94,6 +92,76 @@ function longSlot(b: Uint8Array, p: number, nl: number): number {
   }
 }
 
+/*
+ * Results of {@link routingNameColon}: `slot << 4 | name length`, as constants so the compiled
+ * scanner needs no call to build them.
+ */
+const VIA_1 = (F_VIA << 4) | 1;
+const VIA_3 = (F_VIA << 4) | 3;
+const FROM_1 = (F_FROM << 4) | 1;
+const FROM_4 = (F_FROM << 4) | 4;
+const TO_1 = (F_TO << 4) | 1;
+const TO_2 = (F_TO << 4) | 2;
+const CALLID_1 = (F_CALLID << 4) | 1;
+const CALLID_7 = (F_CALLID << 4) | 7;
+const CSEQ_4 = (F_CSEQ << 4) | 4;
+const MAXFWD_12 = (F_MAXFWD << 4) | 12;
+const CONTACT_1 = (F_CONTACT << 4) | 1;
+const CONTACT_7 = (F_CONTACT << 4) | 7;
+const CL_1 = (F_CL << 4) | 1;
+const CL_14 = (F_CL << 4) | 14;
+
+/**
+ * The common spelling of a routing header: its name (any case, compact forms included,
+ * RFC 3261 §7.3.1, §7.3.3) followed at once by the colon. Returns `slot << 4 | name length`,
+ * or -1 for anything else, which the general scan then handles (token check, blanks before the
+ * colon). Every byte compared is a letter, `-` or `:`, so a match is a valid token name and
+ * needs no per-byte token check. `| 0x20` is applied to letter positions only, where it folds
+ * the case and nothing else (CR, LF and `:` never turn into a letter). Reads past the line
+ * compare unequal; past the buffer they read as undefined, which compares unequal too.
+ */
+function routingNameColon(b: Uint8Array, p: number): number {
+  const c1 = b[p + 1]!;
+  switch (b[p]! | 0x20) {
+    case 0x76: // v, Via
+      if (c1 === COLON) return VIA_1;
+      return (c1 | 0x20) === 0x69 && (b[p + 2]! | 0x20) === 0x61 && b[p + 3] === COLON ? VIA_3 : -1;
+    case 0x66: // f, From
+      if (c1 === COLON) return FROM_1;
+      return (c1 | 0x20) === 0x72 && (b[p + 2]! | 0x20) === 0x6f && (b[p + 3]! | 0x20) === 0x6d && b[p + 4] === COLON
+        ? FROM_4 : -1;
+    case 0x74: // t, To
+      if (c1 === COLON) return TO_1;
+      return (c1 | 0x20) === 0x6f && b[p + 2] === COLON ? TO_2 : -1;
+    case 0x69: // i, compact Call-ID
+      return c1 === COLON ? CALLID_1 : -1;
+    case 0x6c: // l, compact Content-Length
+      return c1 === COLON ? CL_1 : -1;
+    case 0x6d: // m (compact Contact), Max-Forwards
+      if (c1 === COLON) return CONTACT_1;
+      return b[p + 12] === COLON && (c1 | 0x20) === 0x61 && (b[p + 2]! | 0x20) === 0x78 && b[p + 3] === 0x2d &&
+        (w32(b, p + 4) | 0x20202020) === 0x77726f66 && (w32(b, p + 8) | 0x20202020) === 0x73647261 ? MAXFWD_12 : -1;
+    case 0x63: { // Call-ID, CSeq, Contact, Content-Length (compact `c` is Content-Type)
+      switch (c1 | 0x20) {
+        case 0x73: // CSeq
+          return (b[p + 2]! | 0x20) === 0x65 && (b[p + 3]! | 0x20) === 0x71 && b[p + 4] === COLON ? CSEQ_4 : -1;
+        case 0x61: // Call-ID
+          return b[p + 7] === COLON && (b[p + 2]! | 0x20) === 0x6c && (b[p + 3]! | 0x20) === 0x6c && b[p + 4] === 0x2d &&
+            (b[p + 5]! | 0x20) === 0x69 && (b[p + 6]! | 0x20) === 0x64 ? CALLID_7 : -1;
+        case 0x6f: // Contact, Content-Length: "cont" then "act:" or "ent-length:"
+          if ((w32(b, p) | 0x20202020) !== 0x746e6f63) return -1;
+          if (b[p + 7] === COLON) return (b[p + 4]! | 0x20) === 0x61 && (b[p + 5]! | 0x20) === 0x63 && (b[p + 6]! | 0x20) === 0x74 ? CONTACT_7 : -1;
+          return b[p + 14] === COLON && (w32(b, p + 4) | 0x00202020) === 0x2d746e65 && (w32(b, p + 8) | 0x20202020) === 0x676e656c &&
+            (b[p + 12]! | 0x20) === 0x74 && (b[p + 13]! | 0x20) === 0x68 ? CL_14 : -1;
+        default:
+          return -1;
+      }
+    }
+    default:
+      return -1;
+  }
+}
+
 /**
  * Parses one SIP message from a Buffer.
  * @throws SipParseError with a stable code, the status to answer with, and the field.
@@ -123,14 +191,10 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (lineEnd < 0) throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'start-line', 'No end of start line');
   const slEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
 
-  // Header lines. The routing headers are recognised by length and bytes while scanning and
-  // their first line is recorded in fixed slots of the index (no later search); other names
-  // are hashed only when someone looks one up.
-  const ix = scratch;
-  for (let k = 0; k < F_COUNT; k++) ix[k] = -1;
-  ix[F_DUP] = 0;
-  ix[F_FOLD] = 0;
-  let n = HEADER_BASE;
+  // Header lines. Each is checked here; the routing headers are recognised by their bytes and
+  // the value of the first line of each is recorded in its slot (no later search). Other lines
+  // are indexed only when someone looks one up by name (indexHeaderLines).
+  const routing = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0];
   const headersStart = lineEnd + 1;
   let p = headersStart;
   let bodyStart = -1;
@@ -140,7 +204,13 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   let clConflict = false;
   let dup = 0;
   let folded = 0;
-  const maxIndex = HEADER_BASE + limits.maxHeaders * HEADER_STRIDE;
+  let lines = 0;
+  // Value range of the last header line, and its routing slot when its value was recorded
+  // (a continuation line extends both).
+  let lastValueStart = -1;
+  let lastValueEnd = -1;
+  let lastSlot = -1;
+  const maxHeaders = limits.maxHeaders;
   while (p < len) {
     const c = buf[p]!;
     if (c === CR && buf[p + 1] === LF) {
@@ -156,78 +226,94 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
     if (c === SP || c === HT) {
       // RFC 3261 §7.3.1: a continuation line extends the previous header value.
-      if (n === HEADER_BASE) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
+      if (lines === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
       while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
       if (vEnd > p) {
-        if (ix[n - 2] === ix[n - 1]) {
+        if (lastValueStart === lastValueEnd) {
           // Previous value was empty: start it at the first non-blank of this line.
           let s = p;
           while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
-          ix[n - 2] = s;
+          lastValueStart = s;
         } else folded = 1;
-        ix[n - 1] = vEnd;
+        lastValueEnd = vEnd;
+        if (lastSlot >= 0) {
+          routing[2 * lastSlot] = lastValueStart;
+          routing[2 * lastSlot + 1] = lastValueEnd;
+        }
       }
       p = eol + 1;
       continue;
     }
-    // Header name: token chars.
-    let q = p;
-    let b = c;
-    if (eol < len) {
-      // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
-      while (TOK[b] === 1) b = buf[++q]!;
+    let nameEnd: number;
+    let q: number;
+    let slot = -1;
+    const known = routingNameColon(buf, p);
+    if (known >= 0) {
+      // A routing header spelled `Name:`: recognised in one go, no per-byte token check.
+      slot = known >> 4;
+      nameEnd = p + (known & 15);
+      q = nameEnd;
     } else {
-      while (TOK[b] === 1) {
-        if (++q >= vEnd) break;
-        b = buf[q]!;
-      }
-    }
-    const nameEnd = q;
-    if (b !== COLON || q >= vEnd) {
-      if (q < vEnd) {
-        if (b !== SP && b !== HT) {
-          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+      // Header name: token chars.
+      q = p;
+      let b = c;
+      if (eol < len) {
+        // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
+        while (TOK[b] === 1) b = buf[++q]!;
+      } else {
+        while (TOK[b] === 1) {
+          if (++q >= vEnd) break;
+          b = buf[q]!;
         }
-        while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
       }
-      if (q >= vEnd || buf[q] !== COLON) {
-        throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+      nameEnd = q;
+      if (b !== COLON || q >= vEnd) {
+        if (q < vEnd) {
+          if (b !== SP && b !== HT) {
+            throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
+          }
+          while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+        }
+        if (q >= vEnd || buf[q] !== COLON) {
+          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+        }
+        // Blanks before the colon (RFC 3261 §7.3.1 allows them): routing names spelled this
+        // way are recognised here; without blanks routingNameColon has already seen them.
+        const nl = nameEnd - p;
+        // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
+        if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
       }
+      if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     }
-    if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     q++;
-    while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
+    // Blanks after the colon. No bound needed: buf[vEnd] is CR, LF or past the end, not a blank.
+    while (buf[q] === SP || buf[q] === HT) q++;
     let ve = vEnd;
     while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-    if (n >= maxIndex) {
+    if (lines >= maxHeaders) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
-    const nl = nameEnd - p;
-    // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
-    if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) {
-      const slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
-      if (slot >= 0) {
-        if (ix[slot]! < 0) ix[slot] = n;
-        else dup |= 1 << slot;
-        if (slot === F_CL) {
-          if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
-          clValueStart = q;
-          clValueEnd = ve;
-          clCount++;
-        }
+    lines++;
+    lastValueStart = q;
+    lastValueEnd = ve;
+    lastSlot = -1;
+    if (slot >= 0) {
+      if (routing[2 * slot]! < 0) {
+        routing[2 * slot] = q;
+        routing[2 * slot + 1] = ve;
+        lastSlot = slot;
+      } else dup |= 1 << slot;
+      if (slot === F_CL) {
+        if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+        clValueStart = q;
+        clValueEnd = ve;
+        clCount++;
       }
     }
-    ix[n] = p;
-    ix[n + 1] = nameEnd;
-    ix[n + 2] = q;
-    ix[n + 3] = ve;
-    n += HEADER_STRIDE;
     p = eol + 1;
   }
-  ix[F_DUP] = dup;
-  ix[F_FOLD] = folded;
-  const index = ix.slice(0, n);
-  if (ix.length > 4096) scratch = [];
+  routing[R_DUP] = dup;
+  routing[R_FOLD] = folded;
 
   // Body framing (RFC 3261 §18.3).
   const framing = options?.framing ?? 'datagram';
@@ -264,31 +350,46 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (status < 100 || status > 699) throw new SipParseError('SIP_ERR_STATUS_CODE', 400, 'start-line', 'Status code out of range');
     // The reason phrase is decoded on first access.
     const reasonStart = codeEnd < slEnd ? codeEnd + 1 : slEnd;
-    return new SipResponse(buf, index, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd, text);
+    return new SipResponse(buf, routing, headersStart, bodyStart, bodyEnd, status, reasonStart, slEnd, text);
   }
-  const sp1 = text.indexOf(' ', pos);
-  if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
-  for (let i = pos; i < sp1; i++) {
-    if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+  // Method SP: the token scan finds the first SP (the line ends in LF, not a token char).
+  let sp1 = pos;
+  while (TOK[buf[sp1]!] === 1) sp1++;
+  if (buf[sp1] !== SP || sp1 === pos || sp1 >= slEnd) {
+    // Not `token SP`: the general checks say which error it is.
+    sp1 = text.indexOf(' ', pos);
+    if (sp1 < 0 || sp1 >= slEnd || sp1 === pos) throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
+    for (let i = pos; i < sp1; i++) {
+      if (TOK[buf[i]!] !== 1) throw new SipParseError('SIP_ERR_METHOD', 400, 'start-line', 'Method is not a token');
+    }
   }
   const sp2 = text.indexOf(' ', sp1 + 1);
   if (sp2 < 0 || sp2 >= slEnd || sp2 === sp1 + 1) {
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed Request-Line');
   }
-  const sp3 = text.indexOf(' ', sp2 + 1);
-  if (sp3 >= 0 && sp3 < slEnd) {
-    // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
-    throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
-  }
-  if (!isVersion20(buf, sp2 + 1, slEnd)) {
-    throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+  // The common tail, exactly `SIP/2.0` after the second SP, holds no third SP: no search.
+  if (slEnd - sp2 !== 8 || !isSip20(buf, sp2 + 1)) {
+    const sp3 = text.indexOf(' ', sp2 + 1);
+    if (sp3 >= 0 && sp3 < slEnd) {
+      // RFC 4475 §3.1.2.8-10: LWS inside the Request-URI, extra or trailing SP.
+      throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Extra whitespace in the Request-Line');
+    }
+    if (!isVersion20(buf, sp2 + 1, slEnd)) {
+      throw new SipParseError('SIP_ERR_VERSION', 505, 'start-line', 'Version Not Supported');
+    }
   }
   if (buf[sp1 + 1] === 0x3c) {
     throw new SipParseError('SIP_ERR_REQUEST_URI', 400, 'Request-URI', 'Request-URI enclosed in <>');
   }
   const method = internMethod(buf, pos, sp1) ?? text.slice(pos, sp1);
   // The Request-URI text is decoded on first access.
-  return new SipRequest(buf, index, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2, text);
+  return new SipRequest(buf, routing, headersStart, bodyStart, bodyEnd, method, sp1 + 1, sp2, text);
+}
+
+/** The seven bytes at `s` spell `SIP/2.0`, the token in any case (RFC 3261 §7.1). */
+function isSip20(buf: Buffer, s: number): boolean {
+  return (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 &&
+    buf[s + 3] === 0x2f && buf[s + 4] === 0x32 && buf[s + 5] === 0x2e && buf[s + 6] === 0x30;
 }
 
 function isVersion20(buf: Buffer, s: number, e: number): boolean {
@@ -297,10 +398,7 @@ function isVersion20(buf: Buffer, s: number, e: number): boolean {
     if (e - s >= 4 && (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
     throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
   }
-  const ok =
-    (buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 &&
-    buf[s + 3] === 0x2f && buf[s + 4] === 0x32 && buf[s + 5] === 0x2e && buf[s + 6] === 0x30;
-  if (ok) return true;
+  if (isSip20(buf, s)) return true;
   if ((buf[s]! | 0x20) === 0x73 && (buf[s + 1]! | 0x20) === 0x69 && (buf[s + 2]! | 0x20) === 0x70 && buf[s + 3] === 0x2f) return false;
   throw new SipParseError('SIP_ERR_START_LINE', 400, 'start-line', 'Malformed SIP-Version');
 }
