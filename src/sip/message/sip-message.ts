@@ -85,6 +85,7 @@ export abstract class SipMessage {
     this.cRecordRoute = undefined;
     this.hText = undefined;
     this.keys = undefined;
+    this.lineIx = undefined;
   }
 
   private head(): string {
