@@ -21,3 +21,5 @@ export { NameAddr, parseNameAddr, parseNameAddrList } from './headers/name-addr.
 export { type CSeq, parseCSeq } from './headers/cseq.js';
 export { type Params, parseParamList, formatParams, quote, unquote, splitOutsideQuotes, isToken } from './headers/params.js';
 export { SipUri, TelUri, AbsoluteUri, type Uri, parseUri, parseSipUri, percentDecode, isIpv6Address } from './uri/sip-uri.js';
+export { EditList, firstValueEnd } from './edit/edit-list.js';
+export { H as HEADER_KEYS, headerKey } from './message/header-names.js';

@@ -87,6 +87,29 @@ describe('SqliteLocationStore persistence', () => {
     }
   });
 
+  test('dbLocking exclusive: the server keeps the file to itself; bindings still persist across a reopen', async () => {
+    const file = freshDb();
+    const stores = await openStores({ store: 'sqlite', dbPath: file, dbLocking: 'exclusive', sweepIntervalMs: 0 });
+    const now = Date.now();
+    try {
+      assert.ok((await stores.location.apply(AOR, { callId: 'x', cseq: 1, now, changes: [{ contact: 'sip:a@h', expires: 60 }] })).ok);
+      const other = new Database(file, { timeout: 50 });
+      try {
+        assert.throws(() => other.prepare('SELECT count(*) FROM bindings').get(), /locked|busy/i);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await stores.close();
+    }
+    const shared = await openStores({ store: 'sqlite', dbPath: file, sweepIntervalMs: 0 });
+    try {
+      assert.equal((await shared.location.lookup(AOR, now)).length, 1, 'committed before close, readable by the next process');
+    } finally {
+      await shared.close();
+    }
+  });
+
   test("injection strings are data: the bindings table survives `'; DROP TABLE bindings; --`", async () => {
     const file = freshDb();
     const s = new SqliteLocationStore(file, { sweepIntervalMs: 0 });

@@ -13,7 +13,8 @@
 import crypto from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import {
-  type HeaderList, type SipRequest, type SipResponse, type SipUri, buildRequest, buildResponseFrom, createResponse, parseNameAddr, parseUri,
+  EditList, HEADER_KEYS, type HeaderList, type SipRequest, type SipResponse, type SipUri, buildResponseFrom, createResponse, firstValueEnd,
+  parseMessage, parseNameAddr, parseUri,
 } from '../sip/index.js';
 import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
 import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
@@ -231,9 +232,8 @@ export class ProxyCore {
     const inKind = (req.source?.transport ?? 'udp') as TransportKind;
     let attempt = 0;
     const build = (dest: Target): SipRequest => {
-      const headers: HeaderList = [];
       // §16.6 step 8: our Via on top, branch = loop-detection hash + unique part.
-      headers.push(['Via', this.viaFor(dest.kind, `z9hG4bKsb${ctx.hash}.${branch.index}${attempt++ ? `.${attempt}` : ''}`)]);
+      const via = this.viaFor(dest.kind, `z9hG4bKsb${ctx.hash}.${branch.index}${attempt++ ? `.${attempt}` : ''}`);
       // §16.6 step 4: Record-Route (double when the transport changes, RFC 5658).
       const rr: string[] = [];
       if (ctx.recordRoute && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER' || req.method === 'NOTIFY' || req.method === 'UPDATE' || req.method === 'MESSAGE' || req.method === 'OPTIONS')) {
@@ -244,10 +244,7 @@ export class ProxyCore {
           else rr.push(`<${outRR}>`);
         }
       }
-      for (const r of rr) headers.push(['Record-Route', r]);
-      headers.push(...forwardedHeaders(req, { receivedVia: true }));
-      for (const r of routes) headers.push(['Route', r]);
-      return buildRequest({ method: req.method, uri: target.uri, headers, body: req.body });
+      return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true });
     };
     if (branchChannel.hasSubscribers) branchChannel.publish({ callId: req.callId, branch: branch.index, target: target.uri });
     const result = this.core.send(dests, build, {
@@ -366,7 +363,7 @@ export class ProxyCore {
 
   /** §16.7 step 9: forward with our Via removed. */
   private forwardUpstream(ctx: ResponseContext, res: SipResponse): void {
-    const fwd = stripTopVia(res, ctx.req);
+    const fwd = withoutTopVia(res);
     (ctx.tx as InviteServerTransaction).respond(fwd);
   }
 
@@ -438,10 +435,8 @@ export class ProxyCore {
     }
     const dest = dests[0];
     if (!dest) return;
-    const headers: HeaderList = [['Via', this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`)]];
-    headers.push(...forwardedHeaders(ack));
-    for (const r of routes) headers.push(['Route', r]);
-    const fwd = buildRequest({ method: 'ACK', uri, headers, body: ack.body });
+    const via = this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`);
+    const fwd = forwardedRequest(ack, { uri, via, recordRoute: [], routes, receivedVia: false });
     this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
   }
 
@@ -459,7 +454,7 @@ export class ProxyCore {
       const own = parseUri(`sip:${top.host}${top.port ? `:${top.port}` : ''}`);
       if (own.kind !== 'sip' || !this.isLocal(own)) return;
       const next = res.via[1]!;
-      const fwd = withVias(res, vias.slice(1));
+      const fwd = withoutTopVia(res);
       const address = next.received ?? next.hostname;
       const port = next.rport ?? next.port ?? 5060;
       const kind = kindFromToken(next.transport) ?? 'udp';
@@ -487,33 +482,48 @@ function parseFlowToken(user: string | undefined): Target | undefined {
 }
 
 /**
- * §16.6 steps 3 and 6/7: the header lines of a request being forwarded — Route dropped (the
- * caller writes the route it computed), Content-Length dropped (the serialiser writes it),
- * Max-Forwards decremented (70 when absent). With `receivedVia`, the Via we received goes out
- * with the `received`/`rport` the transport noted (RFC 3261 §18.2.1, RFC 3581).
+ * §16.6 steps 2–8 on the received bytes (STYLE §12.3: forwarding by edit list): the new
+ * Request-URI, our Via and Record-Route on top, Route lines replaced by the route computed for
+ * this target (at the end), Max-Forwards decremented (70 when absent). With `receivedVia`, the
+ * Via we received goes out with the `received`/`rport` the transport noted (RFC 3261 §18.2.1,
+ * RFC 3581). Everything else — order, spelling, compact forms, unknown headers, the body and its
+ * Content-Length — is copied byte for byte.
  */
-export function forwardedHeaders(req: SipRequest, opts: { receivedVia?: boolean } = {}): HeaderList {
-  const headers: HeaderList = [];
+export function forwardedRequest(
+  req: SipRequest,
+  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean },
+): SipRequest {
+  const e = new EditList(req).setStartLine(`${req.method} ${o.uri} SIP/2.0`);
+  e.prependHeader('Via', o.via);
+  for (const rr of o.recordRoute) e.prependHeader('Record-Route', rr);
+  const topVia = o.receivedVia ? req.receivedTopVia : undefined;
   let mfDone = false;
   let viaDone = false;
-  const topVia = opts.receivedVia ? req.receivedTopVia : undefined;
-  for (const [name, value] of req.headerLines()) {
-    const n = name.toLowerCase();
-    if (n === 'route' || n === 'content-length' || n === 'l') continue;
-    if (topVia !== undefined && (n === 'via' || n === 'v')) {
-      if (!viaDone) req.viaValues().forEach((v, i) => headers.push(['Via', i === 0 ? topVia : v]));
-      viaDone = true;
-      continue;
-    }
-    if (n === 'max-forwards') {
-      headers.push(['Max-Forwards', String(Math.max(0, Number(value.trim()) - 1))]);
+  let lengthSeen = false;
+  const n = req.headerCount;
+  for (let j = 0; j < n; j++) {
+    const k = req.lineKey(j);
+    if (k === HEADER_KEYS.contentLength) lengthSeen = true;
+    else if (k === HEADER_KEYS.route) e.deleteLine(j);
+    else if (k === HEADER_KEYS.maxForwards) {
+      if (!mfDone) e.replaceLine(j, 'Max-Forwards', String(Math.max(0, (req.maxForwards ?? 70) - 1)));
+      else e.deleteLine(j);
       mfDone = true;
-      continue;
+    } else if (k === HEADER_KEYS.via && !viaDone) {
+      viaDone = true;
+      if (topVia !== undefined) {
+        // Only the first value of the first Via line changes; the values after it stay as written.
+        const ve = req.lineValueEnd(j);
+        const fe = firstValueEnd(req.raw, req.lineValueStart(j), ve);
+        e.replaceLine(j, 'Via', fe < ve ? `${topVia}${req.raw.toString('utf8', fe, ve)}` : topVia);
+      }
     }
-    headers.push([name, value]);
   }
-  if (!mfDone) headers.push(['Max-Forwards', '70']);
-  return headers;
+  if (!mfDone) e.appendHeader('Max-Forwards', '70');
+  for (const r of o.routes) e.appendHeader('Route', r);
+  // Optional over UDP, mandatory over a stream (§18.3, §20.14): the next hop may be TCP.
+  if (!lengthSeen) e.appendHeader('Content-Length', String(req.body.length));
+  return parseMessage(e.toBuffer()) as SipRequest;
 }
 
 /** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
@@ -558,21 +568,23 @@ function better(a: SipResponse, b: SipResponse): boolean {
 }
 
 
-/** The response as the upstream client must see it: Via values of the original request. */
-function stripTopVia(res: SipResponse, req: SipRequest): SipResponse {
-  const vias = req.viaValues();
-  return withVias(res, vias.map((v, i) => (i === 0 && req.receivedTopVia ? req.receivedTopVia : v)));
-}
-
-/** `res` with its Via values replaced by `vias` (§16.7 step 3: ours removed). */
-function withVias(res: SipResponse, vias: string[]): SipResponse {
-  const headers: HeaderList = vias.map((v) => ['Via', v] as [string, string]);
-  for (const [name, value] of res.headerLines()) {
-    const n = name.toLowerCase();
-    if (n === 'via' || n === 'v' || n === 'content-length' || n === 'l') continue;
-    headers.push([name, value]);
+/**
+ * §16.7 step 3: the response without the topmost Via value (ours), every other byte as
+ * received. The next Via is the one we forwarded, `received`/`rport` included (§18.2.1).
+ */
+export function withoutTopVia(res: SipResponse): SipResponse {
+  const n = res.headerCount;
+  for (let j = 0; j < n; j++) {
+    if (res.lineKey(j) !== HEADER_KEYS.via) continue;
+    const e = new EditList(res);
+    const vs = res.lineValueStart(j);
+    const ve = res.lineValueEnd(j);
+    const fe = firstValueEnd(res.raw, vs, ve);
+    if (fe >= ve) e.deleteLine(j);
+    else e.replaceLine(j, 'Via', res.raw.toString('utf8', fe + 1, ve).trimStart());
+    return parseMessage(e.toBuffer()) as SipResponse;
   }
-  return buildResponseFrom({ status: res.status, reason: res.reason, headers, body: res.body });
+  return res;
 }
 
 function withStatus(res: SipResponse, status: number, reason: string): SipResponse {

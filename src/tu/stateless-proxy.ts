@@ -8,9 +8,9 @@
  * @remarks Layer 4 (`tu/`). Shares the policy and route processing of {@link ProxyCore}.
  */
 import crypto from 'node:crypto';
-import { type HeaderList, type SipRequest, buildRequest, createResponse, parseNameAddr } from '../sip/index.js';
+import { type HeaderList, type SipRequest, createResponse, parseNameAddr } from '../sip/index.js';
 import type { TransportKind } from '../transport/index.js';
-import { type ProxyCore, type ProxyPolicy, STATELESS_BRANCH_PREFIX, forwardedHeaders } from './proxy-core.js';
+import { type ProxyCore, type ProxyPolicy, STATELESS_BRANCH_PREFIX, forwardedRequest } from './proxy-core.js';
 import type { Target, UserAgentCore } from './user-agent-core.js';
 
 export class StatelessProxy {
@@ -53,10 +53,8 @@ export class StatelessProxy {
     if (!dest) return reply(404);
     const kind: TransportKind = dest.kind;
     // §16.11: the same incoming request always yields the same branch (no state to remember it).
-    const headers: HeaderList = [['Via', this.stateful.viaFor(kind, `${STATELESS_BRANCH_PREFIX}${branchHash(req)}`)]];
-    headers.push(...forwardedHeaders(req));
-    for (const r of routes) headers.push(['Route', r]);
-    const fwd = buildRequest({ method: req.method, uri, headers, body: req.body });
+    const via = this.stateful.viaFor(kind, `${STATELESS_BRANCH_PREFIX}${branchHash(req)}`);
+    const fwd = forwardedRequest(req, { uri, via, recordRoute: [], routes, receivedVia: false });
     this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
   }
 }

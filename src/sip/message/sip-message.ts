@@ -195,6 +195,34 @@ export abstract class SipMessage {
     return n;
   }
 
+  // ---- raw line access for the edit list (sip/edit) ------------------------------------
+
+  /** Name key (see {@link headerKey}) of header line `j` (0-based, in order). */
+  lineKey(j: number): number {
+    return this.lineKeys()[j]!;
+  }
+
+  /** Byte offset where header line `j` starts (its name). */
+  lineStart(j: number): number {
+    return this.lineIndex()[j * HEADER_STRIDE]!;
+  }
+
+  /** Byte offset just past header line `j`, its continuation lines and its line break. */
+  lineEnd(j: number): number {
+    const ve = this.lineIndex()[j * HEADER_STRIDE + 3]!;
+    const lf = this.raw.indexOf(0x0a, ve);
+    return lf < 0 || lf >= this.bodyStart ? this.bodyStart : lf + 1;
+  }
+
+  /** Byte range `[start, end)` of the value of header line `j` (blanks trimmed). */
+  lineValueStart(j: number): number {
+    return this.lineIndex()[j * HEADER_STRIDE + 2]!;
+  }
+
+  lineValueEnd(j: number): number {
+    return this.lineIndex()[j * HEADER_STRIDE + 3]!;
+  }
+
   /** Every header line as [name as written, value], in order. */
   headerLines(): Array<[string, string]> {
     const out: Array<[string, string]> = [];

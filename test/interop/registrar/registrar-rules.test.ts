@@ -13,10 +13,13 @@ import { join } from 'node:path';
 import { freePortBoth, stopAll, type Managed } from '../../harness/processes.js';
 import { startRedis, type RedisInstance } from '../redis/redis-server.js';
 import {
+  authorization,
   challenges,
   cli,
   header,
   locationList,
+  newCallId,
+  registerText,
   responseContacts,
   startServe,
   tempDir,
@@ -54,7 +57,7 @@ describe('registrar rules with digest authentication (server A)', () => {
   let client: UdpSipClient;
   const users = [
     'u-contact', 'u-expires', 'u-nonce', 'u-stale', 'u-replay', 'u-423', 'u-foreign', 'u-max', 'u-star', 'u-cseq',
-    'u-list', 'u-q', 'u-outbound', 'u-wrong', 'u-md5',
+    'u-list', 'u-q', 'u-outbound', 'u-wrong', 'u-md5', 'u-stateless', 'u-retrans',
   ];
   const pw = (u: string) => `${u}-secret`;
   const ua = (u: string, password = pw(u)) => new TestUA(client, port, u, password);
@@ -135,6 +138,39 @@ describe('registrar rules with digest authentication (server A)', () => {
     assert.equal(ch[0]!.stale, undefined, 'a forged nonce is not "stale"');
     const ok = await a.sendOnce({ contacts: [`<sip:u-nonce@127.0.0.1:${client.port}>`] });
     assert.equal(ok.status, 200, show(ok));
+  });
+
+  test('no credentials: challenged statelessly (RFC 3261 §8.2.7) — a retransmission gets a fresh nonce under the same To tag', async () => {
+    const branch = UdpSipClient.branch();
+    const text = registerText({
+      ruri: `sip:${DOMAIN}`, aorUri: `sip:u-stateless@${DOMAIN}`, callId: newCallId(), cseq: 1,
+      contacts: [`<sip:u-stateless@127.0.0.1:${client.port}>`], localPort: client.port, branch,
+    });
+    const first = await client.send(port, text, branch);
+    await sleep(20);
+    const again = await client.send(port, text, branch);
+    assert.equal(first.status, 401, show(first));
+    assert.equal(again.status, 401, show(again));
+    const tag = (r: SipResponse) => /;tag=([^;\s]+)/.exec(header(r, 'to') ?? '')?.[1];
+    assert.ok(tag(first), show(first));
+    assert.equal(tag(again), tag(first), 'the same To tag for every retransmission (§8.2.6.2)');
+    // A server transaction would have resent its 401 byte for byte; the stateless answer is new.
+    assert.notEqual(challenges(again)[0]!.nonce, challenges(first)[0]!.nonce);
+  });
+
+  test('with credentials: handled by a server transaction — a retransmission gets the same 200, not a replay 401', async () => {
+    const a = ua('u-retrans');
+    const contacts = [`<sip:u-retrans@127.0.0.1:${client.port}>`];
+    assert.equal((await a.sendOnce({ contacts })).status, 401);
+    const branch = UdpSipClient.branch();
+    const text = registerText({
+      ruri: a.ruri, aorUri: a.aorUri, callId: a.callId, cseq: ++a.cseq, contacts, localPort: client.port, branch,
+      authorization: authorization({ username: a.user, password: a.password, method: 'REGISTER', uri: a.ruri, challenge: a.challenge!, nc: ++a.nc }),
+    });
+    const ok = await client.send(port, text, branch);
+    assert.equal(ok.status, 200, show(ok));
+    const again = await client.send(port, text, branch);
+    assert.equal(again.raw, ok.raw, 'the NIST resends its final response (RFC 3261 §17.2.2)');
   });
 
   test('a replayed nonce count → 401', async () => {

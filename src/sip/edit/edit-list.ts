@@ -1,0 +1,101 @@
+/**
+ * Forwarding by edit list (Kamailio's "lumps", `data_lump.h`): a proxy changes a handful of
+ * lines of a request or response — a Via prepended or removed, Max-Forwards decremented, Route
+ * entries popped, Record-Route added, the Request-URI rewritten (RFC 3261 §16.6, §16.7) — and
+ * every other byte goes out exactly as it came in: header order, spelling, compact forms,
+ * whitespace and unknown headers are what the next hop would have seen without us.
+ *
+ * @remarks Layer 1 (`sip/`). Works on a parsed {@link SipMessage}'s raw bytes and line index;
+ * {@link EditList.toBuffer} makes one `Buffer.concat` of untouched slices and new lines.
+ */
+import type { SipMessage } from '../message/sip-message.js';
+
+const CRLF = '\r\n';
+
+export class EditList {
+  private startLine: string | undefined;
+  private prepended = '';
+  private appended = '';
+  /** Header line number → its replacement (full lines, each ending in CRLF; '' deletes it). */
+  private readonly lines = new Map<number, string>();
+
+  constructor(readonly message: SipMessage) {}
+
+  /** Replaces the start line (Request-Line or Status-Line), given without its line break. */
+  setStartLine(text: string): this {
+    this.startLine = text;
+    return this;
+  }
+
+  /** Adds a header line above the first one (a Via, a Record-Route: RFC 3261 §16.6 steps 4, 8). */
+  prependHeader(name: string, value: string): this {
+    this.prepended += `${name}: ${value}${CRLF}`;
+    return this;
+  }
+
+  /** Adds a header line below the last one. */
+  appendHeader(name: string, value: string): this {
+    this.appended += `${name}: ${value}${CRLF}`;
+    return this;
+  }
+
+  /** Removes header line `j` (with its continuation lines). */
+  deleteLine(j: number): this {
+    this.lines.set(j, '');
+    return this;
+  }
+
+  /** Replaces header line `j` by `name: value`. */
+  replaceLine(j: number, name: string, value: string): this {
+    this.lines.set(j, `${name}: ${value}${CRLF}`);
+    return this;
+  }
+
+  /** The edited message: new text where something changed, the received bytes everywhere else. */
+  toBuffer(): Buffer {
+    const m = this.message;
+    const raw = m.raw;
+    const parts: Buffer[] = [];
+    // Start line, then the prepended lines, as one piece.
+    const first = m.headersStart;
+    const head = this.startLine !== undefined ? `${this.startLine}${CRLF}${this.prepended}` : this.prepended;
+    if (this.startLine === undefined) parts.push(raw.subarray(0, first));
+    if (head.length > 0) parts.push(Buffer.from(head, 'utf8'));
+    let cursor = first;
+    const count = m.headerCount;
+    if (this.lines.size > 0) {
+      const edited = [...this.lines.keys()].sort((a, b) => a - b);
+      for (const j of edited) {
+        if (j < 0 || j >= count) continue;
+        const s = m.lineStart(j);
+        if (s > cursor) parts.push(raw.subarray(cursor, s));
+        const text = this.lines.get(j)!;
+        if (text.length > 0) parts.push(Buffer.from(text, 'utf8'));
+        cursor = m.lineEnd(j);
+      }
+    }
+    const headersEnd = count > 0 ? m.lineEnd(count - 1) : first;
+    if (headersEnd > cursor) parts.push(raw.subarray(cursor, headersEnd));
+    if (this.appended.length > 0) parts.push(Buffer.from(this.appended, 'utf8'));
+    // The empty line and the body (bytes after Content-Length are not part of the message).
+    parts.push(raw.subarray(Math.max(headersEnd, cursor), m.bodyEnd));
+    return Buffer.concat(parts);
+  }
+}
+
+/**
+ * End of the first comma-separated value in `raw[start, end)` (RFC 3261 §7.3.1: a comma outside
+ * a quoted string separates values), or `end` when the line holds one value.
+ */
+export function firstValueEnd(raw: Uint8Array, start: number, end: number): number {
+  let quoted = false;
+  for (let i = start; i < end; i++) {
+    const c = raw[i];
+    if (quoted) {
+      if (c === 0x5c) i++; // quoted-pair
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c) return i;
+  }
+  return end;
+}
