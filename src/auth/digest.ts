@@ -5,6 +5,7 @@
  * @remarks Leaf module. All strings are hashed as UTF-8 (RFC 7616 §3.4.4 charset).
  */
 
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { AuthError } from './auth-error.js';
 import { parseChallenge } from './auth-header.js';
@@ -35,7 +36,11 @@ export function digestHexLength(algorithm: DigestAlgorithm): number {
   return HEX_LENGTH[HASH_OF[algorithm]];
 }
 
+/** Node ≥ 20.12 hashes in one call (no Hash object): about 3× cheaper for digest-sized inputs. */
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'hex') => string }).hash;
+
 function h(algorithm: DigestAlgorithm, data: string | Uint8Array): string {
+  if (oneShot !== undefined) return oneShot(HASH_OF[algorithm], data, 'hex');
   return createHash(HASH_OF[algorithm]).update(data).digest('hex');
 }
 

@@ -134,10 +134,17 @@ export class NcTracker {
   accept(nonce: string, nc: number | string): boolean {
     const value = typeof nc === 'number' ? nc : /^[0-9a-fA-F]{1,8}$/.test(nc) ? parseInt(nc, 16) : NaN;
     if (!Number.isInteger(value) || value < 1) return false;
-    const last = this.#highest.get(nonce) ?? 0;
-    if (value <= last) return false;
-    this.#highest.delete(nonce);
-    this.#highest.set(nonce, value);
+    const last = this.#highest.get(nonce);
+    if (value <= (last ?? 0)) return false;
+    if (last === undefined) {
+      // The nonce is a slice of the request's text; kept as a key for the nonce lifetime, it
+      // would keep the whole request text alive. Slicing a fresh concatenation gives a string
+      // backed by a copy of its own (V8 flattens the concatenation first).
+      this.#highest.set(` ${nonce}`.slice(1), value);
+    } else {
+      this.#highest.delete(nonce);
+      this.#highest.set(nonce, value);
+    }
     if (this.#highest.size > this.maxEntries) {
       const oldest = this.#highest.keys().next().value;
       if (oldest !== undefined) this.#highest.delete(oldest);
