@@ -23,6 +23,8 @@ export interface StoreSpec {
   dbPath?: string;
   /** SQLite file sharing (see `SqliteLocking`). Default `shared`. */
   dbLocking?: SqliteLocking;
+  /** SQLite group commit window for registrations, ms (see `SqliteLocationStoreOptions`). Default 0. */
+  dbCommitDelayMs?: number;
   /** Redis key prefix. Default `sb:`. */
   redisPrefix?: string;
   /** Clock for expiry decisions. Default Date.now. */
@@ -52,7 +54,7 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
   if (spec.store === 'sqlite') {
     const db = openSqlite(spec.dbPath ?? './switchboard.db', spec.dbLocking);
     try {
-      const location = new SqliteLocationStore(db, common);
+      const location = new SqliteLocationStore(db, { ...common, commitDelayMs: spec.dbCommitDelayMs });
       const users = new SqliteUserStore(db);
       let closed = false;
       return {

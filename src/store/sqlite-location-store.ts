@@ -1,6 +1,9 @@
 /**
  * Location store on SQLite (better-sqlite3): WAL mode, prepared statements only, schema created
  * on open. Every write runs in an IMMEDIATE transaction, so several processes may share the file.
+ * With `commitDelayMs`, registrations ({@link SqliteLocationStore.apply}) are group-committed:
+ * those arriving within the delay share one transaction (each in its own savepoint), and each
+ * caller's promise settles only after that commit — the registrar's 200 still follows the write.
  * Bindings survive a restart with their absolute expiry; expired rows are purged on open and by
  * an unref'd sweeper.
  *
@@ -80,6 +83,23 @@ function toParams(b: Binding): Record<string, string | number | null> {
 
 const ORDER = 'ORDER BY q DESC, updated DESC, contact ASC';
 
+/** Options of {@link SqliteLocationStore}. */
+export interface SqliteLocationStoreOptions extends LocationStoreOptions {
+  /**
+   * Group commit: how long an `apply` may wait for others to share its transaction, ms. One
+   * commit writes each changed page once for the whole group instead of once per registration.
+   * 0 (default): every `apply` commits on its own, synchronously.
+   */
+  commitDelayMs?: number;
+}
+
+interface PendingApply {
+  aor: string;
+  ops: ApplyOptions;
+  resolve: (r: ApplyResult) => void;
+  reject: (e: unknown) => void;
+}
+
 export class SqliteLocationStore implements LocationStore {
   readonly db: SqliteDatabase;
   private readonly owned: boolean;
@@ -87,6 +107,10 @@ export class SqliteLocationStore implements LocationStore {
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly commitDelayMs: number;
+  private pending: PendingApply[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly groupTx: (batch: PendingApply[]) => Array<{ ok: true; plan: Plan } | { ok: false; result?: ApplyResult; error?: unknown }>;
   private readonly st: {
     byAor: import('better-sqlite3').Statement<[string], Row>;
     live: import('better-sqlite3').Statement<[string, number], Row>;
@@ -101,11 +125,12 @@ export class SqliteLocationStore implements LocationStore {
   private readonly purgeTx: (now: number) => Binding[];
 
   /** @param source database file path (created if missing) or an open better-sqlite3 database. */
-  constructor(source: SqliteSource, opts: LocationStoreOptions = {}) {
+  constructor(source: SqliteSource, opts: SqliteLocationStoreOptions = {}) {
     const { db, owned } = resolveSqlite(source);
     this.db = db;
     this.owned = owned;
     this.now = opts.now ?? Date.now;
+    this.commitDelayMs = Math.max(0, opts.commitDelayMs ?? 0);
     db.exec(SCHEMA);
     const cols = 'aor, contact, expires, q, call_id, cseq, updated, path, instance_id, reg_id, received, user_agent, params';
     this.st = {
@@ -128,6 +153,22 @@ export class SqliteLocationStore implements LocationStore {
       return plan;
     });
     this.commitTx = (aor, read) => tx.immediate(aor, read);
+    // One transaction for a group; each apply in a savepoint (a nested better-sqlite3
+    // transaction), so one that fails leaves the others' writes in place.
+    const group = db.transaction((batch: PendingApply[]) =>
+      batch.map((p) => {
+        try {
+          const r = tx(p.aor, (current) => {
+            const plan = planApply(p.aor, current, p.ops);
+            return plan.ok ? plan : { abort: plan };
+          });
+          return 'abort' in r ? { ok: false as const, result: r.abort } : { ok: true as const, plan: r };
+        } catch (error) {
+          return { ok: false as const, error };
+        }
+      }),
+    );
+    this.groupTx = (batch) => group.immediate(batch);
     const purge = db.transaction((now: number) => {
       const rows = this.st.expired.all(now).map(fromRow);
       this.st.delExpired.run(now);
@@ -158,6 +199,7 @@ export class SqliteLocationStore implements LocationStore {
 
   async save(b: Binding): Promise<void> {
     this.check();
+    this.flush();
     validateBinding(b);
     const plan = this.commitTx(b.aor, (current) => planSave(current, b)) as Plan;
     this.emitter.emit(plan.events);
@@ -165,6 +207,12 @@ export class SqliteLocationStore implements LocationStore {
 
   async apply(aor: string, ops: ApplyOptions): Promise<ApplyResult> {
     this.check();
+    if (this.commitDelayMs > 0) {
+      return new Promise<ApplyResult>((resolve, reject) => {
+        this.pending.push({ aor, ops, resolve, reject });
+        this.flushTimer ??= setTimeout(() => this.flush(), this.commitDelayMs);
+      });
+    }
     const r = this.commitTx(aor, (current) => {
       const p = planApply(aor, current, ops);
       return p.ok ? p : { abort: p };
@@ -174,8 +222,34 @@ export class SqliteLocationStore implements LocationStore {
     return { ok: true, bindings: r.after.map(copyBinding) };
   }
 
+  /** Commits the waiting group (see `commitDelayMs`) and settles its callers. */
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    let results;
+    try {
+      results = this.groupTx(batch);
+    } catch (e) {
+      for (const p of batch) p.reject(e); // the COMMIT itself failed: nothing was written
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const r = results[i]!;
+      if (r.ok) {
+        this.emitter.emit(r.plan.events);
+        p.resolve({ ok: true, bindings: r.plan.after.map(copyBinding) });
+      } else if (r.result !== undefined) p.resolve(r.result);
+      else p.reject(r.error);
+    }
+  }
+
   async remove(aor: string, contact?: string): Promise<number> {
     this.check();
+    this.flush(); // writes stay in the order they were asked for
     const plan = this.commitTx(aor, (current) => {
       const gone = current.filter((b) => contact === undefined || b.contact === contact);
       const events: LocationEvent[] = gone.map((b) => ({ aor, kind: 'removed', binding: b }));
@@ -203,6 +277,7 @@ export class SqliteLocationStore implements LocationStore {
 
   async purgeExpired(now = this.now()): Promise<number> {
     this.check();
+    this.flush();
     const gone = this.purgeTx(now);
     this.emitter.emit(gone.map((b) => ({ aor: b.aor, kind: 'expired', binding: b })));
     return gone.length;
@@ -214,6 +289,7 @@ export class SqliteLocationStore implements LocationStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;

@@ -24,6 +24,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 locationConformance({ name: 'memory', open: async () => new MemoryLocationStore({ sweepIntervalMs: 0 }) });
 locationConformance({ name: 'sqlite', open: async () => new SqliteLocationStore(freshDb(), { sweepIntervalMs: 0 }) });
+locationConformance({ name: 'sqlite, group commit', open: async () => new SqliteLocationStore(freshDb(), { sweepIntervalMs: 0, commitDelayMs: 2 }) });
 userConformance({ name: 'memory', open: async () => new MemoryUserStore() });
 userConformance({ name: 'sqlite', open: async () => new SqliteUserStore(freshDb()) });
 
@@ -85,6 +86,36 @@ describe('SqliteLocationStore persistence', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  test('group commit: applies within the window share one transaction; a refused one does not undo the others', async () => {
+    const file = freshDb();
+    const s = new SqliteLocationStore(file, { sweepIntervalMs: 0, commitDelayMs: 20 });
+    const now = Date.now();
+    try {
+      assert.ok((await s.apply(AOR, { callId: 'x', cseq: 5, now, changes: [{ contact: 'sip:a@h', expires: 60 }] })).ok);
+      const peek = new Database(file, { readonly: true });
+      const rows = () => (peek.prepare('SELECT count(*) AS n FROM bindings').get() as { n: number }).n;
+      const group = [
+        s.apply('sip:b@example.com', { callId: 'y', cseq: 1, now, changes: [{ contact: 'sip:b@h', expires: 60 }] }),
+        s.apply(AOR, { callId: 'x', cseq: 4, now, changes: [{ contact: 'sip:a@h', expires: 30 }] }), // older CSeq: refused
+        s.apply('sip:c@example.com', { callId: 'z', cseq: 1, now, changes: [{ contact: 'sip:c@h', expires: 60 }] }),
+      ];
+      assert.equal(rows(), 1, 'nothing is written before the window closes');
+      const [b, a, c] = await Promise.all(group);
+      assert.ok(b!.ok && c!.ok);
+      assert.deepEqual(a, { ok: false, reason: 'cseq-out-of-order' });
+      assert.equal(rows(), 3, 'the group is committed when the promises settle');
+      peek.close();
+      const late = s.apply('sip:d@example.com', { callId: 'w', cseq: 1, now, changes: [{ contact: 'sip:d@h', expires: 60 }] });
+      await s.close(); // flushes the waiting group
+      assert.ok((await late).ok);
+    } finally {
+      await s.close();
+    }
+    const again = new SqliteLocationStore(file, { sweepIntervalMs: 0 });
+    assert.equal((await again.lookup('sip:d@example.com', now)).length, 1);
+    await again.close();
   });
 
   test('dbLocking exclusive: the server keeps the file to itself; bindings still persist across a reopen', async () => {

@@ -99,6 +99,8 @@ export const ConfigSchema = z.strictObject({
   db: z.string().min(1).default('./switchboard.db'),
   /** SQLite file sharing: `shared` (CLI and other processes may use the file) or `exclusive`. */
   dbLocking: z.enum(['shared', 'exclusive']).default('shared'),
+  /** SQLite group commit: registrations within this many ms share one transaction (0: each alone). */
+  dbCommitDelay: z.number().int().min(0).max(100).default(5),
   redisPrefix: z.string().default('sb:'),
   registrar: RegistrarSchema.default(RegistrarSchema.parse({})),
   auth: AuthSchema.default(AuthSchema.parse({})),
