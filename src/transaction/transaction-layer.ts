@@ -237,13 +237,16 @@ export class TransactionLayer {
 
   // ---- internals ----------------------------------------------------------------------
 
+  /** One removal hook for every transaction (a closure per transaction would live as long as it). */
+  private readonly removeOnTerminated = (tx: unknown): void => this.remove(tx as ClientTransaction | ServerTransaction);
+
   private portsFor(msg: SipRequest, target: SendTarget): TransactionPorts {
     return {
       send: (m) => this.sendFn(m, target),
       clock: this.clock,
       config: this.config,
       reliable: this.isReliableFn(msg, target),
-      onTerminated: (tx) => this.remove(tx as ClientTransaction | ServerTransaction),
+      onTerminated: this.removeOnTerminated,
     };
   }
 

@@ -131,7 +131,16 @@ export class TransportLayer {
     for (const spec of this.options.listen) {
       try {
         if (spec.kind === 'udp') {
-          const u = new UdpTransport(spec, (b, a, p, l) => this.receive(b, 'udp', a.replace(/^::ffff:/, ''), p, { kind: 'udp', address: l.localAddress, port: l.localPort }, undefined, l), (e) => this.onError(e));
+          let bound: BoundListener | undefined; // known once the socket is bound
+          const u = new UdpTransport(
+            spec,
+            (b, a, p, l) => {
+              // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
+              const address = a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
+              this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, l);
+            },
+            (e) => this.onError(e),
+          );
           await u.start();
           this.udp.push(u);
         } else {

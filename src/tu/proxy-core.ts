@@ -308,6 +308,7 @@ export class ProxyCore {
     if (st >= 200 && st < 300) {
       // §16.7 step 5: every 2xx to INVITE is forwarded at once; the rest are cancelled (§16.7 step 10).
       this.forwardUpstream(ctx, res);
+      res.compact(); // kept only as the branch's outcome from here on
       ctx.sent2xx = true;
       ctx.finalSent = true;
       for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
