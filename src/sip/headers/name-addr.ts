@@ -6,7 +6,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { type Uri, parseUri } from '../uri/sip-uri.js';
-import { type Params, PARAM_VALUE, TOKEN, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
+import { type Params, PARAM_VALUE, TOKEN, endsBeforeControl, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
 
 // Module-local copies: reads of imported bindings are slower in hot loops.
 const TOK: Uint8Array = TOKEN.slice();
@@ -242,9 +242,13 @@ export function parseNameAddrList(values: string[], field: string): NameAddr[] {
  * brackets or quotes. `src` is the latin1 text of the same bytes (string offsets = byte
  * offsets). Returns undefined for anything else, so that the string parser decides (and
  * throws) exactly as before.
+ *
+ * The character-class loops need no `i < e` bound: the byte at `e` ends the value, so it is a
+ * blank, CR or LF (RFC 3261 §7.3.1: the value is trimmed and ends with the line) or past the
+ * buffer, and none of those is in any class used here. Checked once on entry.
  */
 export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: string, field: string): NameAddr | undefined {
-  if (e - s < 3) return undefined;
+  if (e - s < 3 || !endsBeforeControl(b, e)) return undefined;
   let i = s;
   let dns = -1;
   let dne = -1;
@@ -272,7 +276,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   }
   i++;
   const us = i;
-  while (i < e && URIC[b[i]!] === 1) i++;
+  while (URIC[b[i]!] === 1) i++;
   const ue = i;
   if (i >= e || ue === us || b[i] !== 0x3e) return undefined;
   i++;
@@ -285,7 +289,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
     ps = i;
     for (;;) {
       const ns = i;
-      while (i < e && TOK[b[i]!] === 1) i++;
+      while (TOK[b[i]!] === 1) i++;
       const nl = i - ns;
       if (nl === 0) return undefined;
       let vs = -1;
@@ -293,7 +297,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while (i < e && PVAL[b[i]!] === 1) i++;
+        while (PVAL[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;
       }

@@ -92,6 +92,16 @@ function longSlot(b: Uint8Array, p: number, nl: number): number {
   }
 }
 
+/**
+ * 1 for the first letters of the routing header names and their compact forms (v f t i l m c,
+ * RFC 3261 §7.3.3, any case): the other lines skip the call to {@link routingNameColon}.
+ */
+const ROUTING_INITIAL: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const ch of 'vftilmc') t[ch.charCodeAt(0)] = t[ch.toUpperCase().charCodeAt(0)] = 1;
+  return t;
+})();
+
 /*
  * Results of {@link routingNameColon}: `slot << 4 | name length`, as constants so the compiled
  * scanner needs no call to build them.
@@ -247,7 +257,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     let nameEnd: number;
     let q: number;
     let slot = -1;
-    const known = routingNameColon(buf, p);
+    const known = ROUTING_INITIAL[c] === 1 ? routingNameColon(buf, p) : -1;
     if (known >= 0) {
       // A routing header spelled `Name:`: recognised in one go, no per-byte token check.
       slot = known >> 4;
