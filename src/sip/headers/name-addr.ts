@@ -6,7 +6,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { type Uri, parseUri } from '../uri/sip-uri.js';
-import { type Params, PARAM_VALUE, TOKEN, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
+import { type Params, PARAM_VALUE, TOKEN, endsBeforeControl, formatParams, hasWhitespace, isTokenChar, parseParams, splitOutsideQuotes, unquote } from './params.js';
 
 // Module-local copies: reads of imported bindings are slower in hot loops.
 const TOK: Uint8Array = TOKEN.slice();
@@ -242,9 +242,15 @@ export function parseNameAddrList(values: string[], field: string): NameAddr[] {
  * brackets or quotes. `src` is the latin1 text of the same bytes (string offsets = byte
  * offsets). Returns undefined for anything else, so that the string parser decides (and
  * throws) exactly as before.
+ *
+ * The character-class loops need no `i < e` bound: the byte at `e` ends the value, so it is a
+ * blank, CR or LF (RFC 3261 §7.3.1: the value is trimmed and ends with the line) or past the
+ * buffer, and none of those is in any class used here. Checked once on entry.
  */
 export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: string, field: string): NameAddr | undefined {
-  if (e - s < 3) return undefined;
+  // Tables as locals: the compiled loops then keep them in registers instead of reloading them per byte.
+  const uric = URIC, tok = TOK, pval = PVAL;
+  if (e - s < 3 || !endsBeforeControl(b, e)) return undefined;
   let i = s;
   let dns = -1;
   let dne = -1;
@@ -264,7 +270,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   } else if (c !== 0x3c) {
     // Unquoted display name: *(token LWS) up to the `<`, trimmed.
     dns = i;
-    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09 || TOK[c] === 1)) {
+    while (i < e && ((c = b[i]!) === 0x20 || c === 0x09 || tok[c] === 1)) {
       if (c !== 0x20 && c !== 0x09) dne = i + 1;
       i++;
     }
@@ -272,7 +278,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   }
   i++;
   const us = i;
-  while (i < e && URIC[b[i]!] === 1) i++;
+  while (uric[b[i]!] === 1) i++;
   const ue = i;
   if (i >= e || ue === us || b[i] !== 0x3e) return undefined;
   i++;
@@ -285,7 +291,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
     ps = i;
     for (;;) {
       const ns = i;
-      while (i < e && TOK[b[i]!] === 1) i++;
+      while (tok[b[i]!] === 1) i++;
       const nl = i - ns;
       if (nl === 0) return undefined;
       let vs = -1;
@@ -293,7 +299,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while (i < e && PVAL[b[i]!] === 1) i++;
+        while (pval[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;
       }

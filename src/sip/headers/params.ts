@@ -68,6 +68,17 @@ export const PARAM_VALUE: Uint8Array = (() => {
   return t;
 })();
 
+/**
+ * True when the byte at `e` is a control character, SP or past the end of `b`. Such a byte is
+ * in none of the byte classes the fast paths scan with (token, param value, URI, host), so a
+ * scan of a value `[s, e)` stops at `e` without a bound check. Every value range the message
+ * scanner records ends so: at a trimmed blank, the CR or LF of its line (RFC 3261 §7.3.1), or
+ * the end of the datagram.
+ */
+export function endsBeforeControl(b: Uint8Array, e: number): boolean {
+  return e >= b.length || b[e]! <= 0x20;
+}
+
 /** True for RFC 3261 §25.1 `token` characters. */
 export function isTokenChar(c: number): boolean {
   return c < 256 && TOKEN[c] === 1;

@@ -5,7 +5,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { isHostname, isIpv6Reference, isIpv6Address } from '../uri/sip-uri.js';
-import { type Params, PARAM_VALUE, TOKEN, formatParams, isDigits, parseParams, splitOutsideQuotes } from './params.js';
+import { type Params, PARAM_VALUE, TOKEN, endsBeforeControl, formatParams, isDigits, parseParams, splitOutsideQuotes } from './params.js';
 
 // Module-local copies: reads of imported bindings are slower in hot loops.
 const TOK: Uint8Array = TOKEN.slice();
@@ -283,9 +283,14 @@ function lw32(b: Uint8Array, p: number): number {
  * with printable ASCII and no quotes, commas or blanks in the parameters. `src` is the latin1
  * text of the same bytes (string offsets = byte offsets). Returns undefined for anything else,
  * so that {@link parseVia} decides (and throws) exactly as before.
+ *
+ * As in parseNameAddrBytes, the character-class loops need no `i < e` bound: the byte
+ * at `e` (a blank, CR, LF or past the buffer, checked on entry) is in none of the classes.
  */
 export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string): Via | undefined {
-  if (e - s < 10) return undefined;
+  // Tables as locals: the compiled loops then keep them in registers instead of reloading them per byte.
+  const host = HOST, tok = TOK, pval = PVAL;
+  if (e - s < 10 || !endsBeforeControl(b, e)) return undefined;
   if (
     b[s] !== 0x53 || b[s + 1] !== 0x49 || b[s + 2] !== 0x50 || b[s + 3] !== 0x2f ||
     b[s + 4] !== 0x32 || b[s + 5] !== 0x2e || b[s + 6] !== 0x30 || b[s + 7] !== 0x2f
@@ -294,12 +299,12 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
   }
   let i = s + 8;
   const ts = i;
-  while (i < e && TOK[b[i]!] === 1) i++;
+  while (tok[b[i]!] === 1) i++;
   const transport = internTransport(b, ts, i);
   if (transport === undefined || i >= e || (b[i] !== 0x20 && b[i] !== 0x09)) return undefined;
   while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
   const hs = i;
-  while (i < e && HOST[b[i]!] === 1) i++;
+  while (host[b[i]!] === 1) i++;
   const he = i;
   if (he === hs || he - hs > 255) return undefined;
   let port: number | undefined;
@@ -324,7 +329,7 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
     ps = i;
     for (;;) {
       const ns = i;
-      while (i < e && TOK[b[i]!] === 1) i++;
+      while (tok[b[i]!] === 1) i++;
       const nl = i - ns;
       if (nl === 0) return undefined;
       let vs = -1;
@@ -332,7 +337,7 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while (i < e && PVAL[b[i]!] === 1) i++;
+        while (pval[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;
       }
@@ -342,7 +347,7 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
       } else if (nl === 8 && lw32(b, ns) === 0x65636572 && lw32(b, ns + 4) === 0x64657669) {
         // Must be a hostname / IPv4 address here; anything else goes the long way.
         if (vs < 0 || ve - vs > 255) return undefined;
-        for (let k = vs; k < ve; k++) if (HOST[b[k]!] !== 1) return undefined;
+        for (let k = vs; k < ve; k++) if (host[b[k]!] !== 1) return undefined;
       } else if (nl === 5 && vs >= 0 && lw32(b, ns) === 0x726f7072 && lw32(b, ns + 1) === 0x74726f70) {
         if (ve - vs > 5) return undefined;
         for (let k = vs; k < ve; k++) if (b[k]! < 0x30 || b[k]! > 0x39) return undefined;
