@@ -3,5 +3,5 @@
  * @packageDocumentation
  */
 export * from './transport.js';
-export { TransportLayer, responseTarget, type TransportLayerOptions, type TraceEvent, type BoundListener, type ReceivedInfo, type TransportStats } from './transport-layer.js';
+export { TransportLayer, responseTarget, statelessToTag, type TransportLayerOptions, type TraceEvent, type BoundListener, type ReceivedInfo, type TransportStats } from './transport-layer.js';
 export { Resolver, type ResolverOptions, type ResolvedTarget } from './resolver.js';

@@ -417,7 +417,7 @@ function noteReceived(msg: SipRequest, address: string, port: number): void {
  * it the same for a retransmitted request, so it is a hash of the request's identifying
  * header values (read raw: they may be what failed to parse). None when the To has a tag.
  */
-function statelessToTag(req: SipRequest): string | undefined {
+export function statelessToTag(req: SipRequest): string | undefined {
   try {
     const to = req.header('To');
     if (to === undefined || /;\s*tag\s*=/i.test(to)) return undefined;

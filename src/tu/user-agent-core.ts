@@ -13,7 +13,7 @@ import {
   type ClientTransaction, type InviteServerTransaction, type NonInviteServerTransaction, type ServerTransaction,
   type SendTarget, type TimerConfig, TransactionLayer, synthesizeResponse, syntheticCause, timerConfig, nextInterval,
 } from '../transaction/index.js';
-import { type Destination, type TransportKind, Resolver, type TransportLayer, kindFromToken, viaToken } from '../transport/index.js';
+import { type Destination, type TransportKind, Resolver, type TransportLayer, kindFromToken, statelessToTag, viaToken } from '../transport/index.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { newBranch, newTag } from '../util/ids.js';
 
@@ -55,15 +55,6 @@ export interface StatelessAnswer {
   status: number;
   reason?: string;
   headers?: HeaderList;
-}
-
-/** A To tag that is the same for every retransmission of a request: a hash of its top Via. */
-function statelessTag(req: SipRequest): string {
-  const via = req.topVia;
-  const key = via.isRfc3261Branch ? `${via.branch}|${via.sentBy}` : `${req.callId}|${req.cseq.seq}|${req.from.tag ?? ''}|${via.sentBy}`;
-  let h = 0x811c9dc5; // FNV-1a, 32 bits: uniqueness per request is all a To tag needs here
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return `sl${(h >>> 0).toString(36)}`;
 }
 
 /** A destination plus a flow to reuse when one is known (in-dialog requests, §18). */
@@ -251,8 +242,8 @@ export class UserAgentCore {
   /**
    * RFC 3261 §8.2.7: only requests the §8.2 checks would pass unchanged qualify (an allowed,
    * recognised method, no To tag, no Require, no body), so the stateless answer is the one the
-   * stateful path would give. A retransmission gets the answer again; the To tag is derived
-   * from the branch so that it is the same each time (§8.2.6.2).
+   * stateful path would give. A retransmission gets the answer again, with the same To tag
+   * (§8.2.6.2): the transport's hash of the request's identifying header values.
    */
   private answerStatelessly(req: SipRequest): boolean {
     const m = req.method;
@@ -261,7 +252,7 @@ export class UserAgentCore {
     const a = this.statelessResponse!(req);
     if (a === undefined) return false;
     const headers: HeaderList = [['Server', this.product], ...(a.headers ?? [])];
-    const res = createResponse(req, a.status, { reason: a.reason, toTag: statelessTag(req), headers });
+    const res = createResponse(req, a.status, { reason: a.reason, toTag: statelessToTag(req), headers });
     this.transport.sendResponse(res, req);
     return true;
   }
