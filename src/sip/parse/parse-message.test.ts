@@ -757,3 +757,18 @@ describe('header recognition', () => {
     assert.equal(n.cseq.method, 'MESSAGE');
   });
 });
+
+test('compact() drops every decoded value and the next access decodes the same values again', () => {
+  const m = req('INVITE', 'sip:bob@example.com', ['Contact: <sip:alice@192.0.2.1>', 'Route: <sip:p1.example.com;lr>', 'X-Extra: kept']);
+  const before = { from: m.from, to: m.to, via: m.topVia, uri: m.uri, contact: m.contact, route: m.route };
+  const values = () => [m.from.tag, m.to.uri.toString(), m.topVia.branch, m.uri.toString(), m.contact[0]!.uriText, m.route[0]!.uriText, m.callId, m.cseq.seq, m.header('X-Extra'), m.headerCount];
+  const expected = values();
+  m.compact();
+  assert.notEqual(m.from, before.from, 'From decoded again, not the cached object');
+  assert.notEqual(m.to, before.to);
+  assert.notEqual(m.topVia, before.via);
+  assert.notEqual(m.uri, before.uri);
+  assert.notEqual(m.contact, before.contact);
+  assert.notEqual(m.route, before.route);
+  assert.deepEqual(values(), expected);
+});
