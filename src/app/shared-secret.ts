@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../store/index.js';
 
 export async function sharedSecret(store: string, dbPath: string, prefix: string): Promise<string> {
   const fresh = crypto.randomBytes(32).toString('hex');
@@ -23,7 +23,8 @@ export async function sharedSecret(store: string, dbPath: string, prefix: string
       db.close();
     }
   }
-  const redis = new Redis(store, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = createRedisClient(store, { maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     const key = `${prefix}meta:nonce-secret`;

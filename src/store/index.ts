@@ -16,5 +16,6 @@ export { MemoryUserStore, type UserEntry } from './memory-user-store.js';
 export { SqliteUserStore } from './sqlite-user-store.js';
 export { RedisUserStore, type RedisUserStoreOptions } from './redis-user-store.js';
 export { openSqlite, type SqliteDatabase, type SqliteSource } from './sqlite-db.js';
-export type { RedisClient, RedisSource } from './redis-client.js';
+export type { RedisClient, RedisSource, RedisTarget } from './redis-client.js';
+export { REDIS_URL_RE, createRedisClient, redactUrl, redisOptionsFromUrl } from './redis-client.js';
 export { openStores, type StoreSpec, type Stores } from './open-store.js';

@@ -14,10 +14,10 @@ import { openSqlite } from './sqlite-db.js';
 import type { SqliteLocking } from './sqlite-db.js';
 import { RedisLocationStore } from './redis-location-store.js';
 import { RedisUserStore } from './redis-user-store.js';
-import { closeClient, connectRedis } from './redis-client.js';
+import { REDIS_URL_RE, closeClient, connectRedis } from './redis-client.js';
 
 export interface StoreSpec {
-  /** `memory`, `sqlite`, or `redis://host:port[/db]` / `rediss://…`. */
+  /** `memory`, `sqlite`, or a Redis URL: `redis://host:port[/db]`, `rediss://…`, `redis-sentinel://host:port/MASTER`, `redis-cluster://host:port,…`. */
   store: 'memory' | 'sqlite' | `redis://${string}` | `rediss://${string}` | (string & {});
   /** SQLite file. Default `./switchboard.db`. */
   dbPath?: string;
@@ -73,7 +73,7 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       throw e;
     }
   }
-  if (/^rediss?:\/\//.test(spec.store)) {
+  if (REDIS_URL_RE.test(spec.store)) {
     const { client } = await connectRedis(spec.store);
     try {
       const keyPrefix = spec.redisPrefix ?? 'sb:';
@@ -96,5 +96,5 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       throw e;
     }
   }
-  throw new Error(`unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite or redis://host:port)`);
+  throw new Error(`unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite, redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port)`);
 }

@@ -9,11 +9,71 @@
 import { Cluster, Redis } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
-/** `redis://[user:pass@]host:port[/db]`, `rediss://…`, or an ioredis `Redis` / `Cluster` instance. */
+/**
+ * Where the stores' Redis is: a URL (see {@link redisOptionsFromUrl}) or an ioredis `Redis` /
+ * `Cluster` instance.
+ */
 export type RedisSource = string | RedisClient;
 
 export function isCluster(c: RedisClient): c is Cluster {
   return (c as { isCluster?: boolean }).isCluster === true;
+}
+
+/** The URL schemes the stores accept, as a pattern for config validation. */
+export const REDIS_URL_RE = /^(rediss?|redis-sentinel|redis-cluster):\/\/[^\s]+$/;
+
+/** What a Redis URL asks for: one server, a Sentinel-managed master, or a Cluster. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: Array<{ host: string; port: number }>; name: string; password?: string; db: number }
+  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; password?: string };
+
+/** `host:port` pairs separated by commas, IPv6 in brackets; the port defaults to `dflt`. */
+function hostList(text: string, dflt: number, url: string): Array<{ host: string; port: number }> {
+  const out: Array<{ host: string; port: number }> = [];
+  for (const item of text.split(',')) {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
+    const port = m?.[3] === undefined ? dflt : Number(m[3]);
+    if (!m || port < 1 || port > 65535) throw new Error(`bad host:port '${item}' in ${redactUrl(url)}`);
+    out.push({ host: m[1] ?? m[2]!, port });
+  }
+  return out;
+}
+
+/**
+ * Reads a store URL:
+ * - `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS): one server;
+ * - `redis-sentinel://[:pass@]host:port[,host:port…]/MASTER[/db]`: the master that the Sentinels
+ *   (default port 26379) name MASTER — ioredis asks them for its address and asks again after a
+ *   failover;
+ * - `redis-cluster://[:pass@]host:port[,host:port…]`: a Redis Cluster, from any of its nodes.
+ * @throws Error naming the problem (the password is never echoed).
+ */
+export function redisOptionsFromUrl(url: string): RedisTarget {
+  if (/^rediss?:\/\//.test(url)) return { kind: 'single', url };
+  const m = /^(redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!m) throw new Error(`not a Redis URL: ${redactUrl(url)} (expected redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port,…)`);
+  const auth = m[2];
+  const password = auth === undefined ? undefined : decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
+  if (m[1] === 'redis-cluster') {
+    if (m[4]) throw new Error(`redis-cluster:// takes no path (a Cluster has only database 0): ${redactUrl(url)}`);
+    return { kind: 'cluster', nodes: hostList(m[3]!, 6379, url), password };
+  }
+  const path = (m[4] ?? '').split('/');
+  const name = decodeURIComponent(path[0] ?? '');
+  if (name === '') throw new Error(`redis-sentinel:// needs the master's name: redis-sentinel://host:port/NAME (${redactUrl(url)})`);
+  const db = path[1] === undefined || path[1] === '' ? 0 : Number(path[1]);
+  if (!Number.isInteger(db) || db < 0) throw new Error(`bad database number '${path[1]}' in ${redactUrl(url)}`);
+  return { kind: 'sentinel', sentinels: hostList(m[3]!, 26379, url), name, password, db };
+}
+
+/** A new, not yet connected client for a store URL. */
+export function createRedisClient(url: string, options: { maxRetriesPerRequest?: number; connectTimeout?: number } = {}): RedisClient {
+  const t = redisOptionsFromUrl(url);
+  const common = { lazyConnect: true, maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3, connectTimeout: options.connectTimeout ?? 5000, enableOfflineQueue: true };
+  if (t.kind === 'single') return new Redis(t.url, common);
+  if (t.kind === 'sentinel') return new Redis({ ...common, sentinels: t.sentinels, name: t.name, password: t.password, db: t.db });
+  return new Cluster(t.nodes, { lazyConnect: true, redisOptions: { ...common, password: t.password } });
 }
 
 /** Connects (or adopts) a client and waits until it is ready; rejects with a readable error. */
@@ -22,8 +82,7 @@ export async function connectRedis(src: RedisSource): Promise<{ client: RedisCli
     if (src.status === 'wait') await src.connect();
     return { client: src, owned: false };
   }
-  if (!/^rediss?:\/\//.test(src)) throw new Error(`not a Redis URL: ${src} (expected redis://host:port)`);
-  const client = new Redis(src, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5000, enableOfflineQueue: true });
+  const client = createRedisClient(src);
   // Without a listener ioredis prints connection errors to stderr ("Unhandled error event").
   client.on('error', () => undefined);
   try {

@@ -21,7 +21,8 @@ commands:
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
   serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy)
-       [--domain D] [--db PATH] [--store memory|sqlite|redis://HOST:PORT]
+       [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL]
+       REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
   user add USER --password P [--domain D]   add a user (HA1 stored, never the password)

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseListenSpec } from '../../transport/index.js';
+import { REDIS_URL_RE, redactUrl, redisOptionsFromUrl } from '../../store/index.js';
 
 const listenString = z.string().refine((s) => {
   try {
@@ -20,8 +21,17 @@ const listenString = z.string().refine((s) => {
   }
 }, { message: 'expected udp|tcp|tls|ws|wss:HOST[:PORT], e.g. udp:0.0.0.0:5060' });
 
-const storeString = z.string().refine((s) => s === 'memory' || s === 'sqlite' || /^rediss?:\/\/[^\s]+$/.test(s), {
-  message: 'expected memory, sqlite or redis://HOST:PORT',
+const storeString = z.string().superRefine((s, ctx) => {
+  if (s === 'memory' || s === 'sqlite') return;
+  if (!REDIS_URL_RE.test(s)) {
+    ctx.addIssue({ code: 'custom', message: 'expected memory, sqlite, redis://HOST:PORT, redis-sentinel://HOST:PORT/MASTER or redis-cluster://HOST:PORT,…' });
+    return;
+  }
+  try {
+    redisOptionsFromUrl(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
 });
 
 export const RegistrarSchema = z.strictObject({
@@ -125,7 +135,8 @@ function describeValue(input: unknown, path: PropertyKey[]): string {
   let v: unknown = input;
   for (const p of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
   if (v === undefined) return 'missing';
-  const s = JSON.stringify(v);
+  // A URL's password (redis://user:pass@…) never goes into an error message.
+  const s = JSON.stringify(typeof v === 'string' ? redactUrl(v) : v);
   return s && s.length > 60 ? s.slice(0, 57) + '...' : String(s);
 }
 
