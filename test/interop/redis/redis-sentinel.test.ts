@@ -41,8 +41,9 @@ async function redisCli(port: number, ...args: string[]): Promise<string> {
 }
 
 async function startSentinelSetup(): Promise<SentinelSetup> {
-  const master = await startRedis();
-  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  // In the scratch folder: the replica's full sync writes an RDB file into its working directory.
+  const master = await startRedis([], dir);
+  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)], dir);
   const sentinelPort = await freePort('tcp');
   // Sentinel rewrites its config file, so it gets a writable copy of its own.
   const conf = path.join(dir, `sentinel-${sentinelPort}.conf`);
