@@ -772,3 +772,41 @@ test('compact() drops every decoded value and the next access decodes the same v
   assert.notEqual(m.route, before.route);
   assert.deepEqual(values(), expected);
 });
+
+describe('scanner: lines other than the routing headers', () => {
+  // The scanner works out the value of a non-routing line only when a continuation line
+  // follows it (RFC 3261 §7.3.1); these pin the results and the errors of those paths.
+  const start = 'OPTIONS sip:bob@example.com SIP/2.0';
+
+  test('continuations after empty, blank-only and LF-ended values', () => {
+    const m = parseMessage(Buffer.from([
+      start, ...baseHeaders('OPTIONS'),
+      'X-Blank: \t', ' \tlater',
+      'X-Plain:one ', '\ttwo',
+      'Subject :', ' s1', '  s2',
+      'Contact: <sip:a@example.com>', ' ;expires=5',
+      'Content-Length: 0',
+    ].join('\n') + '\n\n'));
+    assert.deepEqual(m.headerLines().slice(6), [
+      ['X-Blank', 'later'], ['X-Plain', 'one two'], ['Subject', 's1 s2'],
+      ['Contact', '<sip:a@example.com> ;expires=5'], ['Content-Length', '0'],
+    ]);
+    assert.equal(m.contact[0]!.uriText, 'sip:a@example.com');
+    assert.equal(m.contact[0]!.param('expires'), '5');
+    assert.equal(m.callId, 'a84b4c76e66710@pc33.example.com');
+  });
+
+  test('bad names still fail with the same error, also on a last line without a line break', () => {
+    const lines = (...extra: string[]) => [start, ...baseHeaders('OPTIONS'), ...extra];
+    parseErr(wire(lines('X-Bad@: v', 'Content-Length: 0')), 400, 'SIP_ERR_HEADER_LINE');
+    parseErr(wire(lines(': v', 'Content-Length: 0')), 400, 'SIP_ERR_HEADER_LINE');
+    parseErr(wire(lines('\rX: v', 'Content-Length: 0')), 400, 'SIP_ERR_HEADER_LINE');
+    parseErr(wire(lines('\x01X: v', 'Content-Length: 0')), 400, 'SIP_ERR_HEADER_LINE');
+    for (const last of ['X-Last', 'X-Last\r', 'X-Last  ']) {
+      assert.throws(() => parseMessage(Buffer.from(lines(last).join(CRLF))), (e: unknown) =>
+        e instanceof SipParseError && e.code === 'SIP_ERR_HEADER_LINE' && e.message === 'Header line without a colon');
+    }
+    const m = parseMessage(Buffer.from(lines('X-Last :').join(CRLF)));
+    assert.equal(m.header('X-Last'), '');
+  });
+});

@@ -222,45 +222,63 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   let dup = 0;
   let folded = 0;
   let lines = 0;
-  // Value range of the last header line, and its routing slot when its value was recorded
-  // (a continuation line extends both).
+  // The last header line (a continuation line extends it): its value range and routing slot
+  // when its value was recorded. For other lines the value range is worked out only when a
+  // continuation line follows (lastValueStart -1): then from `lastColon` (just past its
+  // colon) and `lastEol` (its line feed).
   let lastValueStart = -1;
   let lastValueEnd = -1;
   let lastSlot = -1;
+  let lastColon = -1;
+  let lastEol = -1;
   const maxHeaders = limits.maxHeaders;
   while (p < len) {
     const c = buf[p]!;
-    if (c === CR && buf[p + 1] === LF) {
-      bodyStart = p + 2;
-      break;
-    }
-    if (c === LF) {
-      bodyStart = p + 1;
-      break;
+    if (c <= SP) {
+      // One compare for the common line; the rare first bytes are sorted out here.
+      if (c === CR && buf[p + 1] === LF) {
+        bodyStart = p + 2;
+        break;
+      }
+      if (c === LF) {
+        bodyStart = p + 1;
+        break;
+      }
+      if (c === SP || c === HT) {
+        // RFC 3261 §7.3.1: a continuation line extends the previous header value.
+        if (lines === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
+        let eol = text.indexOf('\n', p);
+        if (eol < 0) eol = len;
+        let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+        if (lastValueStart < 0) {
+          // The previous line's value, trimmed, as the routing lines record it below.
+          let s = lastColon;
+          while (buf[s] === SP || buf[s] === HT) s++;
+          let ve = lastEol > lastColon && buf[lastEol - 1] === CR ? lastEol - 1 : lastEol;
+          while (ve > s && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+          lastValueStart = s;
+          lastValueEnd = ve;
+        }
+        while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
+        if (vEnd > p) {
+          if (lastValueStart === lastValueEnd) {
+            // Previous value was empty: start it at the first non-blank of this line.
+            let s = p;
+            while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
+            lastValueStart = s;
+          } else folded = 1;
+          lastValueEnd = vEnd;
+          if (lastSlot >= 0) {
+            routing[2 * lastSlot] = lastValueStart;
+            routing[2 * lastSlot + 1] = lastValueEnd;
+          }
+        }
+        p = eol + 1;
+        continue;
+      }
     }
     let eol = text.indexOf('\n', p);
     if (eol < 0) eol = len;
-    let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
-    if (c === SP || c === HT) {
-      // RFC 3261 §7.3.1: a continuation line extends the previous header value.
-      if (lines === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
-      while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
-      if (vEnd > p) {
-        if (lastValueStart === lastValueEnd) {
-          // Previous value was empty: start it at the first non-blank of this line.
-          let s = p;
-          while (s < vEnd && (buf[s] === SP || buf[s] === HT)) s++;
-          lastValueStart = s;
-        } else folded = 1;
-        lastValueEnd = vEnd;
-        if (lastSlot >= 0) {
-          routing[2 * lastSlot] = lastValueStart;
-          routing[2 * lastSlot + 1] = lastValueEnd;
-        }
-      }
-      p = eol + 1;
-      continue;
-    }
     let nameEnd: number;
     let q: number;
     let slot = -1;
@@ -275,16 +293,20 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       q = p;
       let b = c;
       if (eol < len) {
-        // buf[vEnd] is CR or LF, neither a token char: the loop needs no bounds check.
+        // buf[eol] is LF, not a token char: the loop needs no bounds check.
         while (tok[b] === 1) b = buf[++q]!;
       } else {
+        const vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
         while (tok[b] === 1) {
           if (++q >= vEnd) break;
           b = buf[q]!;
         }
       }
       nameEnd = q;
-      if (b !== COLON || q >= vEnd) {
+      // A colon read here lies before the line end (`b` is only read below it, and the byte
+      // before a line feed that is a colon is not the CR of the line break).
+      if (b !== COLON) {
+        const vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
         if (q < vEnd) {
           if (b !== SP && b !== HT) {
             throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
@@ -303,29 +325,36 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
     }
     q++;
-    // Blanks after the colon. No bound needed: buf[vEnd] is CR, LF or past the end, not a blank.
-    while (buf[q] === SP || buf[q] === HT) q++;
-    let ve = vEnd;
-    while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     if (lines >= maxHeaders) {
       throw new SipParseError('SIP_ERR_HEADER_COUNT', 400, 'header', 'Too many header fields');
     }
     lines++;
+    lastSlot = -1;
+    if (slot < 0) {
+      // Not a routing header: its value is not needed unless a continuation line follows.
+      lastValueStart = -1;
+      lastColon = q;
+      lastEol = eol;
+      p = eol + 1;
+      continue;
+    }
+    // Blanks after the colon. No bound needed: the byte at the line end is CR, LF or past the
+    // buffer, not a blank.
+    while (buf[q] === SP || buf[q] === HT) q++;
+    let ve = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+    while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
     lastValueStart = q;
     lastValueEnd = ve;
-    lastSlot = -1;
-    if (slot >= 0) {
-      if (routing[2 * slot]! < 0) {
-        routing[2 * slot] = q;
-        routing[2 * slot + 1] = ve;
-        lastSlot = slot;
-      } else dup |= 1 << slot;
-      if (slot === F_CL) {
-        if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
-        clValueStart = q;
-        clValueEnd = ve;
-        clCount++;
-      }
+    if (routing[2 * slot]! < 0) {
+      routing[2 * slot] = q;
+      routing[2 * slot + 1] = ve;
+      lastSlot = slot;
+    } else dup |= 1 << slot;
+    if (slot === F_CL) {
+      if (clCount > 0 && !sameBytes(buf, clValueStart, clValueEnd, q, ve)) clConflict = true;
+      clValueStart = q;
+      clValueEnd = ve;
+      clCount++;
     }
     p = eol + 1;
   }
