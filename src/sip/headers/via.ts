@@ -255,21 +255,28 @@ const T_SCTP = 'SCTP';
 const T_WS = 'WS';
 const T_WSS = 'WSS';
 
-/** The upper-case constant of a common transport token in any case, or undefined. */
+/**
+ * The upper-case constant of a common transport token in any case (RFC 3261 §20.42, §18), or
+ * undefined. `& 0xdf` folds a letter to upper case; every byte compared is a letter, so it
+ * matches no other token character.
+ */
 function internTransport(b: Uint8Array, s: number, e: number): string | undefined {
-  let t: string;
+  const c0 = b[s]! & 0xdf;
+  const c1 = b[s + 1]! & 0xdf;
   switch (e - s) {
-    case 2: t = T_WS; break;
+    case 2:
+      return c0 === 0x57 && c1 === 0x53 ? T_WS : undefined;
     case 3: {
-      const c = b[s]! & 0xdf;
-      t = c === 0x55 ? T_UDP : c === 0x57 ? T_WSS : (b[s + 1]! & 0xdf) === 0x43 ? T_TCP : T_TLS;
-      break;
+      const c2 = b[s + 2]! & 0xdf;
+      if (c0 === 0x55) return c1 === 0x44 && c2 === 0x50 ? T_UDP : undefined;
+      if (c0 === 0x54) return c1 === 0x43 && c2 === 0x50 ? T_TCP : c1 === 0x4c && c2 === 0x53 ? T_TLS : undefined;
+      return c0 === 0x57 && c1 === 0x53 && c2 === 0x53 ? T_WSS : undefined;
     }
-    case 4: t = T_SCTP; break;
-    default: return undefined;
+    case 4:
+      return c0 === 0x53 && c1 === 0x43 && (b[s + 2]! & 0xdf) === 0x54 && (b[s + 3]! & 0xdf) === 0x50 ? T_SCTP : undefined;
+    default:
+      return undefined;
   }
-  for (let i = 0; i < t.length; i++) if ((b[s + i]! & 0xdf) !== t.charCodeAt(i)) return undefined;
-  return t;
 }
 
 /** Four bytes at `p` as a little-endian int32, letters folded to lower case (token bytes only). */

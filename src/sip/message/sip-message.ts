@@ -293,10 +293,12 @@ export abstract class SipMessage {
     if (k === s || k - s > 10 || seq > 0xffffffff || k >= e || (c !== 0x20 && c !== 0x09)) return undefined;
     while (k < e && ((c = raw[k]!) === 0x20 || c === 0x09)) k++;
     const ms = k;
+    // A known method spelled exactly is a token already (RFC 3261 §7.1): no per-byte check.
+    const known = internMethod(raw, ms, e);
+    if (known !== undefined) return { seq, method: known };
     while (k < e && TOK[raw[k]!] === 1) k++;
     if (k !== e || k === ms) return undefined;
-    const method = internMethod(raw, ms, e) ?? this.head().slice(ms, e);
-    return { seq, method };
+    return { seq, method: this.head().slice(ms, e) };
   }
 
   get from(): NameAddr {

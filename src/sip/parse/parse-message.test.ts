@@ -810,3 +810,32 @@ describe('scanner: lines other than the routing headers', () => {
     assert.equal(m.header('X-Last'), '');
   });
 });
+
+describe('byte fast paths of the routing values', () => {
+  const withVia = (via: string, cseq = 'CSeq: 1 OPTIONS') => parseMessage(wire([
+    'OPTIONS sip:bob@example.com SIP/2.0', `Via: ${via}`, 'Max-Forwards: 70', 'To: <sip:bob@example.com>',
+    'From: <sip:alice@example.com>;tag=1', 'Call-ID: x@y', cseq, 'Content-Length: 0',
+  ]));
+
+  test('Via transport tokens in any case come out upper-cased, others as the slow path gives them', () => {
+    // RFC 3261 §20.42: the transport is a token, compared case-insensitively.
+    const cases: Array<[string, string]> = [
+      ['udp', 'UDP'], ['Tcp', 'TCP'], ['tLs', 'TLS'], ['sctp', 'SCTP'], ['ws', 'WS'], ['Wss', 'WSS'],
+      ['TCX', 'TCX'], ['TLX', 'TLX'], ['UDX', 'UDX'], ['WSX', 'WSX'], ['WX', 'WX'], ['SCTX', 'SCTX'], ['DTLS', 'DTLS'],
+    ];
+    for (const [written, expected] of cases) {
+      const v = withVia(`SIP/2.0/${written} host.example.com;branch=z9hG4bKt`).topVia;
+      assert.equal(v.transport, expected, written);
+      assert.equal(v.branch, 'z9hG4bKt');
+    }
+  });
+
+  test('CSeq methods: known ones interned, others (case, longer, extension) decoded as written', () => {
+    assert.equal(withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 INVITE').cseq.method, 'INVITE');
+    assert.equal(withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 invite').cseq.method, 'invite');
+    assert.equal(withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 INVITEX').cseq.method, 'INVITEX');
+    assert.equal(withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 \tFOO').cseq.method, 'FOO');
+    assert.equal(withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 REGISTER').cseq.seq, 7);
+    assert.throws(() => withVia('SIP/2.0/UDP h;branch=z9hG4bKc', 'CSeq: 7 INV@TE').cseq, SipParseError);
+  });
+});
