@@ -177,6 +177,17 @@ function routingNameColon(b: Uint8Array, p: number): number {
   }
 }
 
+/** End of the line whose line feed is at `eol` (or the buffer end), its CR left out. */
+function withoutCr(buf: Buffer, from: number, eol: number): number {
+  return eol > from && buf[eol - 1] === CR ? eol - 1 : eol;
+}
+
+/** `e` moved back over trailing blanks (SP, HTAB), never before `s`. */
+function trimEnd(buf: Buffer, s: number, e: number): number {
+  while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+  return e;
+}
+
 /**
  * Parses one SIP message from a Buffer.
  * @throws SipParseError with a stable code, the status to answer with, and the field.
@@ -206,7 +217,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
 
   let lineEnd = text.indexOf('\n', pos);
   if (lineEnd < 0) throw new SipParseError('SIP_ERR_NO_HEADER_END', 400, 'start-line', 'No end of start line');
-  const slEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+  const slEnd = withoutCr(buf, pos, lineEnd);
 
   // Header lines. Each is checked here; the routing headers are recognised by their bytes and
   // the value of the first line of each is recorded in its slot (no later search). Other lines
@@ -249,17 +260,14 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
         if (lines === 0) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Continuation line before any header');
         let eol = text.indexOf('\n', p);
         if (eol < 0) eol = len;
-        let vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+        const vEnd = trimEnd(buf, p, withoutCr(buf, p, eol));
         if (lastValueStart < 0) {
           // The previous line's value, trimmed, as the routing lines record it below.
           let s = lastColon;
           while (buf[s] === SP || buf[s] === HT) s++;
-          let ve = lastEol > lastColon && buf[lastEol - 1] === CR ? lastEol - 1 : lastEol;
-          while (ve > s && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
           lastValueStart = s;
-          lastValueEnd = ve;
+          lastValueEnd = trimEnd(buf, s, withoutCr(buf, lastColon, lastEol));
         }
-        while (vEnd > p && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HT)) vEnd--;
         if (vEnd > p) {
           if (lastValueStart === lastValueEnd) {
             // Previous value was empty: start it at the first non-blank of this line.
@@ -296,7 +304,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
         // buf[eol] is LF, not a token char: the loop needs no bounds check.
         while (tok[b] === 1) b = buf[++q]!;
       } else {
-        const vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+        const vEnd = withoutCr(buf, p, eol);
         while (tok[b] === 1) {
           if (++q >= vEnd) break;
           b = buf[q]!;
@@ -306,7 +314,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       // A colon read here lies before the line end (`b` is only read below it, and the byte
       // before a line feed that is a colon is not the CR of the line break).
       if (b !== COLON) {
-        const vEnd = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
+        const vEnd = withoutCr(buf, p, eol);
         if (q < vEnd) {
           if (b !== SP && b !== HT) {
             throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
@@ -341,8 +349,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     // Blanks after the colon. No bound needed: the byte at the line end is CR, LF or past the
     // buffer, not a blank.
     while (buf[q] === SP || buf[q] === HT) q++;
-    let ve = eol > p && buf[eol - 1] === CR ? eol - 1 : eol;
-    while (ve > q && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+    const ve = trimEnd(buf, q, withoutCr(buf, p, eol));
     lastValueStart = q;
     lastValueEnd = ve;
     if (routing[2 * slot]! < 0) {
