@@ -15,6 +15,7 @@
  *   BENCH_MAX_CEILING=8000  cap of the highest-rate searches (calls or registrations per second)
  *   BENCH_MAX_START_CALL=500, BENCH_MAX_START_REGISTER=250  first rate of the searches
  *   BENCH_PAUSE_S=3       rest between runs
+ *   BENCH_PROXY_WORKERS=2 the proxy part also measures `serve --workers N` (1: only the single process)
  *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
  *
  * Everything runs on 127.0.0.1 (server 5070, SIPp uas 5090, SIPp uac 5061), every run is
@@ -55,6 +56,7 @@ const FIND_MAX = env('BENCH_FIND_MAX', 1) !== 0;
 const MAX_CEILING = env('BENCH_MAX_CEILING', 8000);
 const MAX_START = { call: env('BENCH_MAX_START_CALL', 500), register: env('BENCH_MAX_START_REGISTER', 250) };
 const PAUSE_S = env('BENCH_PAUSE_S', 3);
+const PROXY_WORKERS = env('BENCH_PROXY_WORKERS', 2);
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -222,9 +224,9 @@ async function freshRegistrarDb(tag) {
   return db;
 }
 
-async function startSwitchboard(kind, tag) {
+async function startSwitchboard(kind, tag, extra = []) {
   checkPortsFree(`before starting Switchboard ${kind}`);
-  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : PROXY_CFG];
+  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : PROXY_CFG, ...extra];
   if (kind === 'registrar') args.push('--db', await freshRegistrarDb(tag));
   const logPath = path.join(scratch, `switchboard-${kind}-${tag}.log`);
   const fd = fs.openSync(logPath, 'w');
@@ -312,21 +314,31 @@ function summarise(runs) {
   };
 }
 
-/** part 'register' (SIPp scenario register, registrars) or 'proxy' (SIPp scenario call, proxies). */
+/**
+ * part 'register' (SIPp scenario register, registrars) or 'proxy' (SIPp scenario call, proxies).
+ * The proxy part measures Switchboard twice: one process, and `--workers N` (as Kamailio runs
+ * its 2 UDP children).
+ */
 async function sideBySide(part) {
   const scenario = part === 'register' ? 'register' : 'call';
   const kamKind = part === 'register' ? 'registrar' : 'proxy';
-  const out = { part, scenario, rate: RATE, duration_s: DURATION, rounds: ROUNDS, kamailio: [], switchboard: [] };
+  const variants = [{ key: 'switchboard', extra: [] }];
+  if (part === 'proxy' && PROXY_WORKERS > 1) variants.push({ key: `switchboard_${PROXY_WORKERS}w`, extra: ['--workers', String(PROXY_WORKERS)] });
+  const out = { part, scenario, rate: RATE, duration_s: DURATION, rounds: ROUNDS, variants: variants.map((v) => v.key), kamailio: [] };
+  for (const v of variants) out[v.key] = [];
   for (let i = 1; i <= ROUNDS; i++) {
     log(`== ${part}: round ${i}/${ROUNDS}`);
     const kpid = await startKamailio(kamKind);
     try { out.kamailio.push(await sippLoad('kamailio', scenario, kpid)); } finally { await stopKamailio(); }
     await sleep(PAUSE_S * 1000);
-    const sb = await startSwitchboard(kamKind, `${part}-${i}`);
-    try { out.switchboard.push(await sippLoad('switchboard', scenario, sb.pid)); } finally { await stopSwitchboard(sb); }
-    await sleep(PAUSE_S * 1000);
+    for (const v of variants) {
+      const sb = await startSwitchboard(kamKind, `${part}-${v.key}-${i}`, v.extra);
+      try { out[v.key].push(await sippLoad(v.key, scenario, sb.pid)); } finally { await stopSwitchboard(sb); }
+      await sleep(PAUSE_S * 1000);
+    }
   }
-  out.summary = { kamailio: summarise(out.kamailio), switchboard: summarise(out.switchboard) };
+  out.summary = { kamailio: summarise(out.kamailio) };
+  for (const v of variants) out.summary[v.key] = summarise(out[v.key]);
   const k = out.summary.kamailio.cpu_us_per_call;
   const s = out.summary.switchboard.cpu_us_per_call;
   out.summary.cpu_ratio = k && s ? s / k : null;
@@ -335,9 +347,11 @@ async function sideBySide(part) {
     const kpid = await startKamailio(kamKind);
     try { out.max_kamailio = await findMax('kamailio', scenario, kpid); } finally { await stopKamailio(); }
     await sleep(PAUSE_S * 1000);
-    const sb = await startSwitchboard(kamKind, `${part}-max`);
-    try { out.max_switchboard = await findMax('switchboard', scenario, sb.pid); } finally { await stopSwitchboard(sb); }
-    await sleep(PAUSE_S * 1000);
+    for (const v of variants) {
+      const sb = await startSwitchboard(kamKind, `${part}-${v.key}-max`, v.extra);
+      try { out[`max_${v.key}`] = await findMax(v.key, scenario, sb.pid); } finally { await stopSwitchboard(sb); }
+      await sleep(PAUSE_S * 1000);
+    }
   }
   return out;
 }
@@ -419,22 +433,27 @@ function printSummary(res) {
   for (const key of ['register', 'proxy']) {
     const r = res[key];
     if (!r) continue;
-    const k = r.summary.kamailio, s = r.summary.switchboard;
+    const vs = r.variants ?? ['switchboard'];
+    const k = r.summary.kamailio;
+    const ss = vs.map((v) => r.summary[v]);
     lines.push('', `${key} @ ${r.rate}/s x ${r.duration_s} s, ${r.rounds} interleaved rounds (medians):`);
-    lines.push('  figure                     kamailio     switchboard  ratio sb/kam');
-    const row = (name, a, b, d = 1) => lines.push(`  ${name.padEnd(26)} ${f(a, d).padStart(11)}  ${f(b, d).padStart(11)}  ${a && b !== null ? f(b / a, 2).padStart(8) : '      na'}`);
-    row('rate achieved /s', k.rate_achieved, s.rate_achieved);
-    row('server CPU us per call', k.cpu_us_per_call, s.cpu_us_per_call);
-    row('rt p99 ms', k.rt_p99_ms, s.rt_p99_ms, 0);
-    row('retrans (uac) median', k.retrans, s.retrans, 0);
-    lines.push(`  verdicts                   ${k.verdicts.join(',').padStart(11)}  ${s.verdicts.join(',').padStart(11)}`);
-    lines.push(`  per-run CPU us             ${k.all_cpu_us.join(',').padStart(11)}  ${s.all_cpu_us.join(',').padStart(11)}`);
-    lines.push(`  other_cpu_s median / max   ${(f(k.other_cpu_s, 2) + '/' + f(k.other_cpu_s_max, 2)).padStart(11)}  ${(f(s.other_cpu_s, 2) + '/' + f(s.other_cpu_s_max, 2)).padStart(11)}`);
+    lines.push(`  ${'figure'.padEnd(26)} ${'kamailio'.padStart(11)}  ${vs.map((v) => `${v.padStart(16)}  ${'ratio'.padStart(6)}`).join('  ')}`);
+    const row = (name, pickf, d = 1) => {
+      const a = pickf(k);
+      lines.push(`  ${name.padEnd(26)} ${f(a, d).padStart(11)}  ${ss.map((s) => { const b = pickf(s); return `${f(b, d).padStart(16)}  ${(a && b !== null && b !== undefined ? f(b / a, 2) : 'na').padStart(6)}`; }).join('  ')}`);
+    };
+    row('rate achieved /s', (x) => x.rate_achieved);
+    row('server CPU us per call', (x) => x.cpu_us_per_call);
+    row('rt p99 ms', (x) => x.rt_p99_ms, 0);
+    row('retrans (uac) median', (x) => x.retrans, 0);
+    lines.push(`  ${'verdicts'.padEnd(26)} ${k.verdicts.join(',').padStart(11)}  ${ss.map((s) => `${s.verdicts.join(',').padStart(16)}        `).join('  ')}`);
+    lines.push(`  ${'per-run CPU us'.padEnd(26)} ${k.all_cpu_us.join(',').padStart(11)}  ${ss.map((s) => `${s.all_cpu_us.join(',').padStart(16)}        `).join('  ')}`);
+    lines.push(`  ${'other_cpu_s median / max'.padEnd(26)} ${(f(k.other_cpu_s, 2) + '/' + f(k.other_cpu_s_max, 2)).padStart(11)}  ${ss.map((s) => `${(f(s.other_cpu_s, 2) + '/' + f(s.other_cpu_s_max, 2)).padStart(16)}        `).join('  ')}`);
     if (r.max_kamailio || r.max_switchboard) {
       const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
-      lines.push(`  highest sustained rate /s  ${m(r.max_kamailio).padStart(11)}  ${m(r.max_switchboard).padStart(11)}   (find-max.sh, cap ${MAX_CEILING}/s)`);
+      lines.push(`  ${'highest sustained rate /s'.padEnd(26)} ${m(r.max_kamailio).padStart(11)}  ${vs.map((v) => `${m(r[`max_${v}`]).padStart(16)}        `).join('  ')}(find-max.sh, cap ${MAX_CEILING}/s)`);
     }
-    if (Math.max(k.other_cpu_s_max, s.other_cpu_s_max) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
+    if (Math.max(k.other_cpu_s_max, ...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
   }
   process.stdout.write(lines.join('\n') + '\n');
   return lines;

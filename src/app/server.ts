@@ -32,6 +32,10 @@ export interface RunningServer {
 export interface StartOptions {
   onTrace?: (ev: TraceEvent) => void;
   log?: (line: string) => void;
+  /** This process is worker `index` of `count` (see `cluster.ts`). */
+  worker?: { index: number; count: number };
+  /** The nonce secret the cluster primary chose, when neither config nor store provides one. */
+  nonceSecret?: string;
 }
 
 /** Starts a server for `config`. Rejects with a readable error if a listener cannot be bound. */
@@ -43,7 +47,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   // A shared secret lets every process of a cluster verify every nonce (RFC 7616 §3.3). Read
   // before the stores open: with `dbLocking: exclusive` nobody else may open the file after.
-  const secret = config.auth.nonceSecret ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
+  const secret = config.auth.nonceSecret ?? (config.store === 'memory' ? opts.nonceSecret : undefined) ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
   const stores = await openStores({ store: config.store, dbPath: config.db, dbLocking: config.dbLocking, dbCommitDelayMs: config.dbCommitDelay, redisPrefix: config.redisPrefix });
   try {
     if (config.users) {
@@ -60,6 +64,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       idleTimeoutMs: config.transport.idleTimeout * 1000,
       advertisedHost: config.transport.advertisedHost ?? config.domains[0],
       tls,
+      worker: opts.worker,
     });
     if (opts.onTrace) transport.onTrace = opts.onTrace;
     await transport.start();
@@ -82,7 +87,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
 
     const verifier = new DigestVerifier({
-      nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime }),
+      nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime, issuer: opts.worker && opts.worker.count > 1 ? opts.worker.index : undefined }),
       algorithms: config.auth.algorithms,
       lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
     });

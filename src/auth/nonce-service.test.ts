@@ -63,3 +63,17 @@ test('NcTracker refuses nc ≤ the last seen and stays bounded', () => {
   assert.equal(t.accept('n1', 4), false, 'n1 survived eviction');
   assert.equal(t.accept('n2', 1), true, 'n2 was forgotten');
 });
+
+test('with issuers (workers): a nonce is valid only at the worker that issued it, stale at the others', () => {
+  const w0 = new NonceService({ secret: 'k'.repeat(32), issuer: 0 });
+  const w1 = new NonceService({ secret: 'k'.repeat(32), issuer: 1 });
+  const n0 = w0.issue('example.com');
+  assert.equal(w0.check(n0, 'example.com'), 'valid');
+  assert.equal(w1.check(n0, 'example.com'), 'stale');
+  assert.equal(w1.check(w1.issue('example.com'), 'example.com'), 'valid');
+  // The issuer byte is under the MAC: changing it makes the nonce invalid, not another worker's.
+  const raw = Buffer.from(n0, 'base64url');
+  raw[8] = 1;
+  assert.equal(w1.check(raw.toString('base64url'), 'example.com'), 'invalid');
+  assert.throws(() => new NonceService({ secret: 'k'.repeat(32), issuer: 256 }), /issuer 256/);
+});

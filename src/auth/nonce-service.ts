@@ -19,6 +19,13 @@ export interface NonceServiceOptions {
   lifetimeSeconds?: number;
   /** Millisecond clock, for tests; default `Date.now`. */
   clock?: () => number;
+  /**
+   * This process's number (0-255) among several sharing the secret (`workers: N`). It is
+   * written into each nonce, and another process's nonce is reported `'stale'`: the nonce
+   * count of a nonce (RFC 7616 §3.4) is tracked only where it was issued, so only there can a
+   * replayed count be refused. The client then retries silently with a fresh nonce from here.
+   */
+  issuer?: number;
 }
 
 /** Outcome of {@link NonceService.check}. */
@@ -42,6 +49,7 @@ export class NonceService {
   readonly lifetimeSeconds: number;
   readonly #secret: Buffer;
   readonly #clock: () => number;
+  readonly #issuer: number | undefined;
 
   /** @throws {@link AuthError} `AUTH_ERR_CONFIG` for a short secret or a bad lifetime. */
   constructor(options: NonceServiceOptions) {
@@ -54,6 +62,10 @@ export class NonceService {
     this.#secret = secret;
     this.lifetimeSeconds = lifetime;
     this.#clock = options.clock ?? Date.now;
+    if (options.issuer !== undefined && !(Number.isInteger(options.issuer) && options.issuer >= 0 && options.issuer <= 255)) {
+      throw new AuthError('AUTH_ERR_CONFIG', `nonce issuer ${options.issuer} is not 0-255`);
+    }
+    this.#issuer = options.issuer;
   }
 
   /** Issues a fresh nonce for `realm`. The result is a token, so it needs no escaping. */
@@ -61,6 +73,7 @@ export class NonceService {
     const head = Buffer.alloc(TIMESTAMP_BYTES + RANDOM_BYTES);
     head.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.#clock()))), 0);
     pooledRandomBytes(RANDOM_BYTES).copy(head, TIMESTAMP_BYTES);
+    if (this.#issuer !== undefined) head[TIMESTAMP_BYTES] = this.#issuer;
     return Buffer.concat([head, this.#mac(head, realm)]).toString('base64url');
   }
 
@@ -68,8 +81,8 @@ export class NonceService {
    * Checks a nonce received in credentials for `realm`.
    *
    * @returns `'invalid'` if it was not issued with this secret for this realm (or is
-   * garbled), `'stale'` if it was but its lifetime is over (the server then challenges
-   * again with `stale=TRUE`, RFC 7616 §3.3), else `'valid'`.
+   * garbled), `'stale'` if it was but its lifetime is over or another issuer made it (the
+   * server then challenges again with `stale=TRUE`, RFC 7616 §3.3), else `'valid'`.
    */
   check(nonce: string, realm: string): NonceStatus {
     if (typeof nonce !== 'string' || !NONCE_RE.test(nonce)) return 'invalid';
@@ -85,6 +98,7 @@ export class NonceService {
     const age = this.#clock() - issuedAt;
     // A timestamp far in the future cannot come from a sane peer sharing the secret.
     if (age < -lifetimeMs) return 'invalid';
+    if (this.#issuer !== undefined && head[TIMESTAMP_BYTES] !== this.#issuer) return 'stale'; // another worker's
     return age > lifetimeMs ? 'stale' : 'valid';
   }
 

@@ -24,6 +24,7 @@ import {
   type Destination, type Flow, type ListenSpec, type TransportKind, TransportError, hostPort, isReliable, viaToken,
 } from './transport.js';
 import { salvageRequest } from './salvage.js';
+import { WorkerRelay } from './worker-relay.js';
 
 const recvChannel = diagnostics.channel('sip:transport:recv');
 const sendChannel = diagnostics.channel('sip:transport:send');
@@ -43,6 +44,11 @@ export interface TransportLayerOptions {
   tls?: StreamOptions['tls'];
   /** Host written into Via sent-by and Contact when a listener is bound to a wildcard. */
   advertisedHost?: string;
+  /**
+   * This process is worker `index` of `count` sharing the UDP listeners (`workers: N`): every
+   * datagram goes to the worker its Call-ID hashes to (see `worker-relay.ts`).
+   */
+  worker?: { index: number; count: number };
 }
 
 export type TraceDirection = 'Sent' | 'Received';
@@ -106,6 +112,14 @@ export class TransportLayer {
   private readonly udpMtu: number;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly cb: StreamCallbacks;
+  private relay: WorkerRelay | undefined;
+  /**
+   * With workers: per UDP listener (same index), a socket of this worker's own on the listener's
+   * address. Requests this worker sends leave from it and name it in their Via, so their
+   * responses (RFC 3261 §18.2.2, RFC 3581) come straight back to the worker that holds the client
+   * transaction instead of through the shared listener.
+   */
+  private readonly replyUdp: UdpTransport[] = [];
 
   constructor(private readonly options: TransportLayerOptions) {
     this.maxMessageSize = options.maxMessageSize ?? 65535;
@@ -128,21 +142,44 @@ export class TransportLayer {
 
   /** Opens every listener. Rejects with a readable error when an address cannot be bound. */
   async start(): Promise<void> {
+    const w = this.options.worker;
+    if (w && w.count > 1) {
+      const relay = new WorkerRelay(w.index, w.count, (d) => {
+        const u = this.udp[d.listenerIndex];
+        if (u) this.receive(d.bytes, 'udp', d.address, d.port, { kind: 'udp', address: u.localAddress, port: u.localPort });
+      });
+      await relay.start();
+      this.relay = relay;
+    }
     for (const spec of this.options.listen) {
       try {
         if (spec.kind === 'udp') {
           let bound: BoundListener | undefined; // known once the socket is bound
+          const index = this.udp.length;
           const u = new UdpTransport(
             spec,
             (b, a, p, l) => {
               // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
               const address = a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
-              this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, l);
+              this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, index);
             },
             (e) => this.onError(e),
           );
           await u.start();
           this.udp.push(u);
+          if (this.relay) {
+            const r = new UdpTransport(
+              { kind: 'udp', host: spec.host, port: 0 },
+              (b, a, p) => {
+                const address = a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
+                this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: u.localAddress, port: u.localPort }));
+              },
+              (e) => this.onError(e),
+              true,
+            );
+            await r.start();
+            this.replyUdp.push(r);
+          }
         } else {
           const l = new StreamListener(spec, this.streamOpts, this.cb, (flow) => this.addFlow(flow));
           await l.start();
@@ -168,9 +205,27 @@ export class TransportLayer {
   async stop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
     for (const f of [...this.flows.values()]) f.close();
-    await Promise.all([...this.udp.map((u) => u.stop()), ...this.streams.map((s) => s.stop())]);
+    const relay = this.relay;
+    this.relay = undefined;
+    await Promise.all([...this.udp.map((u) => u.stop()), ...this.replyUdp.map((u) => u.stop()), ...this.streams.map((s) => s.stop()), relay?.stop()]);
     this.udp.length = 0;
+    this.replyUdp.length = 0;
     this.streams.length = 0;
+  }
+
+  /** This worker's relay port (0 when it runs alone); the cluster primary collects them. */
+  get workerRelayPort(): number {
+    return this.relay?.port ?? 0;
+  }
+
+  /** Every worker's relay port by index, from the cluster primary (0: not running now). */
+  setWorkerPeers(ports: number[]): void {
+    this.relay?.setPeers(ports);
+  }
+
+  /** Datagrams this worker handed to a sibling / took from one / refused (not from a sibling). */
+  get workerRelayStats(): { relayed: number; taken: number; refused: number } | undefined {
+    return this.relay?.stats;
   }
 
   /** Every bound listener with its real port (useful with port 0). */
@@ -188,6 +243,18 @@ export class TransportLayer {
     let host = l.address;
     if (host === '0.0.0.0' || host === '::') host = this.options.advertisedHost ?? (host === '::' ? '::1' : '127.0.0.1');
     return { host: host.includes(':') ? `[${host}]` : host, port: l.port };
+  }
+
+  /**
+   * The sent-by for the Via of a request this process sends (RFC 3261 §18.1.1): the listener's,
+   * except over UDP in a worker, where it is the worker's own reply socket on the same address.
+   */
+  viaSentBy(kind: TransportKind): { host: string; port: number } {
+    const sb = this.sentBy(kind);
+    if (kind !== 'udp' || this.replyUdp.length === 0) return sb;
+    const i = this.udp.findIndex((u) => u.localPort === sb.port);
+    const r = this.replyUdp[i < 0 ? 0 : i];
+    return r ? { host: sb.host, port: r.localPort } : sb;
   }
 
   hasListener(kind: TransportKind): boolean {
@@ -223,7 +290,7 @@ export class TransportLayer {
     if (kind !== dest.kind) msg = withTopViaTransport(req, viaToken(kind), this.sentBy(kind));
     const fail = (e: Error) => onError?.(new TransportError('SIP_ERR_TRANSPORT', `${kind} send to ${hostPort(dest.address, dest.port)} failed: ${e.message}`));
     if (kind === 'udp') {
-      const u = this.udpFor(dest.address);
+      const u = this.udpFor(dest.address, true);
       if (!u) return fail(new Error('no UDP listener'));
       this.trace('Sent', 'udp', u.localAddress, u.localPort, dest.address, dest.port, msg.raw);
       u.send(msg.raw, dest.address, dest.port, fail);
@@ -291,9 +358,12 @@ export class TransportLayer {
     );
   }
 
-  private udpFor(address: string): UdpTransport | undefined {
+  /** The UDP listener to send to `address` from; for a request in a worker, its reply socket. */
+  private udpFor(address: string, request = false): UdpTransport | undefined {
     const v6 = net.isIPv6(address);
-    return this.udp.find((u) => net.isIPv6(u.localAddress) === v6) ?? this.udp[0];
+    let i = this.udp.findIndex((u) => net.isIPv6(u.localAddress) === v6);
+    if (i < 0) i = 0;
+    return (request ? this.replyUdp[i] : undefined) ?? this.udp[i];
   }
 
   private addFlow(flow: Flow): void {
@@ -323,18 +393,42 @@ export class TransportLayer {
     this.onTrace?.({ direction, kind, local, remote, bytes });
   }
 
-  /** Inbound path for every transport. */
-  private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, _udp?: UdpTransport): void {
-    this.stats.received++;
-    this.trace('Received', kind, listener.address, listener.port, address, port, bytes);
-    // The listener and connection ride on `source` (not a side table): one object per message.
-    const source: ReceivedSource = { transport: kind, address, port, connectionId: flow?.id, info: { flow, listener } };
-    let msg: SipRequest | SipResponse;
+  /**
+   * Inbound path for every transport. `udpIndex` is the shared UDP listener a datagram was read
+   * from (-1 for streams and for datagrams a sibling worker relayed, which are never relayed on).
+   */
+  private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
+    let msg: SipRequest | SipResponse | undefined;
+    let parseError: SipParseError | undefined;
     try {
       // Parse without the configured size limit so an oversize request can still be answered 513.
       msg = parseMessage(bytes, { framing: flow && kind !== 'ws' && kind !== 'wss' ? 'stream' : 'datagram', limits: { maxMessageSize: 1 << 20, maxHeaders: 256 } });
     } catch (err) {
       if (!(err instanceof SipParseError)) throw err;
+      parseError = err;
+    }
+    const relay = this.relay;
+    if (relay !== undefined && msg !== undefined && udpIndex >= 0) {
+      let callId: string | undefined;
+      try {
+        callId = msg.callId;
+      } catch {
+        // No readable Call-ID: answered (or dropped) right here.
+      }
+      if (callId !== undefined) {
+        const owner = relay.ownerOf(callId);
+        if (owner !== relay.index) {
+          relay.forward(owner, udpIndex, address, port, bytes);
+          return;
+        }
+      }
+    }
+    this.stats.received++;
+    this.trace('Received', kind, listener.address, listener.port, address, port, bytes);
+    // The listener and connection ride on `source` (not a side table): one object per message.
+    const source: ReceivedSource = { transport: kind, address, port, connectionId: flow?.id, info: { flow, listener } };
+    if (msg === undefined) {
+      const err = parseError!;
       const salvaged = salvageRequest(bytes);
       if (salvaged && salvaged.hasHeader('Via')) {
         salvaged.source = source;

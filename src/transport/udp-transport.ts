@@ -28,6 +28,8 @@ export class UdpTransport {
     readonly spec: ListenSpec,
     private readonly onDatagram: (bytes: Buffer, address: string, port: number, listener: UdpTransport) => void,
     private readonly onError: (err: Error) => void,
+    /** Bind a port of this process's own even in a cluster worker (where listeners are shared). */
+    private readonly exclusive = false,
   ) {}
 
   async start(): Promise<void> {
@@ -38,7 +40,7 @@ export class UdpTransport {
     socket.on('error', (err) => this.onError(err));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(this.spec.port, this.spec.host, () => {
+      socket.bind({ port: this.spec.port, address: this.spec.host, exclusive: this.exclusive }, () => {
         socket.off('error', reject);
         resolve();
       });

@@ -264,7 +264,7 @@ export class ProxyCore {
 
   viaFor(kind: TransportKind, branch: string): string {
     const k = this.core.transport.hasListener(kind) ? kind : 'udp';
-    const sb = this.core.transport.sentBy(k);
+    const sb = this.core.transport.viaSentBy(k);
     return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${branch}`;
   }
 

@@ -343,7 +343,7 @@ export class UserAgentCore {
 
   /** A top Via for a new client transaction (§8.1.1.7), with `rport` (RFC 3581 §3). */
   via(kind: TransportKind): string {
-    const sb = this.transport.sentBy(this.transport.hasListener(kind) ? kind : 'udp');
+    const sb = this.transport.viaSentBy(this.transport.hasListener(kind) ? kind : 'udp');
     return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${newBranch()};rport`;
   }
 

@@ -27,6 +27,8 @@ const USAGE_ERRORS: Array<{ name: string; args: string[]; mentions: RegExp }> = 
   { name: 'missing uri (options)', args: ['options'], mentions: /missing target URI/ },
   { name: '--duration abc', args: ['call', 'sip:service@127.0.0.1:9', '--duration', 'abc'], mentions: /--duration "abc"/ },
   { name: 'unknown option', args: ['call', 'sip:service@127.0.0.1:9', '--frob'], mentions: /--frob/ },
+  { name: '--workers 0', args: ['serve', '--workers', '0'], mentions: /--workers "0"/ },
+  { name: 'workers with a per-process store', args: ['serve', '--store', 'memory', '--workers', '2'], mentions: /workers = 2: a memory store is private to each worker/ },
 ];
 
 for (const c of USAGE_ERRORS) {

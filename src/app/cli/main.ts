@@ -21,7 +21,7 @@ commands:
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
   serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy)
-       [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL]
+       [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
@@ -54,6 +54,7 @@ const OPTIONS = {
   db: { type: 'string' },
   store: { type: 'string' },
   json: { type: 'boolean' },
+  workers: { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -62,8 +63,8 @@ function intFlag(v: string | undefined, name: string, def: number | undefined, m
   return Number(v);
 }
 
-function serverFlags(v: { config?: string; domain?: string[]; db?: string; store?: string }, common: { listen: string[]; trace: boolean }) {
-  return { config: v.config, listen: common.listen, domain: v.domain ?? [], db: v.db, store: v.store, trace: common.trace };
+function serverFlags(v: { config?: string; domain?: string[]; db?: string; store?: string; workers?: string }, common: { listen: string[]; trace: boolean }) {
+  return { config: v.config, listen: common.listen, domain: v.domain ?? [], db: v.db, store: v.store, trace: common.trace, workers: intFlag(v.workers, '--workers', undefined, 1) };
 }
 
 // A closed pipe (e.g. `| head`) must not crash the command.

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { type Config, ConfigError, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
 import { startServer } from '../server.js';
+import { joinPrimary, runPrimary, workerIdentity } from '../cluster.js';
 import { openStores } from '../../store/index.js';
 import { parseListenSpec } from '../../transport/index.js';
 import { printTrace } from './trace.js';
@@ -18,6 +19,7 @@ export interface ServerFlags {
   db?: string;
   store?: string;
   trace: boolean;
+  workers?: number;
 }
 
 /** Every server of the config file (or the embedded defaults), with command-line overrides. */
@@ -50,6 +52,7 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   if (flags.domain.length > 0) overrides.domains = flags.domain;
   if (flags.db) overrides.db = flags.db;
   if (flags.store) overrides.store = flags.store;
+  if (flags.workers !== undefined) overrides.workers = flags.workers;
   const { name, ...rest } = overrides;
   const cfg = validateConfig(rest, flags.config ?? 'command line');
   if (name !== undefined) cfg.name = name as string;
@@ -61,6 +64,51 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
 export async function serveCommand(flags: ServerFlags): Promise<number> {
   const configs = resolveConfigs(flags);
   const log = (line: string) => process.stderr.write(`switchboard: ${line}\n`);
+  const workers = configs[0]!.workers;
+  const me = workerIdentity();
+  if (workers > 1 && me === undefined) {
+    return runPrimary({
+      workers,
+      log,
+      onReady: (listeners) => {
+        printListening(configs[0]!, listeners);
+        process.stdout.write(`running ${workers} workers (pid ${process.pid} and its children)\n`);
+      },
+    });
+  }
+  return me ? serveAsWorker(configs[0]!, me, flags, log) : serveInProcess(configs, flags, log);
+}
+
+function printListening(config: Config, listeners: Array<{ kind: string; address: string; port: number }>): void {
+  const tag = config.name ? `${config.name}: ` : '';
+  for (const l of listeners) process.stdout.write(`${tag}listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
+  process.stdout.write(`${tag}serving domains ${config.domains.join(', ')} with roles ${config.roles.join(', ')}; store ${config.store}${config.store === 'sqlite' ? ` (${config.db})` : ''}\n`);
+}
+
+/** Stops `servers` on the first SIGTERM/SIGINT (or `trigger`); resolves with the exit code. */
+function untilStopped(servers: Array<{ stop(): Promise<void> }>, log: (l: string) => void, quiet = false): { done: Promise<number>; trigger: (why: string) => void } {
+  let trigger: (why: string) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    trigger = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      if (!quiet) process.stdout.write(`${sig}: stopping\n`);
+      Promise.all(servers.map((s) => s.stop())).then(
+        () => resolve(0),
+        (e: unknown) => {
+          log(`shutdown error: ${(e as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => trigger('SIGTERM'));
+    process.once('SIGINT', () => trigger('SIGINT'));
+  });
+  return { done, trigger: (why) => trigger(why) };
+}
+
+async function serveInProcess(configs: Config[], flags: ServerFlags, log: (l: string) => void): Promise<number> {
   const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
   try {
     for (const config of configs) {
@@ -71,31 +119,39 @@ export async function serveCommand(flags: ServerFlags): Promise<number> {
     for (const s of servers) await s.stop();
     throw e;
   }
-  for (const server of servers) {
-    const config = server.config;
-    const tag = config.name ? `${config.name}: ` : '';
-    for (const l of server.transport.boundListeners) {
-      process.stdout.write(`${tag}listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
-    }
-    process.stdout.write(`${tag}serving domains ${config.domains.join(', ')} with roles ${config.roles.join(', ')}; store ${config.store}${config.store === 'sqlite' ? ` (${config.db})` : ''}\n`);
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.stdout.write(`${sig}: stopping\n`);
-      Promise.all(servers.map((s) => s.stop())).then(
-        () => resolve(0),
-        (e: unknown) => {
-          log(`shutdown error: ${(e as Error).message}`);
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  for (const server of servers) printListening(server.config, server.transport.boundListeners);
+  return untilStopped(servers, log).done;
+}
+
+/** One worker of `workers: N`: starts the server, reports to the primary, stops when told. */
+async function serveAsWorker(config: Config, me: { index: number; count: number; nonceSecret?: string }, flags: ServerFlags, log: (l: string) => void): Promise<number> {
+  const wlog = (l: string) => log(`worker-${me.index}: ${l}`);
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopRequested = false;
+  let stopper: ((why: string) => void) | undefined;
+  const primary = joinPrimary(me.index, {
+    peers: (ports) => server?.transport.setWorkerPeers(ports),
+    stop: () => {
+      stopRequested = true;
+      stopper?.('stop');
+    },
   });
+  try {
+    server = await startServer(config, {
+      onTrace: flags.trace ? (ev) => printTrace(ev, process.stderr, `worker-${me.index}: `) : undefined,
+      log: wlog,
+      worker: { index: me.index, count: me.count },
+      nonceSecret: me.nonceSecret,
+    });
+  } catch (e) {
+    await primary.failed((e as Error).message, e instanceof ConfigError || e instanceof UsageError);
+    throw e;
+  }
+  const { done, trigger } = untilStopped([server], wlog, true);
+  stopper = trigger;
+  if (stopRequested) trigger('stop');
+  else primary.ready(server.transport.workerRelayPort, server.transport.boundListeners);
+  return done;
 }
 
 /** `switchboard location list [AOR] [--json]` / `location rm AOR [CONTACT]`. */

@@ -122,6 +122,11 @@ export const ConfigSchema = z.strictObject({
   transport: TransportSchema.default(TransportSchema.parse({})),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
+  /**
+   * Worker processes sharing the listeners (Kamailio's `children`): UDP datagrams go to the
+   * worker their Call-ID hashes to, connections stay with the worker that accepted them.
+   */
+  workers: z.number().int().min(1).max(64).default(1),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { name?: string };
@@ -143,7 +148,10 @@ function describeValue(input: unknown, path: PropertyKey[]): string {
 /** Validates a parsed config object; throws {@link ConfigError} naming key, value and what is allowed. */
 export function validateConfig(input: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(input ?? {});
-  if (r.success) return r.data;
+  if (r.success) {
+    checkWorkers(r.data, source);
+    return r.data;
+  }
   const issue = r.error.issues[0]!;
   const key = issue.path.map(String).join('.') || '(top level)';
   if (issue.code === 'unrecognized_keys') {
@@ -151,6 +159,20 @@ export function validateConfig(input: unknown, source = 'config'): Config {
     throw new ConfigError(`${source}: unknown key "${where}${issue.keys[0]}"`);
   }
   throw new ConfigError(`${source}: ${key} = ${describeValue(input, issue.path)}: ${issue.message}`);
+}
+
+/**
+ * Several workers must share everything a request can depend on: the location service (a
+ * registration at one worker is looked up at another) and the SQLite file.
+ */
+function checkWorkers(cfg: Config, source: string): void {
+  if (cfg.workers === 1) return;
+  const v = `${source}: workers = ${cfg.workers}`;
+  if (cfg.roles.includes('gateway')) throw new ConfigError(`${v}: the gateway role runs in one process (set workers: 1)`);
+  if (cfg.store === 'memory' && (cfg.roles.includes('registrar') || cfg.roles.includes('redirect'))) {
+    throw new ConfigError(`${v}: a memory store is private to each worker, so bindings would not be shared; use store: sqlite or a redis:// URL, or workers: 1`);
+  }
+  if (cfg.store === 'sqlite' && cfg.dbLocking === 'exclusive') throw new ConfigError(`${v}: dbLocking = "exclusive" lets one process open the database; use dbLocking: shared or workers: 1`);
 }
 
 /**
@@ -164,7 +186,7 @@ export function validateFile(input: unknown, source: string): Config[] {
   if (servers === undefined) return [validateConfig(top, source)];
   if (!Array.isArray(servers) || servers.length === 0) throw new ConfigError(`${source}: servers = ${JSON.stringify(servers)}: expected a non-empty list of servers`);
   const names = new Set<string>();
-  return servers.map((entry, i) => {
+  const configs = servers.map((entry, i) => {
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`${source}: servers.${i}: expected a mapping`);
     const { name, ...rest } = entry as Record<string, unknown>;
     const n = typeof name === 'string' && name.length > 0 ? name : `server${i + 1}`;
@@ -179,6 +201,9 @@ export function validateFile(input: unknown, source: string): Config[] {
     cfg.name = n;
     return cfg;
   });
+  const many = configs.find((c) => c.workers > 1);
+  if (many) throw new ConfigError(`${source}: servers.${configs.indexOf(many)}.workers = ${many.workers}: a file with several servers runs them in one process (set workers: 1, or give each server its own file)`);
+  return configs;
 }
 
 /** Reads and validates a YAML file (one or several servers). */

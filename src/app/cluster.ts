@@ -1,0 +1,145 @@
+/**
+ * `workers: N`: one `switchboard serve` as N worker processes on the same listeners, the way
+ * Kamailio runs `children` — one event loop per core.
+ *
+ * The primary binds nothing itself. Node's `cluster` gives every worker the same UDP socket
+ * (and round-robins accepted connections), each worker opens a private loopback relay socket
+ * and reports its port; once all have reported, the primary sends each the full table, and from
+ * then on a datagram read by the wrong worker is passed to the one its Call-ID belongs to (see
+ * `transport/worker-relay.ts`). A worker that dies is started again under the same index; while
+ * it is down its share is handled by whichever worker reads it. SIGTERM/SIGINT to the primary
+ * stops every worker cleanly (each finishes in-flight work and flushes its store) and exits 0.
+ *
+ * @remarks App layer (`app/`).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import crypto from 'node:crypto';
+import type { BoundListener } from '../transport/index.js';
+
+/** Messages between primary and workers over the cluster IPC channel. */
+export type WorkerMessage =
+  | { type: 'ready'; index: number; relayPort: number; listeners: BoundListener[] }
+  | { type: 'failed'; index: number; message: string; usage: boolean };
+export type PrimaryMessage = { type: 'peers'; ports: number[] } | { type: 'stop' };
+
+const ENV_INDEX = 'SWITCHBOARD_WORKER_INDEX';
+const ENV_COUNT = 'SWITCHBOARD_WORKER_COUNT';
+const ENV_SECRET = 'SWITCHBOARD_WORKER_NONCE_SECRET';
+
+/** This process's place in the cluster, when it is a worker. */
+export function workerIdentity(): { index: number; count: number; nonceSecret?: string } | undefined {
+  if (!cluster.isWorker) return undefined;
+  const index = Number(process.env[ENV_INDEX]);
+  const count = Number(process.env[ENV_COUNT]);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1) return undefined;
+  return { index, count, nonceSecret: process.env[ENV_SECRET] };
+}
+
+export interface PrimaryOptions {
+  workers: number;
+  log: (line: string) => void;
+  /** Printed once every worker listens: what a single process prints at start-up. */
+  onReady: (listeners: BoundListener[]) => void;
+  /** A worker that fails at start-up within this long after its fork stops the whole server. */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * Runs the primary until SIGTERM/SIGINT; resolves with the exit code (0 after a clean stop,
+ * 2 when a worker's start-up failed on a usage or config error, 1 on another start-up failure).
+ */
+export function runPrimary(opts: PrimaryOptions): Promise<number> {
+  const n = opts.workers;
+  const secret = crypto.randomBytes(32).toString('hex');
+  const ports: number[] = new Array<number>(n).fill(0);
+  const byIndex = new Map<number, Worker>();
+  let started = false; // every worker reported ready once
+  let stopping = false;
+  let exitCode = 0;
+
+  return new Promise<number>((resolve) => {
+    const broadcast = () => {
+      for (const w of byIndex.values()) if (w.isConnected()) w.send({ type: 'peers', ports } satisfies PrimaryMessage);
+    };
+    const finish = () => {
+      if ([...byIndex.values()].every((w) => w.isDead())) resolve(exitCode);
+    };
+    const stopAll = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      if (why) process.stdout.write(`${why}: stopping ${n} workers\n`);
+      for (const w of byIndex.values()) {
+        if (w.isConnected()) w.send({ type: 'stop' } satisfies PrimaryMessage);
+        else if (!w.isDead()) w.process.kill('SIGTERM');
+      }
+      // A worker that does not leave in time is killed; its store writes were committed as they went.
+      const t = setTimeout(() => {
+        for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGKILL');
+      }, opts.stopTimeoutMs ?? 10_000);
+      t.unref();
+      finish();
+    };
+    const fork = (index: number) => {
+      const w = cluster.fork({ [ENV_INDEX]: String(index), [ENV_COUNT]: String(n), [ENV_SECRET]: secret });
+      byIndex.set(index, w);
+      w.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          ports[index] = m.relayPort;
+          if (!started && ports.every((p) => p !== 0)) {
+            started = true;
+            opts.onReady(m.listeners);
+          } else if (started) opts.log(`worker-${index} restarted (pid ${w.process.pid})`);
+          broadcast();
+        } else if (m.type === 'failed') {
+          opts.log(`worker-${index}: ${m.message}`);
+          if (!started) {
+            exitCode = m.usage ? 2 : 1;
+            stopAll('');
+          }
+        }
+      });
+      w.on('exit', (code, signal) => {
+        ports[index] = 0;
+        if (stopping) return finish();
+        // After start-up a crashed worker is replaced; its siblings handle its share meanwhile.
+        broadcast();
+        if (started) {
+          opts.log(`worker-${index} (pid ${w.process.pid}) exited with ${signal ?? code}; starting it again`);
+          fork(index);
+        } else {
+          if (exitCode === 0) opts.log(`worker-${index} (pid ${w.process.pid}) exited with ${signal ?? code} while starting`);
+          exitCode ||= 1;
+          stopAll('');
+        }
+      });
+    };
+    for (let i = 0; i < n; i++) fork(i);
+    process.once('SIGTERM', () => stopAll('SIGTERM'));
+    process.once('SIGINT', () => stopAll('SIGINT'));
+  });
+}
+
+/**
+ * In a worker: listens to the primary at once (a `stop` may come while this worker is still
+ * starting) and returns how to report back.
+ */
+export function joinPrimary(index: number, handlers: { peers: (ports: number[]) => void; stop: () => void }) {
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'peers') handlers.peers(m.ports);
+    else if (m.type === 'stop') handlers.stop();
+  });
+  // The primary going away (killed by SIGKILL) must not leave workers holding the port.
+  process.on('disconnect', () => handlers.stop());
+  return {
+    ready(relayPort: number, listeners: BoundListener[]): void {
+      process.send?.({ type: 'ready', index, relayPort, listeners } satisfies WorkerMessage);
+    },
+    /** Reports a start-up failure; resolves once the primary has it. */
+    failed(message: string, usage: boolean): Promise<void> {
+      return new Promise((resolve) => {
+        if (!process.send || !process.connected) return resolve();
+        process.send({ type: 'failed', index, message, usage } satisfies WorkerMessage, undefined, {}, () => resolve());
+      });
+    },
+  };
+}

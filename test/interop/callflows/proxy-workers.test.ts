@@ -1,0 +1,110 @@
+// `workers: 2`: one `serve` as two worker processes on the same UDP port. SIPp calls cross the
+// proxy (with 10 % loss on the uac, so retransmissions and lost ACKs land on either worker) and
+// every message of a call must be handled by one worker only — the Call-ID affinity of
+// transport/worker-relay.ts, checked on the trace each worker prints. Then: a killed worker is
+// replaced and calls still pass; SIGTERM to the primary stops every worker and exits 0.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describeSipp, runSipp, startSipp } from '../sipp/sipp.js';
+import { exampleConfig, freePorts, startServe, type TraceMsg } from './callflow-harness.js';
+
+/** Child processes of `pid`, from /proc (no procps needed). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Call-ID → the workers that received a message of it. */
+function workersByCallId(trace: TraceMsg[]): Map<string, Set<string>> {
+  const m = new Map<string, Set<string>>();
+  for (const t of trace) {
+    if (t.dir !== 'Received' || !t.callId) continue;
+    let s = m.get(t.callId);
+    if (!s) m.set(t.callId, (s = new Set()));
+    s.add(t.hop);
+  }
+  return m;
+}
+
+async function calls(proxyPort: number, uasPort: number, uacPort: number, n: number, lost?: number): Promise<void> {
+  const uas = await startSipp({ scenario: 'uas', localPort: uasPort, transport: 'u1', timeoutS: 180 });
+  try {
+    const uac = await runSipp({
+      scenario: 'uac', target: `127.0.0.1:${proxyPort}`, localPort: uacPort, transport: 'u1',
+      calls: n, rate: lost ? 20 : 50, lost, timeoutS: 150, extra: ['-default_behaviors', 'all,-abortunexp'],
+    });
+    const u = await uas.finish(lost ? 6_000 : 20_000);
+    const msg = `--- uac ---\n${describeSipp(uac)}\n--- uas ---\n${describeSipp(u)}`;
+    assert.equal(uac.code, 0, msg);
+    assert.equal(uac.successful, n, msg);
+    assert.equal(uac.failed, 0, msg);
+    if (!lost) assert.equal(u.successful, n, msg);
+  } finally {
+    await uas.stop();
+  }
+}
+
+test('workers: 2 — SIPp calls with 10 % loss, each call handled by one worker; crash restart; clean stop', { timeout: 360_000 }, async () => {
+  const [proxyPort, uasPort, uacPort] = (await freePorts(3)) as [number, number, number];
+  const cfg = exampleConfig('proxy-bench', { 5070: proxyPort, 5090: uasPort }, (t) => `${t}workers: 2\n`);
+  const server = await startServe(cfg.path, { udpPorts: [proxyPort], hop: 'primary', maxLifetimeMs: 330_000 });
+  try {
+    await until(() => /running 2 workers/.test(server.output().stdout), 5_000, 'the primary to report its workers');
+    const workers = childPids(server.pid);
+    assert.equal(workers.length, 2, `two worker processes under ${server.pid}`);
+
+    await calls(proxyPort, uasPort, uacPort, 100, 10);
+    const trace = server.trace();
+    const byCall = workersByCallId(trace);
+    assert.ok(byCall.size >= 50, `calls traced: ${byCall.size}`);
+    const split = [...byCall].filter(([, s]) => s.size > 1);
+    assert.deepEqual(split.map(([c, s]) => `${c}: ${[...s].join(',')}`), [], 'every Call-ID stays with one worker');
+    const used = new Set([...byCall.values()].flatMap((s) => [...s]));
+    assert.deepEqual([...used].sort(), ['worker-0', 'worker-1'], 'both workers carried calls');
+
+    // A worker killed outright is replaced under the same index; calls go on passing.
+    process.kill(workers[0]!, 'SIGKILL');
+    await until(() => /worker-\d restarted/.test(server.output().stderr), 20_000, 'the replacement worker');
+    const now = childPids(server.pid);
+    assert.equal(now.length, 2, 'two workers again');
+    assert.ok(!now.includes(workers[0]!), 'the killed worker was replaced');
+    await calls(proxyPort, uasPort, uacPort, 40);
+
+    // SIGTERM to the primary: every worker stops, exit code 0.
+    const st = await server.stop(15_000);
+    assert.deepEqual(st, { code: 0, signal: null }, server.output().stderr.slice(-2000));
+    await until(() => now.every((p) => !alive(p)), 5_000, 'the workers to exit');
+  } finally {
+    await server.stop();
+    cfg.cleanup();
+  }
+});
