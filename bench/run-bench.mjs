@@ -15,6 +15,8 @@
  *   BENCH_MAX_CEILING=8000  cap of the highest-rate searches (calls or registrations per second)
  *   BENCH_MAX_START_CALL=500, BENCH_MAX_START_REGISTER=250  first rate of the searches
  *   BENCH_PAUSE_S=3       rest between runs
+ *   BENCH_WARMUP_S=5      seconds of load at BENCH_RATE right before each fixed-rate run, on the
+ *                         same server process (every server, Kamailio too); recorded, not counted
  *   BENCH_PROXY_WORKERS=2 the proxy part also measures `serve --workers N` (1: only the single process)
  *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
  *
@@ -57,6 +59,7 @@ const MAX_CEILING = env('BENCH_MAX_CEILING', 8000);
 const MAX_START = { call: env('BENCH_MAX_START_CALL', 500), register: env('BENCH_MAX_START_REGISTER', 250) };
 const PAUSE_S = env('BENCH_PAUSE_S', 3);
 const PROXY_WORKERS = env('BENCH_PROXY_WORKERS', 2);
+const WARMUP_S = env('BENCH_WARMUP_S', 5);
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -264,7 +267,24 @@ async function stopSwitchboard(sb) {
 const SIPP_LOAD = path.join(SHARED, 'sipp-load.sh');
 const FIND_MAX_SH = path.join(SHARED, 'find-max.sh');
 
+/**
+ * A short run at the bench rate on the server about to be measured, so the measured run sees
+ * the steady state: a Node.js process compiles its hot paths in its first seconds of load (each
+ * worker separately), which a C server does not need. Every server gets the same warm-up.
+ */
+async function warmUp(server, scenario, pid) {
+  if (WARMUP_S <= 0) return;
+  const args = [TARGET, scenario, String(RATE), String(WARMUP_S), String(pid)];
+  log(`${server}: warm-up sipp-load.sh ${args.join(' ')}`);
+  record(`# ${server}: warm-up ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
+  const r = await run(SIPP_LOAD, args, { timeoutMs: (WARMUP_S + 60) * 1000, label: 'sipp-load.sh (warm-up)' });
+  const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD '));
+  if (line) record(`${line} server=${server} warmup=1`);
+  await sleep(PAUSE_S * 1000);
+}
+
 async function sippLoad(server, scenario, pid) {
+  await warmUp(server, scenario, pid);
   const args = [TARGET, scenario, String(RATE), String(DURATION), String(pid)];
   log(`${server}: sipp-load.sh ${args.join(' ')}`);
   record(`# ${server}: ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
@@ -486,7 +506,7 @@ async function main() {
   fs.mkdirSync(RESULTS, { recursive: true });
   logFile = path.join(RESULTS, `${stamp}-${sel}.log`);
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench.'));
-  const res = { date: now.toISOString(), selection: sel, machine: machine(), settings: { ROUNDS, RATE, DURATION, FIND_MAX, MAX_CEILING, MAX_START, PAUSE_S } };
+  const res = { date: now.toISOString(), selection: sel, machine: machine(), settings: { ROUNDS, RATE, DURATION, FIND_MAX, MAX_CEILING, MAX_START, PAUSE_S, WARMUP_S, PROXY_WORKERS } };
   record(`# run-bench.mjs ${sel} ${res.date}`);
   record(`# machine ${JSON.stringify(res.machine)}`);
   record(`# settings ${JSON.stringify(res.settings)}`);
