@@ -14,7 +14,6 @@
  */
 import { createHash } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
-import net from 'node:net';
 import {
   SipParseError, type SipRequest, type SipResponse, parseMessage, createResponse, buildRequest,
 } from '../sip/index.js';
@@ -360,8 +359,9 @@ export class TransportLayer {
 
   /** The UDP listener to send to `address` from; for a request in a worker, its reply socket. */
   private udpFor(address: string, request = false): UdpTransport | undefined {
-    const v6 = net.isIPv6(address);
-    let i = this.udp.findIndex((u) => net.isIPv6(u.localAddress) === v6);
+    // Destinations are resolved IP literals (RFC 3263 ran above): a colon means IPv6.
+    const v6 = address.includes(':');
+    let i = this.udp.findIndex((u) => u.localAddress.includes(':') === v6);
     if (i < 0) i = 0;
     return (request ? this.replyUdp[i] : undefined) ?? this.udp[i];
   }

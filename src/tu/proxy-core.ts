@@ -529,20 +529,15 @@ export function forwardedRequest(
 
 /** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
 export function loopHash(req: SipRequest): string {
-  const h = crypto.createHash('md5');
-  h.update(req.uriText);
-  h.update('\0' + (req.to.tag ?? ''));
-  h.update('\0' + (req.from.tag ?? ''));
-  h.update('\0' + req.callId);
-  h.update('\0' + req.cseq.seq);
   // Not the topmost Via: when a request comes back to us, the top Via is the previous hop's
   // (our own, on a direct loop), with a fresh branch on every pass, so a hash over it never
   // matches the one in our earlier Via and a loop would only end when Max-Forwards reaches 0
   // (483 instead of 482). Branch uniqueness comes from the per-branch suffix, not from this hash.
-  h.update('\0' + req.headers('Route').join(','));
-  h.update('\0' + req.headers('Proxy-Require').join(','));
-  h.update('\0' + req.headers('Proxy-Authorization').join(','));
-  return h.digest('hex').slice(0, 16);
+  const fields = [
+    req.uriText, req.to.tag ?? '', req.from.tag ?? '', req.callId, String(req.cseq.seq),
+    req.headers('Route').join(','), req.headers('Proxy-Require').join(','), req.headers('Proxy-Authorization').join(','),
+  ];
+  return crypto.hash('md5', fields.join('\0'), 'hex').slice(0, 16);
 }
 
 function groupByQ(targets: ProxyTarget[]): ProxyTarget[][] {
