@@ -3,7 +3,8 @@
  * Kamailio runs `children` — one event loop per core.
  *
  * The primary binds nothing itself. Node's `cluster` gives every worker the same UDP socket
- * (and round-robins accepted connections), each worker opens a private loopback relay socket
+ * (listeners are UDP only with several workers, see config-schema's checkWorkers), each worker
+ * opens a private loopback relay socket
  * and reports its port; once all have reported, the primary sends each the full table, and from
  * then on a datagram read by the wrong worker is passed to the one its Call-ID belongs to (see
  * `transport/worker-relay.ts`). A worker that dies is started again under the same index; while

@@ -8,8 +8,8 @@
  * has an owner, chosen by a hash of its Call-ID (the same for a request, its retransmissions, its
  * CANCEL, its ACK and every response, §8.1.1.4); a worker that reads a datagram it does not own
  * passes it, unchanged and with the address it came from, to the owner over a private loopback
- * socket. Stream connections need none of this: a connection and its transactions stay in the
- * worker that accepted or opened it.
+ * socket. Stream listeners are not offered with several workers: a connection could only be
+ * used by the worker that holds it.
  *
  * Relay datagram: `00 'S' 'B' 01 | listener index (1) | source port (2, BE) | address length (1) |
  * address (ASCII) | the datagram as received`. A SIP message never starts with a NUL byte, and

@@ -4,7 +4,7 @@
  * @remarks App layer (`app/cli`). They take the same `--config` / `--db` / `--store` flags.
  */
 import fs from 'node:fs';
-import { type Config, ConfigError, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
+import { type Config, ConfigError, checkWorkers, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
 import { startServer } from '../server.js';
 import { joinPrimary, runPrimary, workerIdentity } from '../cluster.js';
 import { openStores } from '../../store/index.js';
@@ -57,6 +57,8 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   const cfg = validateConfig(rest, flags.config ?? 'command line');
   if (name !== undefined) cfg.name = name as string;
   if (cfg.domains.length === 0) cfg.domains = [hostAddress()];
+  // After the flags: `--listen udp:…` may be what makes `workers: 2` in a file possible.
+  checkWorkers(cfg, flags.config ?? 'command line');
   return cfg;
 }
 

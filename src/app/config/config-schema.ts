@@ -148,10 +148,7 @@ function describeValue(input: unknown, path: PropertyKey[]): string {
 /** Validates a parsed config object; throws {@link ConfigError} naming key, value and what is allowed. */
 export function validateConfig(input: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(input ?? {});
-  if (r.success) {
-    checkWorkers(r.data, source);
-    return r.data;
-  }
+  if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const key = issue.path.map(String).join('.') || '(top level)';
   if (issue.code === 'unrecognized_keys') {
@@ -163,12 +160,18 @@ export function validateConfig(input: unknown, source = 'config'): Config {
 
 /**
  * Several workers must share everything a request can depend on: the location service (a
- * registration at one worker is looked up at another) and the SQLite file.
+ * registration at one worker is looked up at another), the SQLite file, and the connections
+ * (hence UDP listeners only). Checked after the command-line flags are applied.
  */
-function checkWorkers(cfg: Config, source: string): void {
+export function checkWorkers(cfg: Config, source: string): void {
   if (cfg.workers === 1) return;
   const v = `${source}: workers = ${cfg.workers}`;
   if (cfg.roles.includes('gateway')) throw new ConfigError(`${v}: the gateway role runs in one process (set workers: 1)`);
+  // A connection lives in the worker that accepted or opened it, but a request for the peer at
+  // its other end (a registered TCP/WS client, a flow token in a Record-Route) may be handled by
+  // any worker: until connections can be reached across workers, several workers mean UDP only.
+  const stream = cfg.listen.find((l) => !l.startsWith('udp:'));
+  if (stream) throw new ConfigError(`${v}: listen = "${stream}": with several workers every listener must be udp (a connection belongs to one worker); use workers: 1 for tcp, tls, ws and wss`);
   if (cfg.store === 'memory' && (cfg.roles.includes('registrar') || cfg.roles.includes('redirect'))) {
     throw new ConfigError(`${v}: a memory store is private to each worker, so bindings would not be shared; use store: sqlite or a redis:// URL, or workers: 1`);
   }
