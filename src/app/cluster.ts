@@ -57,6 +57,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
   let started = false; // every worker reported ready once
   let stopping = false;
   let exitCode = 0;
+  const reported = new Set<string>();
+  /** Per index: when it was last forked, and the delay before the next restart. */
+  const lastFork = new Map<number, number>();
+  const backoff = new Map<number, number>();
 
   return new Promise<number>((resolve) => {
     const broadcast = () => {
@@ -83,6 +87,7 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     const fork = (index: number) => {
       const w = cluster.fork({ [ENV_INDEX]: String(index), [ENV_COUNT]: String(n), [ENV_SECRET]: secret });
       byIndex.set(index, w);
+      lastFork.set(index, Date.now());
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
           ports[index] = m.relayPort;
@@ -92,7 +97,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
           } else if (started) opts.log(`worker-${index} restarted (pid ${w.process.pid})`);
           broadcast();
         } else if (m.type === 'failed') {
-          opts.log(`worker-${index}: ${m.message}`);
+          // Every worker fails the same way (a port in use): say it once.
+          if (!reported.has(m.message)) opts.log(m.message);
+          reported.add(m.message);
           if (!started) {
             exitCode = m.usage ? 2 : 1;
             stopAll('');
@@ -105,8 +112,15 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
         // After start-up a crashed worker is replaced; its siblings handle its share meanwhile.
         broadcast();
         if (started) {
-          opts.log(`worker-${index} (pid ${w.process.pid}) exited with ${signal ?? code}; starting it again`);
-          fork(index);
+          // A worker that keeps dying young is restarted ever more slowly (up to 10 s), not in a loop.
+          const young = Date.now() - (lastFork.get(index) ?? 0) < 5_000;
+          const delay = young ? Math.min(10_000, Math.max(200, 2 * (backoff.get(index) ?? 0))) : 0;
+          backoff.set(index, delay);
+          opts.log(`worker-${index} (pid ${w.process.pid}) exited with ${signal ?? code}; starting it again${delay ? ` in ${delay} ms` : ''}`);
+          // Not unref'd: with every worker gone this timer is what keeps the primary running.
+          setTimeout(() => {
+            if (!stopping) fork(index);
+          }, delay);
         } else {
           if (exitCode === 0) opts.log(`worker-${index} (pid ${w.process.pid}) exited with ${signal ?? code} while starting`);
           exitCode ||= 1;

@@ -146,8 +146,10 @@ async function serveAsWorker(config: Config, me: { index: number; count: number;
       nonceSecret: me.nonceSecret,
     });
   } catch (e) {
-    await primary.failed((e as Error).message, e instanceof ConfigError || e instanceof UsageError);
-    throw e;
+    // The primary prints the failure (once for all workers) and exits with this code.
+    const usage = e instanceof ConfigError || e instanceof UsageError;
+    await primary.failed((e as Error).message, usage);
+    return usage ? 2 : 1;
   }
   const { done, trigger } = untilStopped([server], wlog, true);
   stopper = trigger;

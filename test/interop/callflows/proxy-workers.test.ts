@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { describeSipp, runSipp, startSipp } from '../sipp/sipp.js';
+import * as dgram from 'node:dgram';
+import { describeSipp, runSipp, runSwitchboard, startSipp } from '../sipp/sipp.js';
 import { exampleConfig, freePorts, startServe, type TraceMsg } from './callflow-harness.js';
 
 /** Child processes of `pid`, from /proc (no procps needed). */
@@ -105,6 +106,24 @@ test('workers: 2 — SIPp calls with 10 % loss, each call handled by one worker;
     await until(() => now.every((p) => !alive(p)), 5_000, 'the workers to exit');
   } finally {
     await server.stop();
+    cfg.cleanup();
+  }
+});
+
+test('workers: 2 on a UDP port already in use: one line on stderr, exit 1, no worker left behind', { timeout: 60_000 }, async () => {
+  const [port] = (await freePorts(1)) as [number];
+  const busy = dgram.createSocket('udp4');
+  await new Promise<void>((r) => busy.bind(port, '127.0.0.1', () => r()));
+  const cfg = exampleConfig('proxy-bench', { 5070: port }, (t) => `${t}workers: 2\n`);
+  try {
+    const r = await runSwitchboard(['serve', '--config', cfg.path], 30_000);
+    assert.equal(r.timedOut, false, r.stderr);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`^switchboard: cannot listen on udp:127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  } finally {
+    busy.close();
     cfg.cleanup();
   }
 });
