@@ -41,7 +41,7 @@ export interface PrimaryOptions {
   log: (line: string) => void;
   /** Printed once every worker listens: what a single process prints at start-up. */
   onReady: (listeners: BoundListener[]) => void;
-  /** A worker that fails at start-up within this long after its fork stops the whole server. */
+  /** How long a stopping worker may take before it is killed (default 10 s). */
   stopTimeoutMs?: number;
 }
 

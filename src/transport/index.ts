@@ -5,4 +5,3 @@
 export * from './transport.js';
 export { TransportLayer, responseTarget, statelessToTag, type TransportLayerOptions, type TraceEvent, type BoundListener, type ReceivedInfo, type TransportStats } from './transport-layer.js';
 export { Resolver, type ResolverOptions, type ResolvedTarget } from './resolver.js';
-export { WorkerRelay, callIdOwner, decodeRelayed, relayHeader, type RelayedDatagram } from './worker-relay.js';

@@ -158,9 +158,7 @@ export class TransportLayer {
           const u = new UdpTransport(
             spec,
             (b, a, p, l) => {
-              // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
-              const address = a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
-              this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, index);
+              this.receive(b, 'udp', unmapped(a), p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, index);
             },
             (e) => this.onError(e),
           );
@@ -169,10 +167,7 @@ export class TransportLayer {
           if (this.relay) {
             const r = new UdpTransport(
               { kind: 'udp', host: spec.host, port: 0 },
-              (b, a, p) => {
-                const address = a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
-                this.receive(b, 'udp', address, p, (bound ??= { kind: 'udp', address: u.localAddress, port: u.localPort }));
-              },
+              (b, a, p) => this.receive(b, 'udp', unmapped(a), p, (bound ??= { kind: 'udp', address: u.localAddress, port: u.localPort })),
               (e) => this.onError(e),
               true,
             );
@@ -220,11 +215,6 @@ export class TransportLayer {
   /** Every worker's relay port by index, from the cluster primary (0: not running now). */
   setWorkerPeers(ports: number[]): void {
     this.relay?.setPeers(ports);
-  }
-
-  /** Datagrams this worker handed to a sibling / took from one / refused (not from a sibling). */
-  get workerRelayStats(): { relayed: number; taken: number; refused: number } | undefined {
-    return this.relay?.stats;
   }
 
   /** Every bound listener with its real port (useful with port 0). */
@@ -492,6 +482,11 @@ export class TransportLayer {
     this.stats.dropped++;
     if (badChannel.hasSubscribers) badChannel.publish({ error: err, remote: hostPort(address, port) });
   }
+}
+
+/** An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d: its plain address. */
+function unmapped(a: string): string {
+  return a.charCodeAt(0) === 0x3a && a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
 /** RFC 3261 §18.2.1 / RFC 3581 §4: note where the request really came from (`received`, `rport`). */

@@ -69,8 +69,6 @@ export class WorkerRelay {
   /** The relay port of each worker, by index; 0 while that worker is (re)starting. */
   private peers: number[] = [];
   private readonly peerPorts = new Set<number>();
-  /** Datagrams handed to a sibling, and those taken from one. */
-  readonly stats = { relayed: 0, taken: 0, refused: 0 };
 
   constructor(
     readonly index: number,
@@ -87,17 +85,10 @@ export class WorkerRelay {
     const socket = dgram.createSocket({ type: 'udp4' });
     this.socket = socket;
     socket.on('message', (buf, rinfo) => {
-      if (rinfo.address !== RELAY_HOST || !this.peerPorts.has(rinfo.port)) {
-        this.stats.refused++;
-        return;
-      }
+      // Only a sibling's relay port is believed; anything else is dropped.
+      if (rinfo.address !== RELAY_HOST || !this.peerPorts.has(rinfo.port)) return;
       const d = decodeRelayed(buf);
-      if (!d) {
-        this.stats.refused++;
-        return;
-      }
-      this.stats.taken++;
-      this.deliver(d);
+      if (d) this.deliver(d);
     });
     socket.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -136,7 +127,6 @@ export class WorkerRelay {
     const s = this.socket;
     const to = this.peers[owner];
     if (!s || !to) return;
-    this.stats.relayed++;
     s.send([relayHeader(listenerIndex, address, port), bytes], to, RELAY_HOST);
   }
 

@@ -107,7 +107,8 @@ function untilStopped(servers: Array<{ stop(): Promise<void> }>, log: (l: string
     process.once('SIGTERM', () => trigger('SIGTERM'));
     process.once('SIGINT', () => trigger('SIGINT'));
   });
-  return { done, trigger: (why) => trigger(why) };
+  // The executor ran synchronously: `trigger` is the real one by now.
+  return { done, trigger };
 }
 
 async function serveInProcess(configs: Config[], flags: ServerFlags, log: (l: string) => void): Promise<number> {

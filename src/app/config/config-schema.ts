@@ -123,8 +123,8 @@ export const ConfigSchema = z.strictObject({
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
   /**
-   * Worker processes sharing the listeners (Kamailio's `children`): UDP datagrams go to the
-   * worker their Call-ID hashes to, connections stay with the worker that accepted them.
+   * Worker processes sharing the (UDP only) listeners, Kamailio's `children`: each datagram
+   * goes to the worker its Call-ID hashes to. See {@link checkWorkers}.
    */
   workers: z.number().int().min(1).max(64).default(1),
 });
