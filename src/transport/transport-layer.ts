@@ -165,9 +165,12 @@ export class TransportLayer {
           await u.start();
           this.udp.push(u);
           if (this.relay) {
+            // What arrives here (the responses to this worker's requests) is traced as received on
+            // this socket; a response is matched by its branch, whatever socket it came on.
+            let own: BoundListener | undefined;
             const r = new UdpTransport(
               { kind: 'udp', host: spec.host, port: 0 },
-              (b, a, p) => this.receive(b, 'udp', unmapped(a), p, (bound ??= { kind: 'udp', address: u.localAddress, port: u.localPort })),
+              (b, a, p, l) => this.receive(b, 'udp', unmapped(a), p, (own ??= { kind: 'udp', address: l.localAddress, port: l.localPort })),
               (e) => this.onError(e),
               true,
             );

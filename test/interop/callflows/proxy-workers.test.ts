@@ -91,6 +91,19 @@ test('workers: 2 — SIPp calls with 10 % loss, each call handled by one worker;
     assert.deepEqual(split.map(([c, s]) => `${c}: ${[...s].join(',')}`), [], 'every Call-ID stays with one worker');
     const used = new Set([...byCall.values()].flatMap((s) => [...s]));
     assert.deepEqual([...used].sort(), ['worker-0', 'worker-1'], 'both workers carried calls');
+    // A worker's forwarded INVITE leaves from its own port and names it in the Via, and the uas's
+    // responses come back to that port, not to the shared one.
+    const port = (hp: string) => Number(hp.slice(hp.lastIndexOf(':') + 1));
+    const invites = trace.filter((t) => t.dir === 'Sent' && t.method === 'INVITE' && t.remotePort === uasPort);
+    assert.ok(invites.length > 0, 'forwarded INVITEs traced');
+    for (const t of invites) {
+      const via = t.headers.find(([k]) => k.toLowerCase() === 'via' || k === 'v')?.[1] ?? '';
+      const viaPort = Number(/^SIP\/2\.0\/UDP [^:;\s]+:(\d+)/i.exec(via)?.[1]);
+      assert.equal(viaPort, port(t.local), `Via names the sending socket: ${via} (sent from ${t.local})`);
+      assert.notEqual(viaPort, proxyPort, 'not the shared listener');
+    }
+    const fromUas = trace.filter((t) => t.dir === 'Received' && t.kind === 'response' && t.remotePort === uasPort);
+    assert.ok(fromUas.length > 0 && fromUas.every((t) => port(t.local) !== proxyPort), 'responses from the uas reach the worker ports');
 
     // A worker killed outright is replaced under the same index; calls go on passing.
     process.kill(workers[0]!, 'SIGKILL');
