@@ -107,17 +107,18 @@ test('options → a UDP port that never answers: exit 3 after the transaction ti
 
 // ---- call ----------------------------------------------------------------------------------
 
-test('call → answer: exit 0, established and ended with BYE 200', { timeout: 30_000 }, async () => {
+test('call → answer: exit 0, established and ended with BYE 200', { timeout: 70_000 }, async () => {
   const port = await freePortBoth();
-  const answer = await startAnswer({ port, maxCalls: 1, maxLifetimeMs: 25_000 });
+  const answer = await startAnswer({ port, maxCalls: 1, maxLifetimeMs: 65_000 });
   try {
     const r = await runSwitchboard(['call', `sip:service@127.0.0.1:${port}`, '--duration', '1'], 15_000);
     assert.equal(r.code, 0, describeRun(r));
     assert.match(r.stdout, /^progress: 180 Ringing$/m, describeRun(r));
     assert.match(r.stdout, /^call established: \S+$/m, describeRun(r));
     assert.match(r.stdout, /^call ended: BYE 200 OK$/m, describeRun(r));
-    // answer --max-calls 1 leaves after that call, which it saw ended by our BYE.
-    const st = await answer.waitExit(10_000);
+    // answer --max-calls 1 leaves after that call, which it saw ended by our BYE, once its
+    // transactions are over (the INVITE's Timer L, 64·T1 = 32 s, is the longest).
+    const st = await answer.waitExit(45_000);
     assert.deepEqual(st, { code: 0, signal: null }, answer.output().stdout + answer.output().stderr);
     assert.deepEqual(answer.endedReasons(), ['remote-bye']);
   } finally {

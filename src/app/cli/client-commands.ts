@@ -161,7 +161,9 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number }):
       call.ended.then((reason) => {
         ended++;
         process.stdout.write(`call ${ended} ended: ${reason}\n`);
-        if (flags.maxCalls !== undefined && ended >= flags.maxCalls) void finish(0);
+        // The last BYE's 200 may have been lost: keep answering its retransmissions until its
+        // transaction ends (Timer J), then leave.
+        if (flags.maxCalls !== undefined && ended === flags.maxCalls) void ua.settled().then(() => finish(0));
       });
     });
     const stop = () => void finish(0);

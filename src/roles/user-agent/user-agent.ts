@@ -144,6 +144,21 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     return new UserAgent(options, transport);
   }
 
+  /**
+   * Resolves once no transaction is live any more (or after `limitMs`), so that stopping then
+   * loses nothing a peer may still ask for: over UDP a server transaction stays Completed for
+   * Timer J = 64·T1 (RFC 3261 §17.2.2) to repeat its final response, e.g. the 200 to a BYE whose
+   * first copy was lost. `limitMs` defaults to 64·T1 plus one second.
+   */
+  async settled(limitMs = 64 * this.core.timers.T1 + 1000): Promise<void> {
+    const until = Date.now() + limitMs;
+    for (;;) {
+      const live = this.core.transactions.size;
+      if ((live.clients === 0 && live.servers === 0) || Date.now() >= until) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -4,7 +4,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePortBoth, stopAll } from '../../harness/processes.js';
-import { describeSipp, runSipp, startAnswer, type AnswerProcess, type SippResult } from './sipp.js';
+import { join } from 'node:path';
+import { describeSipp, runSipp, SCENARIO_DIR, startAnswer, type AnswerProcess, type SippResult } from './sipp.js';
 
 after(async () => {
   await stopAll();
@@ -43,8 +44,9 @@ test('answer: SIPp uac, 50 calls at 25/s over UDP — all successful, 50 × "end
     assert.equal(r.code, 0, why(r, answer));
     assert.equal(r.successful, calls, why(r, answer));
     assert.equal(r.failed, 0, why(r, answer));
-    // --max-calls 50: the answer process leaves by itself once the 50th call ended.
-    const st = await answer.waitExit(15_000);
+    // --max-calls 50: the answer process leaves by itself once the 50th call ended and its last
+    // transactions finished (Timer L of the last INVITE, Timer J of the last BYE: 64·T1 = 32 s).
+    const st = await answer.waitExit(45_000);
     assert.deepEqual(st, { code: 0, signal: null }, describeAnswer(answer));
     const reasons = answer.endedReasons();
     assert.equal(reasons.length, calls, describeAnswer(answer));
@@ -73,7 +75,7 @@ test('answer: SIPp uac, 20 calls over TCP (-t t1) — all successful on the uac 
     assert.equal(r.code, 0, why(r, answer));
     assert.equal(r.successful, calls, why(r, answer));
     assert.equal(r.failed, 0, why(r, answer));
-    const st = await answer.waitExit(15_000);
+    const st = await answer.waitExit(45_000);
     assert.deepEqual(st, { code: 0, signal: null }, describeAnswer(answer));
     assert.deepEqual(countBy(answer.endedReasons()), { 'remote-bye': calls }, describeAnswer(answer));
   } finally {
@@ -110,8 +112,9 @@ test('answer: SIPp uac, 200 calls over UDP with -lost 10 — all successful than
     assert.equal(r.successful, calls, why(r, answer));
     assert.equal(r.failed, 0, why(r, answer));
     assert.ok((r.retransmissions ?? 0) > 0, `SIPp retransmitted nothing: was -lost applied?\n${why(r, answer)}`);
-    // All 200 calls end on our side too (those whose ACK and BYE were both lost after 64·T1).
-    const st = await answer.waitExit(60_000);
+    // All 200 calls end on our side too (those whose ACK and BYE were both lost after 64·T1),
+    // then the process waits for its last transactions (up to 64·T1 more) before it leaves.
+    const st = await answer.waitExit(80_000);
     assert.deepEqual(st, { code: 0, signal: null }, describeAnswer(answer));
     const reasons = answer.endedReasons();
     assert.equal(reasons.length, calls, describeAnswer(answer));
@@ -124,6 +127,32 @@ test('answer: SIPp uac, 200 calls over UDP with -lost 10 — all successful than
       assert.ok(['remote-bye', 'local-bye', 'no-ack'].includes(reason), `unexpected end reason ${reason}: ${JSON.stringify(by)}\n${describeAnswer(answer)}`);
     }
     assert.ok(remoteBye >= calls - 12, `too few calls ended by SIPp's BYE: ${JSON.stringify(by)}\n${describeAnswer(answer)}`);
+  } finally {
+    await answer.stop();
+  }
+});
+
+// The last call's BYE repeated 1.5 s after its 200, as a UAC does when that 200 was lost: the
+// answer process has counted its last call by then, but its BYE transaction is still Completed
+// (Timer J, RFC 3261 §17.2.2) and must answer again. Before the process waited for its
+// transactions it had already closed its socket, and SIPp's retransmitted BYE went unanswered.
+test('answer --max-calls 1: a BYE repeated after the last call ended still gets its 200, then exit 0', { timeout: 90_000 }, async () => {
+  const port = await freePortBoth();
+  const answer = await startAnswer({ port, maxCalls: 1, maxLifetimeMs: 80_000 });
+  try {
+    const r = await runSipp({
+      scenario: join(SCENARIO_DIR, 'uac-bye-repeated.xml'),
+      target: `127.0.0.1:${port}`,
+      localPort: await freePortBoth(),
+      transport: 'u1',
+      calls: 1,
+      timeoutS: 20,
+    });
+    assert.equal(r.code, 0, why(r, answer));
+    assert.equal(r.successful, 1, why(r, answer));
+    assert.deepEqual(answer.endedReasons(), ['remote-bye'], describeAnswer(answer));
+    const st = await answer.waitExit(45_000);
+    assert.deepEqual(st, { code: 0, signal: null }, describeAnswer(answer));
   } finally {
     await answer.stop();
   }
