@@ -18,6 +18,8 @@
  *   BENCH_WARMUP_S=5      seconds of load at BENCH_RATE right before each fixed-rate run, on the
  *                         same server process (every server, Kamailio too); recorded, not counted
  *   BENCH_PROXY_WORKERS=2 the proxy part also measures `serve --workers N` (1: only the single process)
+ *   BENCH_FLOOR=1         the register part also measures bench/udp-floor.mjs, the least a Node.js
+ *                         process can do to pass the scenario (0: not)
  *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
  *
  * Everything runs on 127.0.0.1 (server 5070, SIPp uas 5090, SIPp uac 5061), every run is
@@ -60,6 +62,7 @@ const MAX_START = { call: env('BENCH_MAX_START_CALL', 500), register: env('BENCH
 const PAUSE_S = env('BENCH_PAUSE_S', 3);
 const PROXY_WORKERS = env('BENCH_PROXY_WORKERS', 2);
 const WARMUP_S = env('BENCH_WARMUP_S', 5);
+const FLOOR = env('BENCH_FLOOR', 1) !== 0;
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -257,6 +260,32 @@ async function startSwitchboard(kind, tag, extra = []) {
   return { pid: child.pid, desc };
 }
 
+/**
+ * The Node.js floor (bench/udp-floor.mjs): not a registrar, the least a Node.js process can do to
+ * pass the register scenario. Measured beside Kamailio so the ratio any Node.js registrar starts
+ * from comes out of the same run.
+ */
+async function startFloor(tag) {
+  checkPortsFree('before starting the Node.js floor');
+  const args = [path.join(HERE, 'udp-floor.mjs'), String(PORT)];
+  const logPath = path.join(scratch, `udp-floor-${tag}.log`);
+  const fd = fs.openSync(logPath, 'w');
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const desc = `Node.js floor (node ${path.relative(ROOT, args[0])} ${PORT})`;
+  live.set(child.pid, desc);
+  child.on('exit', () => live.delete(child.pid));
+  const end = Date.now() + 15000;
+  while (Date.now() < end && live.has(child.pid) && !udpBound(PORT)) await sleep(100);
+  if (!udpBound(PORT)) {
+    await stopPid(child.pid, desc, 3000);
+    die(`${desc} did not bind UDP ${PORT} (log ${logPath})`);
+  }
+  log(`Node.js floor up, pid ${child.pid}`);
+  await sleep(500);
+  return { pid: child.pid, desc };
+}
+
 async function stopSwitchboard(sb) {
   await stopPid(sb.pid, sb.desc);
   await waitPortsFree();
@@ -344,6 +373,9 @@ async function sideBySide(part) {
   const kamKind = part === 'register' ? 'registrar' : 'proxy';
   const variants = [{ key: 'switchboard', extra: [] }];
   if (part === 'proxy' && PROXY_WORKERS > 1) variants.push({ key: `switchboard_${PROXY_WORKERS}w`, extra: ['--workers', String(PROXY_WORKERS)] });
+  // The register part also measures the Node.js floor (fixed rate only: it is a reference line,
+  // not a server whose highest rate matters).
+  if (part === 'register' && FLOOR) variants.push({ key: 'node_floor', floor: true });
   const out = { part, scenario, rate: RATE, duration_s: DURATION, rounds: ROUNDS, variants: variants.map((v) => v.key), kamailio: [] };
   for (const v of variants) out[v.key] = [];
   for (let i = 1; i <= ROUNDS; i++) {
@@ -352,7 +384,7 @@ async function sideBySide(part) {
     try { out.kamailio.push(await sippLoad('kamailio', scenario, kpid)); } finally { await stopKamailio(); }
     await sleep(PAUSE_S * 1000);
     for (const v of variants) {
-      const sb = await startSwitchboard(kamKind, `${part}-${v.key}-${i}`, v.extra);
+      const sb = v.floor ? await startFloor(`${part}-${i}`) : await startSwitchboard(kamKind, `${part}-${v.key}-${i}`, v.extra);
       try { out[v.key].push(await sippLoad(v.key, scenario, sb.pid)); } finally { await stopSwitchboard(sb); }
       await sleep(PAUSE_S * 1000);
     }
@@ -368,6 +400,7 @@ async function sideBySide(part) {
     try { out.max_kamailio = await findMax('kamailio', scenario, kpid); } finally { await stopKamailio(); }
     await sleep(PAUSE_S * 1000);
     for (const v of variants) {
+      if (v.floor) continue;
       const sb = await startSwitchboard(kamKind, `${part}-${v.key}-max`, v.extra);
       try { out[`max_${v.key}`] = await findMax(v.key, scenario, sb.pid); } finally { await stopSwitchboard(sb); }
       await sleep(PAUSE_S * 1000);
