@@ -89,6 +89,65 @@ describe('NIST (RFC 3261 §17.2.2)', () => {
     });
   });
 
+  describe('Completed with a repeater (UDP: only the bytes of the final response are kept)', () => {
+    /** Ports whose repeater records each repeat as the start line it was given. */
+    function withRepeater(reliable = false) {
+      const h = setup(reliable);
+      const repeats: string[] = [];
+      const given: number[] = [];
+      let failNext = false;
+      h.ports.repeater = (res) => {
+        given.push(res.status);
+        const line = `${res.status} ${res.reason}`;
+        return () => {
+          if (failNext) throw new Error('EHOSTUNREACH (test)');
+          repeats.push(line);
+        };
+      };
+      return { ...h, repeats, given, failNext: () => (failNext = true) };
+    }
+
+    it('MUST resend the final response through the repeater, holding neither message', () => {
+      const { tx, req, reply, statuses, repeats, given } = withRepeater();
+      tx.respond(reply(200));
+      assert.deepEqual(statuses(), [200], 'the first copy goes out through the transport as before');
+      assert.deepEqual(given, [200]);
+      assert.equal(tx.lastResponse, undefined);
+      assert.throws(() => tx.request, /released in Completed/);
+      assert.equal(tx.callId, undefined);
+      tx.handle({ kind: 'request', request: req });
+      tx.handle({ kind: 'request', request: req });
+      tx.respond(reply(500));
+      assert.deepEqual(repeats, ['200 OK', '200 OK']);
+      assert.deepEqual(statuses(), [200], 'later TU responses are still discarded');
+    });
+
+    it('MUST still terminate on Timer J, and on a repeat that fails (RFC 3261 §17.2.4)', () => {
+      const a = withRepeater();
+      a.tx.respond(a.reply(200));
+      a.clock.advance(64 * 500);
+      assert.equal(a.tx.state, 'Terminated');
+      assert.deepEqual(a.terminated, ['nist-1']);
+      const b = withRepeater();
+      b.tx.respond(b.reply(404));
+      b.failNext();
+      b.tx.handle({ kind: 'request', request: b.req });
+      assert.equal(b.tx.state, 'Terminated');
+      assert.deepEqual(b.tu.events, ['transport-error', 'terminated']);
+    });
+
+    it('MUST NOT take a repeater for a provisional response nor over a reliable transport', () => {
+      const a = withRepeater();
+      a.tx.respond(a.reply(100));
+      assert.deepEqual(a.given, []);
+      assert.equal(a.tx.request, a.req);
+      const b = withRepeater(true);
+      b.tx.respond(b.reply(200));
+      assert.deepEqual(b.given, []);
+      assert.equal(b.tx.state, 'Terminated');
+    });
+  });
+
   describe('reliable transport', () => {
     it('MUST terminate at once after the final response: Timer J = 0 (RFC 3261 §17.2.2)', () => {
       const { tx, tu, reply, statuses, clock } = setup(true);

@@ -52,6 +52,7 @@ import type { SipRequest, SipResponse } from '../sip/index.js';
 import { assertNever } from './assert-never.js';
 import * as timers from './timer-table.js';
 import { TransactionBase, type TimerEvent, type TransportErrorEvent } from './transaction-base.js';
+import { retransmitChannel } from './transaction-diagnostics.js';
 import type { TransactionPorts } from './transaction-ports.js';
 import type { ServerTransactionUser } from './transaction-user.js';
 
@@ -86,6 +87,10 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
   toTag: string | undefined;
   private lastProvisional: SipResponse | undefined;
   private finalResponse: SipResponse | undefined;
+  /** Completed over UDP: sends the final response again, holding only its bytes (see onTuResponse). */
+  private repeatFinal: (() => void) | undefined;
+  /** Start line of the final response, for `sip:transaction:retransmit` once it is let go. */
+  private finalWhat = '';
 
   constructor(id: string, request: SipRequest, ports: TransactionPorts, user: ServerTransactionUser = NOOP_USER) {
     super(id, request, ports, 'Trying', TRANSITIONS, TIMER_STATES);
@@ -100,7 +105,10 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
     this.handle({ kind: 'tu-response', response });
   }
 
-  /** The last response given to the transport, if any. */
+  /**
+   * The last response given to the transport, if any — undefined in Completed once a repeater
+   * holds the final response's bytes instead (over UDP, see onTuResponse).
+   */
   get lastResponse(): SipResponse | undefined {
     return this.finalResponse ?? this.lastProvisional;
   }
@@ -132,7 +140,8 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
         return;
       case 'Completed':
         // RFC 3261 §17.2.2: resend the final response.
-        if (this.finalResponse !== undefined) this.transmit(this.finalResponse, 'request');
+        if (this.repeatFinal !== undefined) this.repeat();
+        else if (this.finalResponse !== undefined) this.transmit(this.finalResponse, 'request');
         return;
       case 'Terminated':
         return;
@@ -158,7 +167,16 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
           this.transition('Completed');
           this.transmit(res);
           this.arm('J', timers.J(this.ports.config, this.ports.reliable));
-          this.retire(this.request, res);
+          // All Completed may still do is repeat this response, for Timer J = 64·T1 over UDP:
+          // a repeater holding its bytes lets both messages go (the request and response
+          // objects, the datagram's buffer, their parsed values). Otherwise they are compacted.
+          const repeat = this.ports.reliable || this.state !== 'Completed' ? undefined : this.ports.repeater?.(res);
+          if (repeat !== undefined) {
+            this.repeatFinal = repeat;
+            this.finalWhat = `${res.status} ${res.reason}`;
+            this.finalResponse = undefined;
+            this.releaseRequest();
+          } else this.retire(this.request, res);
         }
         return;
       case 'Completed': // RFC 3261 §17.2.2: further TU responses are discarded.
@@ -166,6 +184,16 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
         return;
       default:
         return assertNever(state, 'NIST state');
+    }
+  }
+
+  /** The final response again through the repeater; a synchronous throw is a transport error. */
+  private repeat(): void {
+    if (retransmitChannel.hasSubscribers) this.publishRetransmit('request', this.finalWhat);
+    try {
+      this.repeatFinal!();
+    } catch (error) {
+      this.handle({ kind: 'transport-error', error });
     }
   }
 

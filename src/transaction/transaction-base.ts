@@ -42,12 +42,12 @@ export abstract class TransactionBase<
   private readonly queue: E[] = [];
   private busy = false;
   private terminatedPending = false;
+  private req: SipRequest | undefined;
 
   protected constructor(
     /** Transaction id: the matching key of RFC 3261 §17.1.3 / §17.2.3. */
     readonly id: string,
-    /** The request that created the transaction. */
-    readonly request: SipRequest,
+    request: SipRequest,
     protected readonly ports: TransactionPorts,
     initial: S,
     /** Legal transitions, copied from the RFC figure. */
@@ -56,16 +56,31 @@ export abstract class TransactionBase<
     private readonly timerStates: Readonly<Record<T, readonly S[]>>,
   ) {
     this.current = initial;
+    this.req = request;
   }
 
   /**
-   * Call-ID for logs and diagnostics (undefined when the request's Call-ID is malformed). Read
-   * from the request each time: a copy kept here would be a slice of the request's text and
-   * keep all of it alive after {@link retire}.
+   * The request that created the transaction. Only a NIST that handed its final response to a
+   * repeater lets go of it ({@link releaseRequest}); reading it after that is a bug, and throws.
+   */
+  get request(): SipRequest {
+    if (this.req === undefined) throw new Error(`${this.machine} ${this.id}: the request was released in ${this.current}`);
+    return this.req;
+  }
+
+  /** Drops the request (see {@link request}): nothing in the remaining states needs it. */
+  protected releaseRequest(): void {
+    this.req = undefined;
+  }
+
+  /**
+   * Call-ID for logs and diagnostics (undefined when the request's Call-ID is malformed, or
+   * the request was released). Read from the request each time: a copy kept here would be a
+   * slice of the request's text and keep all of it alive after {@link retire}.
    */
   get callId(): string | undefined {
     try {
-      return this.request.callId;
+      return this.req?.callId;
     } catch {
       return undefined;
     }
@@ -187,6 +202,12 @@ export abstract class TransactionBase<
    * retransmissions and RFC 2543 matching) but their decoded fields are dropped, so a
    * transaction held for 64·T1 costs a few objects rather than dozens (see `SipMessage.compact`).
    */
+  /** `sip:transaction:retransmit`: `what` (a start line) was sent again because of `cause`. */
+  protected publishRetransmit(cause: string, what: string): void {
+    const m: TransactionRetransmitMessage = { id: this.id, machine: this.machine, cause, what };
+    retransmitChannel.publish(m);
+  }
+
   protected retire(...messages: Array<SipRequest | SipResponse | undefined>): void {
     for (const m of messages) m?.compact();
   }
@@ -197,9 +218,7 @@ export abstract class TransactionBase<
    */
   protected transmit(msg: SipRequest | SipResponse, cause?: string): void {
     if (cause !== undefined && retransmitChannel.hasSubscribers) {
-      const what = msg.kind === 'request' ? `${msg.method} ${msg.uriText}` : `${msg.status} ${msg.reason}`;
-      const m: TransactionRetransmitMessage = { id: this.id, machine: this.machine, cause, what };
-      retransmitChannel.publish(m);
+      this.publishRetransmit(cause, msg.kind === 'request' ? `${msg.method} ${msg.uriText}` : `${msg.status} ${msg.reason}`);
     }
     try {
       this.ports.send(msg);

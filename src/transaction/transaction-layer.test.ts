@@ -38,6 +38,36 @@ describe('TransactionLayer', () => {
       assert.deepEqual(sent[0]!.target, { kind: 'response-to', request: req });
     });
 
+    it('MUST repeat a NIST final response through the repeater option: RFC 3261 branches over UDP only', () => {
+      const clock = new VirtualClock();
+      const sent: string[] = [];
+      const asked: Array<{ status: number; request: SipRequest | undefined }> = [];
+      const layer = new TransactionLayer({
+        clock,
+        send: (msg) => sent.push(msg.kind === 'request' ? msg.method : String(msg.status)),
+        repeater: (res, target) => {
+          asked.push({ status: res.status, request: target.kind === 'response-to' ? target.request : undefined });
+          return () => sent.push(`${res.status} again`);
+        },
+      });
+      const req = request({ method: 'BYE', branch: 'z9hG4bKrep1', toTag: 'a' });
+      const r = layer.receiveRequest(req);
+      assert.ok(r.kind === 'new');
+      r.tx.respond(createResponse(req, 200));
+      assert.deepEqual(asked, [{ status: 200, request: req }]);
+      assert.equal(layer.receiveRequest(request({ method: 'BYE', branch: 'z9hG4bKrep1', toTag: 'a' })).kind, 'absorbed');
+      assert.deepEqual(sent, ['200', '200 again']);
+      clock.advance(64 * 500);
+      assert.equal(layer.size.servers, 0);
+      // RFC 2543 (no magic cookie): its matching reads the request, so the request is kept.
+      const old = request({ method: 'BYE', branch: 'oldstyle1', toTag: 'a' });
+      const r2 = layer.receiveRequest(old);
+      assert.ok(r2.kind === 'new');
+      r2.tx.respond(createResponse(old, 200));
+      assert.equal(asked.length, 1);
+      assert.equal(r2.tx.request, old);
+    });
+
     it('MUST resend the final response when a retransmitted non-INVITE request is absorbed', () => {
       const { layer, lines } = setup();
       const req = request({ method: 'BYE', branch: 'z9hG4bKl3', toTag: 'a' });

@@ -62,6 +62,11 @@ export interface TransactionLayerOptions {
   config?: Partial<TimerConfig>;
   /** TU given to every new server transaction until the TU replaces it (`tx.user = …`). */
   serverUser?: ServerTransactionUser;
+  /**
+   * A sender repeating `response` as `send` sent it to `target`, holding only bytes and
+   * destination (see {@link TransactionPorts.repeater}); undefined where it cannot.
+   */
+  repeater?(response: SipResponse, target: SendTarget): (() => void) | undefined;
 }
 
 /** What became of an incoming request. */
@@ -107,6 +112,7 @@ export class TransactionLayer {
   private readonly sendFn: TransactionLayerOptions['send'];
   private readonly isReliableFn: (msg: SipRequest | SipResponse, target: SendTarget) => boolean;
   private readonly serverUser: ServerTransactionUser | undefined;
+  private readonly repeaterFn: TransactionLayerOptions['repeater'];
   private readonly clients = new Map<string, ClientTransaction>();
   /** Server transactions keyed by the RFC 3261 branch key. */
   private readonly servers = new Map<string, ServerTransaction>();
@@ -119,6 +125,7 @@ export class TransactionLayer {
     this.clock = options.clock ?? systemClock;
     this.config = timerConfig(options.config);
     this.serverUser = options.serverUser;
+    this.repeaterFn = options.repeater;
   }
 
   /** Live transactions, for stats and tests. */
@@ -241,12 +248,28 @@ export class TransactionLayer {
   private readonly removeOnTerminated = (tx: unknown): void => this.remove(tx as ClientTransaction | ServerTransaction);
 
   private portsFor(msg: SipRequest, target: SendTarget): TransactionPorts {
+    // `to` is dropped once a repeater holds what a retransmission needs: the target holds the
+    // request, and the closures below live as long as the transaction.
+    let to: SendTarget | undefined = target;
+    const repeaterFn = this.repeaterFn;
     return {
-      send: (m) => this.sendFn(m, target),
+      send: (m) => {
+        if (to !== undefined) this.sendFn(m, to);
+      },
       clock: this.clock,
       config: this.config,
       reliable: this.isReliableFn(msg, target),
       onTerminated: this.removeOnTerminated,
+      // Only for server transactions keyed by an RFC 3261 branch: RFC 2543 matching reads the
+      // request of every candidate transaction (§17.2.3).
+      repeater:
+        repeaterFn === undefined || target.kind !== 'response-to' || !hasRfc3261Branch(msg)
+          ? undefined
+          : (res) => {
+              const r = to === undefined ? undefined : repeaterFn(res, to);
+              if (r !== undefined) to = undefined;
+              return r;
+            },
     };
   }
 

@@ -23,4 +23,12 @@ export interface TransactionPorts {
   readonly reliable: boolean;
   /** Called once when the transaction enters Terminated (the layer drops it from its table). */
   onTerminated?(tx: { readonly id: string }): void;
+  /**
+   * A sender that repeats `response` exactly as `send` just sent it, holding only its bytes and
+   * where they went. A server transaction whose only remaining duty is to repeat its final
+   * response (NIST Completed over UDP, RFC 3261 §17.2.2) takes one and lets go of both
+   * messages: at 1000 requests/s Timer J keeps 32,000 of them waiting. Once it returned a
+   * sender, `send` does nothing more. Undefined (or returning undefined): keep the messages.
+   */
+  repeater?(response: SipResponse): (() => void) | undefined;
 }

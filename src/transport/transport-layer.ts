@@ -305,7 +305,7 @@ export class TransportLayer {
     const kind = src.transport as TransportKind;
     const { address, port } = responseTarget(req);
     if (kind === 'udp') {
-      const u = this.udp.find((x) => x.localPort === info?.listener.port && x.localAddress === info?.listener.address) ?? this.udpFor(address);
+      const u = this.responseSocket(info, address);
       if (!u) return fail?.(new Error('no UDP listener'));
       this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, res.raw);
       u.send(res.raw, address, port, fail);
@@ -313,6 +313,30 @@ export class TransportLayer {
     }
     const flow = info?.flow && !info.flow.closed ? info.flow : undefined;
     this.sendOnFlow(flow, kind, address, port, undefined, res.raw, fail ?? ignoreSendError);
+  }
+
+  /** The UDP socket a response leaves from: the listener the request came in on, else one for the address. */
+  private responseSocket(info: ReceivedSource['info'] | undefined, address: string): UdpTransport | undefined {
+    return this.udp.find((x) => x.localPort === info?.listener.port && x.localAddress === info?.listener.address) ?? this.udpFor(address);
+  }
+
+  /**
+   * A sender that repeats `res` exactly as {@link sendResponse} sends it (same socket, same
+   * address and port, traced the same way), holding only the bytes and the destination: for a
+   * server transaction that keeps nothing but its final response to repeat (RFC 3261 §17.2.2).
+   * UDP only; undefined for connections (nothing is repeated over them) or without a listener.
+   */
+  responseRepeater(res: SipResponse, req: SipRequest): (() => void) | undefined {
+    const src = req.source;
+    if (src === undefined || src.transport !== 'udp') return undefined;
+    const { address, port } = responseTarget(req);
+    const u = this.responseSocket((src as ReceivedSource).info, address);
+    if (!u) return undefined;
+    const bytes = res.raw;
+    return () => {
+      this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, bytes);
+      u.send(bytes, address, port, undefined);
+    };
   }
 
   private sendOnFlow(flow: Flow | undefined, kind: TransportKind, address: string, port: number, hostname: string | undefined, bytes: Buffer, fail: (e: Error) => void): void {

@@ -127,6 +127,7 @@ export class UserAgentCore {
       clock: this.clock,
       config: this.timers,
       send: (msg, target) => this.sendToTransport(msg, target),
+      repeater: (res, target) => (target.kind === 'response-to' ? t.responseRepeater(res, target.request) : undefined),
       isReliable: (msg, target) => {
         if (target.kind === 'response-to') return (target.request.source?.transport ?? 'udp') !== 'udp';
         const d = target.destination as Target | undefined;
