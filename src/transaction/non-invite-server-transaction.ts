@@ -170,7 +170,7 @@ export class NonInviteServerTransaction extends TransactionBase<NistState, NistT
           // All Completed may still do is repeat this response, for Timer J = 64·T1 over UDP:
           // a repeater holding its bytes lets both messages go (the request and response
           // objects, the datagram's buffer, their parsed values). Otherwise they are compacted.
-          const repeat = this.ports.reliable || this.state !== 'Completed' ? undefined : this.ports.repeater?.(res);
+          const repeat = this.ports.reliable ? undefined : this.ports.repeater?.(res);
           if (repeat !== undefined) {
             this.repeatFinal = repeat;
             this.finalWhat = `${res.status} ${res.reason}`;

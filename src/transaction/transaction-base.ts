@@ -197,17 +197,17 @@ export abstract class TransactionBase<
     }
   }
 
-  /**
-   * Called on entering a state that only waits out a timer: the messages are kept (for
-   * retransmissions and RFC 2543 matching) but their decoded fields are dropped, so a
-   * transaction held for 64·T1 costs a few objects rather than dozens (see `SipMessage.compact`).
-   */
   /** `sip:transaction:retransmit`: `what` (a start line) was sent again because of `cause`. */
   protected publishRetransmit(cause: string, what: string): void {
     const m: TransactionRetransmitMessage = { id: this.id, machine: this.machine, cause, what };
     retransmitChannel.publish(m);
   }
 
+  /**
+   * Called on entering a state that only waits out a timer: the messages are kept (for
+   * retransmissions and RFC 2543 matching) but their decoded fields are dropped, so a
+   * transaction held for 64·T1 costs a few objects rather than dozens (see `SipMessage.compact`).
+   */
   protected retire(...messages: Array<SipRequest | SipResponse | undefined>): void {
     for (const m of messages) m?.compact();
   }

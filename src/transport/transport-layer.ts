@@ -284,8 +284,7 @@ export class TransportLayer {
     if (kind === 'udp') {
       const u = this.udpFor(dest.address, true);
       if (!u) return fail(new Error('no UDP listener'));
-      this.trace('Sent', 'udp', u.localAddress, u.localPort, dest.address, dest.port, msg.raw);
-      u.send(msg.raw, dest.address, dest.port, fail);
+      this.sendDatagram(u, dest.address, dest.port, msg.raw, fail);
       return;
     }
     const existing = dest.flowId !== undefined ? this.flows.get(dest.flowId) : undefined;
@@ -307,8 +306,7 @@ export class TransportLayer {
     if (kind === 'udp') {
       const u = this.responseSocket(info, address);
       if (!u) return fail?.(new Error('no UDP listener'));
-      this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, res.raw);
-      u.send(res.raw, address, port, fail);
+      this.sendDatagram(u, address, port, res.raw, fail);
       return;
     }
     const flow = info?.flow && !info.flow.closed ? info.flow : undefined;
@@ -333,10 +331,13 @@ export class TransportLayer {
     const u = this.responseSocket((src as ReceivedSource).info, address);
     if (!u) return undefined;
     const bytes = res.raw;
-    return () => {
-      this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, bytes);
-      u.send(bytes, address, port, undefined);
-    };
+    return () => this.sendDatagram(u, address, port, bytes);
+  }
+
+  /** One datagram out of `u`, traced as sent. */
+  private sendDatagram(u: UdpTransport, address: string, port: number, bytes: Buffer, fail?: (e: Error) => void): void {
+    this.trace('Sent', 'udp', u.localAddress, u.localPort, address, port, bytes);
+    u.send(bytes, address, port, fail);
   }
 
   private sendOnFlow(flow: Flow | undefined, kind: TransportKind, address: string, port: number, hostname: string | undefined, bytes: Buffer, fail: (e: Error) => void): void {

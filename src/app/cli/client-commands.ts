@@ -161,8 +161,8 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number }):
       call.ended.then((reason) => {
         ended++;
         process.stdout.write(`call ${ended} ended: ${reason}\n`);
-        // The last BYE's 200 may have been lost: keep answering its retransmissions until its
-        // transaction ends (Timer J), then leave.
+        // A 200 to one of the last BYEs may have been lost: keep answering retransmissions until
+        // every transaction has ended (Timer J for a BYE, Timer L for the last INVITE), then leave.
         if (flags.maxCalls !== undefined && ended === flags.maxCalls) void ua.settled().then(() => finish(0));
       });
     });
