@@ -246,8 +246,9 @@ export function parseNameAddrList(values: string[], field: string): NameAddr[] {
  * The character-class loops need no `i < e` bound: the byte at `e` ends the value, so it is a
  * blank, CR or LF (RFC 3261 §7.3.1: the value is trimmed and ends with the line) or past the
  * buffer, and none of those is in any class used here. Checked once on entry. The long runs
- * (URI, parameter values) are stepped four bytes at a time while all four are in the class;
- * the byte at `e` stops such a step as it stops the byte loop.
+ * (URI, parameter values) are stepped four bytes at a time while all four are in the class,
+ * within `[s, e)`: a step reaching past `e` could read past the buffer, and one undefined key
+ * turns the table loads into slow generic ones for the rest of the process.
  */
 export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: string, field: string): NameAddr | undefined {
   // Tables as locals: the compiled loops then keep them in registers instead of reloading them per byte.
@@ -280,7 +281,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
   }
   i++;
   const us = i;
-  while ((uric[b[i]!]! & uric[b[i + 1]!]! & uric[b[i + 2]!]! & uric[b[i + 3]!]!) === 1) i += 4;
+  while (i + 4 <= e && (uric[b[i]!]! & uric[b[i + 1]!]! & uric[b[i + 2]!]! & uric[b[i + 3]!]!) === 1) i += 4;
   while (uric[b[i]!] === 1) i++;
   const ue = i;
   if (i >= e || ue === us || b[i] !== 0x3e) return undefined;
@@ -302,7 +303,7 @@ export function parseNameAddrBytes(b: Uint8Array, s: number, e: number, src: str
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while ((pval[b[i]!]! & pval[b[i + 1]!]! & pval[b[i + 2]!]! & pval[b[i + 3]!]!) === 1) i += 4;
+        while (i + 4 <= e && (pval[b[i]!]! & pval[b[i + 1]!]! & pval[b[i + 2]!]! & pval[b[i + 3]!]!) === 1) i += 4;
         while (pval[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;

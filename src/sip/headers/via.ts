@@ -311,7 +311,7 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
   if (transport === undefined || i >= e || (b[i] !== 0x20 && b[i] !== 0x09)) return undefined;
   while (i < e && (b[i] === 0x20 || b[i] === 0x09)) i++;
   const hs = i;
-  while ((host[b[i]!]! & host[b[i + 1]!]! & host[b[i + 2]!]! & host[b[i + 3]!]!) === 1) i += 4;
+  while (i + 4 <= e && (host[b[i]!]! & host[b[i + 1]!]! & host[b[i + 2]!]! & host[b[i + 3]!]!) === 1) i += 4;
   while (host[b[i]!] === 1) i++;
   const he = i;
   if (he === hs || he - hs > 255) return undefined;
@@ -345,7 +345,7 @@ export function parseViaBytes(b: Uint8Array, s: number, e: number, src: string):
       if (i < e && b[i] === 0x3d) {
         i++;
         vs = i;
-        while ((pval[b[i]!]! & pval[b[i + 1]!]! & pval[b[i + 2]!]! & pval[b[i + 3]!]!) === 1) i += 4;
+        while (i + 4 <= e && (pval[b[i]!]! & pval[b[i + 1]!]! & pval[b[i + 2]!]! & pval[b[i + 3]!]!) === 1) i += 4;
         while (pval[b[i]!] === 1) i++;
         ve = i;
         if (ve === vs) return undefined;

@@ -257,10 +257,10 @@ export abstract class SipMessage {
       let plain = e > s && !this.isFolded(s, e);
       if (plain) {
         // The byte at `e` ends the trimmed value (blank, CR, LF or past the buffer): not
-        // printable, so the loops stop there by themselves, four bytes per step on long runs.
+        // printable, so the byte loop stops there by itself. The four-byte steps stay below `e`.
         const pr = PRINTABLE;
         let k = s;
-        while ((pr[raw[k]!]! & pr[raw[k + 1]!]! & pr[raw[k + 2]!]! & pr[raw[k + 3]!]!) === 1) k += 4;
+        while (k + 4 <= e && (pr[raw[k]!]! & pr[raw[k + 1]!]! & pr[raw[k + 2]!]! & pr[raw[k + 3]!]!) === 1) k += 4;
         while (pr[raw[k]!] === 1) k++;
         plain = k === e;
       }

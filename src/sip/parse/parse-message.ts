@@ -302,9 +302,10 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       let b = c;
       if (eol < len) {
         // buf[eol] is LF, not a token char: the loop needs no bounds check.
-        // Four bytes per step while all are token chars (a read past the buffer gives
-        // undefined, which is no token char): a quarter of the loop checks per name byte.
-        while ((tok[buf[q + 1]!]! & tok[buf[q + 2]!]! & tok[buf[q + 3]!]! & tok[b]!) === 1) b = buf[q += 4]!;
+        // Four bytes per step while all are token chars: a quarter of the loop checks per
+        // name byte. The step stays inside the line: a read past the buffer would give
+        // undefined, and one such key turns the table loads into slow generic ones for good.
+        while (q + 4 <= eol && (tok[buf[q + 1]!]! & tok[buf[q + 2]!]! & tok[buf[q + 3]!]! & tok[b]!) === 1) b = buf[q += 4]!;
         while (tok[b] === 1) b = buf[++q]!;
       } else {
         const vEnd = withoutCr(buf, p, eol);
