@@ -68,6 +68,39 @@ describe('TransactionLayer', () => {
       assert.equal(r2.tx.request, old);
     });
 
+    it('reports a new request beyond maxServerTransactions as overloaded, creating nothing; retransmissions, ACKs and CANCELs of live INVITEs still pass', () => {
+      const clock = new VirtualClock();
+      const sent: string[] = [];
+      const layer = new TransactionLayer({ clock, send: (msg) => sent.push(msg.kind === 'request' ? msg.method : String(msg.status)), maxServerTransactions: 2 });
+      const inv = request({ branch: 'z9hG4bKcap1' });
+      const r1 = layer.receiveRequest(inv);
+      const r2 = layer.receiveRequest(request({ method: 'OPTIONS', branch: 'z9hG4bKcap2' }));
+      assert.ok(r1.kind === 'new' && r2.kind === 'new');
+      const r3 = layer.receiveRequest(request({ method: 'OPTIONS', branch: 'z9hG4bKcap3' }));
+      assert.equal(r3.kind, 'overloaded');
+      assert.equal(layer.size.servers, 2);
+      assert.equal(layer.overloadedCount, 1);
+      // RFC 2543-keyed requests count too.
+      assert.equal(layer.receiveRequest(request({ method: 'OPTIONS', branch: 'old1' })).kind, 'overloaded');
+      // A retransmission of a live transaction is still absorbed; an ACK is still matched.
+      assert.equal(layer.receiveRequest(request({ branch: 'z9hG4bKcap1' })).kind, 'absorbed');
+      assert.equal(layer.receiveRequest(request({ method: 'ACK', branch: 'z9hG4bKother' })).kind, 'ack-2xx');
+      // A CANCEL of the live INVITE ends a transaction: never refused.
+      const c = layer.receiveRequest(request({ method: 'CANCEL', branch: 'z9hG4bKcap1' }));
+      assert.ok(c.kind === 'cancel' && c.invite === r1.tx);
+      assert.equal(layer.size.servers, 3);
+      // A CANCEL matching nothing is a new request like any other.
+      assert.equal(layer.receiveRequest(request({ method: 'CANCEL', branch: 'z9hG4bKnone' })).kind, 'overloaded');
+      // Once transactions end, new requests are taken again.
+      r2.tx.respond(createResponse(r2.tx.request, 200, { toTag: 'x' }));
+      c.tx.respond(createResponse(c.tx.request, 200, { toTag: 'x' }));
+      clock.advance(64 * 500);
+      assert.equal(layer.size.servers, 1);
+      assert.equal(layer.receiveRequest(request({ method: 'OPTIONS', branch: 'z9hG4bKcap4' })).kind, 'new');
+      assert.equal(layer.receiveRequest(request({ method: 'OPTIONS', branch: 'z9hG4bKcap5' })).kind, 'overloaded');
+      assert.equal(layer.overloadedCount, 4);
+    });
+
     it('MUST resend the final response when a retransmitted non-INVITE request is absorbed', () => {
       const { layer, lines } = setup();
       const req = request({ method: 'BYE', branch: 'z9hG4bKl3', toTag: 'a' });

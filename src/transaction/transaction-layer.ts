@@ -67,6 +67,13 @@ export interface TransactionLayerOptions {
    * destination (see {@link TransactionPorts.repeater}); undefined where it cannot.
    */
   repeater?(response: SipResponse, target: SendTarget): (() => void) | undefined;
+  /**
+   * Most server transactions alive at once (default: no limit). Each lives on for up to
+   * 64·T1 after its final response (Timers J, L, H), so the number held is the request rate
+   * times about 32 s; beyond the limit a new request is reported `overloaded` and no state is
+   * created for it (the TU answers it statelessly, 503 with Retry-After, RFC 3261 §21.5.4).
+   */
+  maxServerTransactions?: number;
 }
 
 /** What became of an incoming request. */
@@ -85,7 +92,13 @@ export type ReceiveRequestResult =
    * An ACK that matches no server transaction: the ACK for a 2xx, which is its own transaction
    * (RFC 3261 §17, §13.3.1.4); the TU matches it to a dialog.
    */
-  | { readonly kind: 'ack-2xx'; readonly request: SipRequest };
+  | { readonly kind: 'ack-2xx'; readonly request: SipRequest }
+  /**
+   * A new request while {@link TransactionLayerOptions.maxServerTransactions} are alive: no
+   * transaction was created; the TU answers it statelessly (503, RFC 3261 §21.5.4). A CANCEL
+   * for a live INVITE transaction is never refused: it ends a transaction.
+   */
+  | { readonly kind: 'overloaded'; readonly request: SipRequest };
 
 export interface SendRequestOptions {
   /** Opaque destination for the transport, passed back in {@link SendTarget}. */
@@ -118,6 +131,10 @@ export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
   /** RFC 2543 fallback: several transactions may share a key and differ by To tag. */
   private readonly servers2543 = new Map<string, ServerTransaction[]>();
+  /** Server transactions in {@link servers2543}. */
+  private servers2543Count = 0;
+  private readonly maxServers: number;
+  private refused = 0;
 
   constructor(options: TransactionLayerOptions) {
     this.sendFn = options.send;
@@ -126,13 +143,17 @@ export class TransactionLayer {
     this.config = timerConfig(options.config);
     this.serverUser = options.serverUser;
     this.repeaterFn = options.repeater;
+    this.maxServers = options.maxServerTransactions ?? Number.POSITIVE_INFINITY;
   }
 
   /** Live transactions, for stats and tests. */
   get size(): { readonly clients: number; readonly servers: number } {
-    let servers = this.servers.size;
-    for (const list of this.servers2543.values()) servers += list.length;
-    return { clients: this.clients.size, servers };
+    return { clients: this.clients.size, servers: this.servers.size + this.servers2543Count };
+  }
+
+  /** New requests reported `overloaded` so far (see {@link TransactionLayerOptions.maxServerTransactions}). */
+  get overloadedCount(): number {
+    return this.refused;
   }
 
   // ---- server side --------------------------------------------------------------------
@@ -153,6 +174,10 @@ export class TransactionLayer {
     if (existing !== undefined) {
       existing.handle({ kind: 'request', request: req });
       return { kind: 'absorbed', tx: existing };
+    }
+    if (this.servers.size + this.servers2543Count >= this.maxServers && !(req.method === 'CANCEL' && this.findInviteForCancel(req) !== undefined)) {
+      this.refused++;
+      return { kind: 'overloaded', request: req };
     }
     const target: SendTarget = { kind: 'response-to', request: req };
     const key = serverKey(req);
@@ -281,6 +306,7 @@ export class TransactionLayer {
     const list = this.servers2543.get(key);
     if (list === undefined) this.servers2543.set(key, [tx]);
     else list.push(tx);
+    this.servers2543Count++;
   }
 
   private remove(tx: ClientTransaction | ServerTransaction): void {
@@ -298,7 +324,10 @@ export class TransactionLayer {
         const list = this.servers2543.get(tx.id);
         if (list === undefined) return;
         const i = list.indexOf(tx);
-        if (i >= 0) list.splice(i, 1);
+        if (i >= 0) {
+          list.splice(i, 1);
+          this.servers2543Count--;
+        }
         if (list.length === 0) this.servers2543.delete(tx.id);
         return;
       }

@@ -32,6 +32,14 @@ export interface UserAgentCoreOptions {
   product?: string;
   /** Transport used when the target URI does not say (default udp, or the first listener). */
   defaultTransport?: TransportKind;
+  /**
+   * Most server transactions alive at once (default: no limit); a new request beyond it is
+   * answered statelessly with `503 Service Unavailable` and `Retry-After` (see
+   * {@link TransactionLayerOptions.maxServerTransactions}).
+   */
+  maxServerTransactions?: number;
+  /** Seconds in the Retry-After of those 503s (default 5). */
+  overloadRetryAfter?: number;
 }
 
 /**
@@ -84,6 +92,7 @@ export class UserAgentCore {
   readonly supported: string[];
   readonly accept: string[];
   readonly product: string;
+  private readonly overloadRetryAfter: number;
 
   /** A request that passed the §8.2 checks: the TU must answer through `tx`. */
   onRequest: (req: SipRequest, tx: ServerTransaction) => void = (req, tx) => this.respond(tx, req, 501);
@@ -122,12 +131,14 @@ export class UserAgentCore {
     this.supported = opts.supported ?? [];
     this.accept = opts.accept ?? ['application/sdp'];
     this.product = opts.product ?? 'Switchboard/0.1';
+    this.overloadRetryAfter = opts.overloadRetryAfter ?? 5;
     const t = this.transport;
     this.transactions = new TransactionLayer({
       clock: this.clock,
       config: this.timers,
       send: (msg, target) => this.sendToTransport(msg, target),
       repeater: (res, target) => (target.kind === 'response-to' ? t.responseRepeater(res, target.request) : undefined),
+      maxServerTransactions: opts.maxServerTransactions,
       isReliable: (msg, target) => {
         if (target.kind === 'response-to') return (target.request.source?.transport ?? 'udp') !== 'udp';
         const d = target.destination as Target | undefined;
@@ -201,6 +212,18 @@ export class UserAgentCore {
         }
         return;
       }
+      case 'overloaded':
+        // RFC 3261 §21.5.4: 503 with Retry-After, without state (§8.2.7: the same To tag for a
+        // retransmission). An ACK never reaches here; one for this 503 goes the ack-2xx way.
+        this.transport.sendResponse(
+          createResponse(req, 503, {
+            reason: 'Service Unavailable',
+            toTag: statelessToTag(req),
+            headers: [['Retry-After', String(this.overloadRetryAfter)], ['Server', this.product]],
+          }),
+          req,
+        );
+        return;
       case 'new':
         break;
     }

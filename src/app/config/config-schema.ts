@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseListenSpec } from '../../transport/index.js';
@@ -127,7 +128,22 @@ export const ConfigSchema = z.strictObject({
    * goes to the worker its Call-ID hashes to. See {@link checkWorkers}.
    */
   workers: z.number().int().min(1).max(64).default(1),
+  /**
+   * Most server transactions alive at once per process; beyond it new requests get a stateless
+   * 503 with Retry-After (RFC 3261 §21.5.4). Default: see {@link defaultMaxServerTransactions}.
+   */
+  maxServerTransactions: z.number().int().min(1).optional(),
 });
+
+/**
+ * One server transaction per 16 KiB of the V8 heap limit (265,000 on a 4 GiB heap): a
+ * transaction with its messages takes about 8 KiB (a proxied call, measured), so a full table
+ * takes about half the heap. Each transaction lives about 32 s (64·T1) after its final response,
+ * so this is also about 8,000 new server transactions per second sustained.
+ */
+export function defaultMaxServerTransactions(): number {
+  return Math.max(1000, Math.floor(v8.getHeapStatistics().heap_size_limit / 16384));
+}
 
 export type Config = z.infer<typeof ConfigSchema> & { name?: string };
 

@@ -56,6 +56,8 @@ export interface UserAgentOptions {
   onTrace?: (ev: TraceEvent) => void;
   /** Outbound proxy (RFC 3261 §8.1.2): out-of-dialog requests go there, with a pre-loaded Route. */
   outboundProxy?: string;
+  /** Most server transactions alive at once; beyond it a stateless 503 (default: no limit). */
+  maxServerTransactions?: number;
 }
 
 export interface RequestOptions {
@@ -120,6 +122,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       allow: ALLOW,
       supported: ['replaces', 'norefersub'],
       product: options.product,
+      maxServerTransactions: options.maxServerTransactions,
     });
     this.mediaPort = options.mediaPort ?? 20000 + 2 * Math.floor(Math.random() * 10000);
     this.core.hasDialog = (req) => this.findCall(req) !== undefined;
