@@ -15,7 +15,7 @@ import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
 import { ProxyCore, StatelessProxy, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
-import { type Config, ConfigError, defaultMaxServerTransactions } from './config/config-schema.js';
+import { type Config, ConfigError } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
 import { sharedSecret } from './shared-secret.js';
 
@@ -84,7 +84,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       supported: ['path', 'outbound', 'gruu'],
       accept: ['application/sdp'],
       product: 'Switchboard/0.1',
-      maxServerTransactions: config.maxServerTransactions ?? defaultMaxServerTransactions(),
+      maxServerTransactions: config.maxServerTransactions,
     });
 
     const verifier = new DigestVerifier({
@@ -245,7 +245,7 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
     listen: config.listen,
     timers: config.timers,
     onTrace: opts.onTrace,
-    maxServerTransactions: config.maxServerTransactions ?? defaultMaxServerTransactions(),
+    maxServerTransactions: config.maxServerTransactions,
     transport: { udpMtu: config.transport.udpMtu, udpToTcpSwitch: config.transport.udpToTcpSwitch, maxMessageSize: config.transport.maxMessageSize, advertisedHost: config.transport.advertisedHost ?? config.domains[0] },
   });
   ua.on('invite', (inv) => {

@@ -148,7 +148,11 @@ export class TransactionLayer {
 
   /** Live transactions, for stats and tests. */
   get size(): { readonly clients: number; readonly servers: number } {
-    return { clients: this.clients.size, servers: this.servers.size + this.servers2543Count };
+    return { clients: this.clients.size, servers: this.serverCount };
+  }
+
+  private get serverCount(): number {
+    return this.servers.size + this.servers2543Count;
   }
 
   /** New requests reported `overloaded` so far (see {@link TransactionLayerOptions.maxServerTransactions}). */
@@ -175,7 +179,7 @@ export class TransactionLayer {
       existing.handle({ kind: 'request', request: req });
       return { kind: 'absorbed', tx: existing };
     }
-    if (this.servers.size + this.servers2543Count >= this.maxServers && !(req.method === 'CANCEL' && this.findInviteForCancel(req) !== undefined)) {
+    if (this.serverCount >= this.maxServers && !(req.method === 'CANCEL' && this.findInviteForCancel(req) !== undefined)) {
       this.refused++;
       return { kind: 'overloaded', request: req };
     }

@@ -34,13 +34,14 @@ export interface UserAgentCoreOptions {
   defaultTransport?: TransportKind;
   /**
    * Most server transactions alive at once (default: no limit); a new request beyond it is
-   * answered statelessly with `503 Service Unavailable` and `Retry-After` (see
+   * answered statelessly with `503 Service Unavailable` and `Retry-After: 5` (see
    * {@link TransactionLayerOptions.maxServerTransactions}).
    */
   maxServerTransactions?: number;
-  /** Seconds in the Retry-After of those 503s (default 5). */
-  overloadRetryAfter?: number;
 }
+
+/** Seconds in the Retry-After of a 503 for a request beyond maxServerTransactions. */
+const OVERLOAD_RETRY_AFTER_S = 5;
 
 /**
  * A proxy core living in the same process (RFC 3261 §16): requests it accepts bypass the UAS
@@ -92,7 +93,6 @@ export class UserAgentCore {
   readonly supported: string[];
   readonly accept: string[];
   readonly product: string;
-  private readonly overloadRetryAfter: number;
 
   /** A request that passed the §8.2 checks: the TU must answer through `tx`. */
   onRequest: (req: SipRequest, tx: ServerTransaction) => void = (req, tx) => this.respond(tx, req, 501);
@@ -131,7 +131,6 @@ export class UserAgentCore {
     this.supported = opts.supported ?? [];
     this.accept = opts.accept ?? ['application/sdp'];
     this.product = opts.product ?? 'Switchboard/0.1';
-    this.overloadRetryAfter = opts.overloadRetryAfter ?? 5;
     const t = this.transport;
     this.transactions = new TransactionLayer({
       clock: this.clock,
@@ -213,17 +212,9 @@ export class UserAgentCore {
         return;
       }
       case 'overloaded':
-        // RFC 3261 §21.5.4: 503 with Retry-After, without state (§8.2.7: the same To tag for a
-        // retransmission). An ACK never reaches here; one for this 503 goes the ack-2xx way.
-        this.transport.sendResponse(
-          createResponse(req, 503, {
-            reason: 'Service Unavailable',
-            toTag: statelessToTag(req),
-            headers: [['Retry-After', String(this.overloadRetryAfter)], ['Server', this.product]],
-          }),
-          req,
-        );
-        return;
+        // RFC 3261 §21.5.4: 503 with Retry-After, without state. An ACK never reaches here; one
+        // for this 503 goes the ack-2xx way.
+        return this.replyStatelessly(req, 503, 'Service Unavailable', [['Retry-After', String(OVERLOAD_RETRY_AFTER_S)]]);
       case 'new':
         break;
     }
@@ -275,10 +266,14 @@ export class UserAgentCore {
     if (req.to.tag !== undefined || req.body.length > 0 || req.hasHeader('Require')) return false;
     const a = this.statelessResponse!(req);
     if (a === undefined) return false;
-    const headers: HeaderList = [['Server', this.product], ...(a.headers ?? [])];
-    const res = createResponse(req, a.status, { reason: a.reason, toTag: statelessToTag(req), headers });
-    this.transport.sendResponse(res, req);
+    this.replyStatelessly(req, a.status, a.reason, a.headers);
     return true;
+  }
+
+  /** A response sent without a server transaction (§8.2.7: the same To tag for a retransmission). */
+  private replyStatelessly(req: SipRequest, status: number, reason: string | undefined, extra: HeaderList = []): void {
+    const headers: HeaderList = [['Server', this.product], ...extra];
+    this.transport.sendResponse(createResponse(req, status, { reason, toTag: statelessToTag(req), headers }), req);
   }
 
   private acceptsBody(method: string, ct: string): boolean {

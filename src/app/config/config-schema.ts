@@ -132,7 +132,7 @@ export const ConfigSchema = z.strictObject({
    * Most server transactions alive at once per process; beyond it new requests get a stateless
    * 503 with Retry-After (RFC 3261 §21.5.4). Default: see {@link defaultMaxServerTransactions}.
    */
-  maxServerTransactions: z.number().int().min(1).optional(),
+  maxServerTransactions: z.number().int().min(1).default(() => defaultMaxServerTransactions()),
 });
 
 /**
@@ -141,7 +141,7 @@ export const ConfigSchema = z.strictObject({
  * takes about half the heap. Each transaction lives about 32 s (64·T1) after its final response,
  * so this is also about 8,000 new server transactions per second sustained.
  */
-export function defaultMaxServerTransactions(): number {
+function defaultMaxServerTransactions(): number {
   return Math.max(1000, Math.floor(v8.getHeapStatistics().heap_size_limit / 16384));
 }
 

@@ -1,13 +1,14 @@
 // `maxServerTransactions` against a running `switchboard serve`: beyond the limit a new request
 // gets a stateless 503 with Retry-After (RFC 3261 §21.5.4), while the live transactions still
 // answer their retransmissions; once they end (Timer J, 64·T1 with T1 = 50 ms here) new requests
-// are served again. Raw UDP datagrams built by the test.
+// are served again. Raw UDP datagrams built by the test, and SIPp as the refused client.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { freePortBoth, stopAll, type Managed } from '../../harness/processes.js';
 import { header, runSwitchboard, startServe, tempDir, UdpSipClient, writeConfig, type SipResponse } from './registrar-helpers.js';
+import { SCENARIO_DIR, describeSipp, runSipp } from '../sipp/sipp.js';
 
 const dir = tempDir('overload');
 
@@ -82,5 +83,26 @@ describe('maxServerTransactions: 2 (serve, registrar role, T1 50 ms)', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /maxServerTransactions/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+});
+
+describe('maxServerTransactions: 1, SIPp as the client', () => {
+  test('with the one transaction live, every SIPp OPTIONS gets 503 with a numeric Retry-After', async () => {
+    const port = await freePortBoth();
+    const config = writeConfig(dir, 'overload-sipp.yaml', 'roles: [registrar]\nstore: memory\nmaxServerTransactions: 1\ntimers:\n  T1: 500\n');
+    await startServe({ port, config });
+    const client = await UdpSipClient.open();
+    try {
+      // One OPTIONS answered 200: its transaction stays Completed for Timer J (32 s here).
+      const b = UdpSipClient.branch();
+      assert.equal((await client.send(port, options(port, client, b, 'ol-sipp'), b)).status, 200);
+    } finally {
+      client.close();
+    }
+    const sippPort = await freePortBoth();
+    const r = await runSipp({ scenario: `${SCENARIO_DIR}uac-options-503.xml`, target: `127.0.0.1:${port}`, localPort: sippPort, calls: 5, rate: 10, timeoutS: 20 });
+    assert.equal(r.code, 0, describeSipp(r));
+    assert.equal(r.successful, 5, describeSipp(r));
+    assert.equal(r.failed, 0, describeSipp(r));
   });
 });
