@@ -12,7 +12,7 @@ import { RedirectServer } from '../roles/redirect/index.js';
 import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
-import { Resolver, type TraceEvent, TransportLayer, parseListenSpec } from '../transport/index.js';
+import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
 import { ProxyCore, StatelessProxy, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
 import { type Config, ConfigError } from './config/config-schema.js';
@@ -67,6 +67,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       worker: opts.worker,
     });
     if (opts.onTrace) transport.onTrace = opts.onTrace;
+    // Every fault (a message that made a layer or role throw) is one log line, bounded in a flood.
+    const faultLog = limitLines(log);
+    transport.onFault = (f) => faultLog(describeFault(f));
+    /** A role's failed promise: logged and counted like any fault, then answered 500 if still open. */
+    const roleFault = (where: string, req: SipRequest, error: unknown, answer?: () => void): void => {
+      let answered: number | undefined;
+      if (answer) {
+        try {
+          answer();
+          answered = 500;
+        } catch {
+          /* already answered */
+        }
+      }
+      transport.reportFault({ where, error, ...transport.faultContext(req), answered });
+    };
     await transport.start();
 
     const roles = new Set(config.roles);
@@ -147,8 +163,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         receiveRequest: (req, tx) => {
           void redirect.decide(req).then(
             (d) => core.respond(tx, req, d.status, { reason: d.reason, headers: d.headers }),
-            () => core.respond(tx, req, 500, { reason: 'Redirect Store Error' }),
-          );
+            (e: unknown) => roleFault('redirect', req, e, () => core.respond(tx, req, 500, { reason: 'Redirect Store Error' })),
+          ).catch((e: unknown) => roleFault('redirect', req, e));
         },
         receiveCancel: () => false,
         forwardAck: () => {},
@@ -166,17 +182,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           return true;
         },
         receiveRequest: (req, tx) => {
-          void proxy.receiveRequest(req, tx).catch((e: unknown) => {
-            log(`proxy error: ${(e as Error).message}`);
-            try {
-              core.respond(tx, req, 500, { reason: 'Proxy Error' });
-            } catch {
-              /* already answered */
-            }
-          });
+          void proxy.receiveRequest(req, tx).catch((e: unknown) => roleFault('proxy', req, e, () => core.respond(tx, req, 500, { reason: 'Proxy Error' })));
         },
         receiveCancel: (invite) => proxy.receiveCancel(invite),
-        forwardAck: (ack) => void proxy.forwardAck(ack).catch(() => {}),
+        forwardAck: (ack) => void proxy.forwardAck(ack).catch((e: unknown) => roleFault('proxy ACK', ack, e)),
         forwardStrayResponse: (res) => proxy.forwardStrayResponse(res),
       };
       if (config.proxy.stateless) {
@@ -184,7 +193,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         const accepts = core.proxy.accepts;
         core.proxy.receiveStateless = (req) => {
           if (!accepts(req)) return false;
-          void sl.receive(req).catch((e: unknown) => log(`stateless proxy error: ${(e as Error).message}`));
+          void sl.receive(req).catch((e: unknown) => roleFault('stateless proxy', req, e));
           return true;
         };
       }
@@ -200,10 +209,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       };
       if (req.method === 'REGISTER') {
         if (!registrar) return respond(405, { headers: [['Allow', allow.join(', ')]] });
-        const p = registrar.handle(req, respond).catch((e: unknown) => {
-          log(`registrar error: ${(e as Error).message}`);
-          respond(500, { reason: 'Registrar Store Error' });
-        });
+        const p = registrar.handle(req, respond).catch((e: unknown) => roleFault('registrar', req, e, () => respond(500, { reason: 'Registrar Store Error' })));
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
         return;

@@ -8,7 +8,7 @@
  * handled right after, so every handler sees a consistent state (reSIProcate's
  * TransactionState idea).
  */
-import type { SipRequest, SipResponse } from '../sip/index.js';
+import { SipError, type SipRequest, type SipResponse } from '../sip/index.js';
 import type { TimerHandle } from '../util/clock.js';
 import {
   type TransactionMachine,
@@ -184,7 +184,13 @@ export abstract class TransactionBase<
     }
     const handle = this.ports.clock.setTimer(ms, () => {
       if (this.armed.get(timer) === handle) this.armed.delete(timer);
-      this.handle(event);
+      try {
+        this.handle(event);
+      } catch (err) {
+        // Named for the log: the clock's boundary reports it, the transaction and its Call-ID
+        // are what an operator needs to find the message that caused it.
+        throw new SipError('SIP_ERR_TIMER', `${this.machine} Timer ${String(timer)} (Call-ID ${this.callId ?? '?'}): ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      }
     });
     this.armed.set(timer, handle);
   }

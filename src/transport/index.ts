@@ -4,4 +4,5 @@
  */
 export * from './transport.js';
 export { TransportLayer, responseTarget, statelessToTag, type TransportLayerOptions, type TraceEvent, type BoundListener, type ReceivedInfo, type TransportStats } from './transport-layer.js';
+export { type FaultReport, describeFault, faultChannel, limitLines } from './fault.js';
 export { Resolver, type ResolverOptions, type ResolvedTarget } from './resolver.js';

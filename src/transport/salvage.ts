@@ -21,7 +21,9 @@ export function salvageRequest(bytes: Buffer): SipRequest | undefined {
   for (const line of lines) {
     const name = line.split(':', 1)[0]!.trim().toLowerCase();
     if (name === 'content-length' || name === 'l') continue;
-    if (!line.includes(':') && !/^[ \t]/.test(line)) continue; // e.g. "Foobar roobar"
+    // A line that is not `token [blanks] ":"` (e.g. "Foobar roobar", "Bad Header: x") is what
+    // failed; without it the copied headers parse, so the 400 naming it can be sent.
+    if (!/^[ \t]/.test(line) && !/^[A-Za-z0-9.!%*_+`'~-]+[ \t]*:/.test(line)) continue;
     kept.push(line);
   }
   const method = bytes.subarray(start, firstLf).toString('latin1').split(' ', 1)[0] ?? 'X';

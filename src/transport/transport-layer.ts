@@ -23,6 +23,7 @@ import {
   type Destination, type Flow, type ListenSpec, type TransportKind, TransportError, hostPort, isReliable, viaToken,
 } from './transport.js';
 import { salvageRequest } from './salvage.js';
+import { type FaultReport, describeFault, faultChannel, limitLines, sniffCallId } from './fault.js';
 import { WorkerRelay } from './worker-relay.js';
 
 const recvChannel = diagnostics.channel('sip:transport:recv');
@@ -73,6 +74,8 @@ export interface TransportStats {
   dropped: number;
   /** Malformed requests answered statelessly. */
   rejected: number;
+  /** Messages that made a layer or role throw (see {@link FaultReport}); each is also reported. */
+  faults: number;
 }
 
 /** Extra facts the transport attaches to a received request. */
@@ -82,6 +85,9 @@ export interface ReceivedInfo {
 }
 
 const ignoreSendError = (): void => undefined;
+
+const defaultFaultWriter = limitLines((line) => process.stderr.write(`switchboard: ${line}\n`));
+const defaultFaultLog = (f: FaultReport): void => defaultFaultWriter(describeFault(f));
 
 /** `SipMessage.source` as this layer fills it: plus the listener and flow it came on. */
 interface ReceivedSource {
@@ -98,9 +104,14 @@ export class TransportLayer {
   /** Socket-level errors after start-up. */
   onError: (err: Error) => void = () => {};
   onRequest: (req: SipRequest, info: ReceivedInfo) => void = () => {};
+  /**
+   * Every fault (see {@link reportFault}). The default writes one line per fault to stderr, at
+   * most 20 per 10 s; a server sets its own log here.
+   */
+  onFault: (f: FaultReport) => void = defaultFaultLog;
   onResponse: (res: SipResponse, info: ReceivedInfo) => void = () => {};
 
-  readonly stats: TransportStats = { received: 0, sent: 0, dropped: 0, rejected: 0 };
+  readonly stats: TransportStats = { received: 0, sent: 0, dropped: 0, rejected: 0, faults: 0 };
   private readonly udp: UdpTransport[] = [];
   private readonly streams: StreamListener[] = [];
   private readonly flows = new Map<number, Flow>();
@@ -416,6 +427,47 @@ export class TransportLayer {
    * from (-1 for streams and for datagrams a sibling worker relayed, which are never relayed on).
    */
   private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
+    // The boundary of every receive path (UDP, TCP, TLS, WS, a sibling worker's relay): nothing
+    // a message makes a layer throw may reach the socket's event handler, where it would end
+    // the process. Requests are answered inside (deliverRequest); what lands here is dropped.
+    try {
+      this.receiveMessage(bytes, kind, address, port, listener, flow, udpIndex);
+    } catch (err) {
+      this.reportFault({ where: 'receive', error: err, source: `${kind}:${hostPort(address, port)}`, callId: sniffCallId(bytes) });
+    }
+  }
+
+  /**
+   * Counts a fault, publishes it on `sip:fault` and hands it to {@link onFault}. Layers above
+   * report theirs here too (a role's failed promise, a timer), so one counter covers them all.
+   */
+  reportFault(f: FaultReport): void {
+    this.stats.faults++;
+    try {
+      if (faultChannel.hasSubscribers) faultChannel.publish(f);
+      this.onFault(f);
+    } catch {
+      // A failing logger must not undo the boundary.
+    }
+  }
+
+  /** Source and Call-ID of a received message, for a fault report; never throws. */
+  faultContext(msg: SipRequest | SipResponse): Pick<FaultReport, 'source' | 'callId' | 'message'> {
+    const src = msg.source;
+    let callId: string | undefined;
+    try {
+      callId = msg.callId;
+    } catch {
+      callId = sniffCallId(msg.raw);
+    }
+    return {
+      source: src ? `${src.transport}:${hostPort(src.address, src.port)}` : undefined,
+      callId,
+      message: msg.kind === 'request' ? msg.method : `${msg.status}`,
+    };
+  }
+
+  private receiveMessage(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
     let msg: SipRequest | SipResponse | undefined;
     let parseError: SipParseError | undefined;
     try {
@@ -462,7 +514,11 @@ export class TransportLayer {
         this.drop(err, address, port); // never answer a response
         return;
       }
-      this.onResponse(msg, { flow, listener });
+      try {
+        this.onResponse(msg, { flow, listener });
+      } catch (err) {
+        this.reportFault({ where: 'response', error: err, ...this.faultContext(msg) });
+      }
       return;
     }
     const info = source.info;
@@ -479,7 +535,23 @@ export class TransportLayer {
       return;
     }
     noteReceived(msg, address, port);
-    this.onRequest(msg, info);
+    try {
+      this.onRequest(msg, info);
+    } catch (err) {
+      // Nothing above answered it: a stateless 500 (RFC 3261 §21.5.1) where one can be built.
+      const answered = msg.method !== 'ACK' && this.replyStatelessly(msg, 500, 'Server Internal Error') ? 500 : undefined;
+      this.reportFault({ where: 'request', error: err, ...this.faultContext(msg), answered });
+    }
+  }
+
+  /** Sends a response without a server transaction (§8.2.7 To tag); false when none can be built. */
+  replyStatelessly(req: SipRequest, status: number, reason: string): boolean {
+    try {
+      this.sendResponse(createResponse(req, status, { reason, toTag: statelessToTag(req) }), req);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private rejectStatelessly(req: SipRequest, err: unknown): void {

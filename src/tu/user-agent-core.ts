@@ -14,7 +14,7 @@ import {
   type SendTarget, type TimerConfig, TransactionLayer, synthesizeResponse, syntheticCause, timerConfig, nextInterval,
 } from '../transaction/index.js';
 import { type Destination, type TransportKind, Resolver, type TransportLayer, kindFromToken, statelessToTag, viaToken } from '../transport/index.js';
-import { type Clock, systemClock } from '../util/clock.js';
+import { type Clock, guardedClock, systemClock } from '../util/clock.js';
 import { newBranch, newTag } from '../util/ids.js';
 
 export interface UserAgentCoreOptions {
@@ -125,7 +125,9 @@ export class UserAgentCore {
   constructor(opts: UserAgentCoreOptions) {
     this.transport = opts.transport;
     this.resolver = opts.resolver ?? new Resolver();
-    this.clock = opts.clock ?? systemClock;
+    // Every protocol timer (transactions, 2xx retransmission, a proxy's Timer C …) fires inside
+    // a boundary: one that throws is reported as a fault, never escapes to the event loop.
+    this.clock = guardedClock(opts.clock ?? systemClock, (error) => this.transport.reportFault({ where: 'timer', error }));
     this.timers = timerConfig(opts.timers);
     this.allow = opts.allow;
     this.supported = opts.supported ?? [];
@@ -219,6 +221,27 @@ export class UserAgentCore {
         break;
     }
     const tx = r.tx;
+    try {
+      this.dispatch(req, tx);
+    } catch (err) {
+      // A TU that threw before answering: the transaction still owes a final response (§8.2.6,
+      // §16.7 for a proxy); 500 is the one a server gives for its own failure (§21.5.1).
+      const open = tx.state === 'Trying' || tx.state === 'Proceeding';
+      let answered: number | undefined;
+      if (open) {
+        try {
+          this.respond(tx, req, 500, { reason: 'Server Internal Error' });
+          answered = 500;
+        } catch {
+          /* nothing could be built: the fault report says dropped */
+        }
+      }
+      this.transport.reportFault({ where: 'request', error: err, ...this.transport.faultContext(req), answered });
+    }
+  }
+
+  /** §8.2 checks for a request that made a new server transaction, then its TU. */
+  private dispatch(req: SipRequest, tx: ServerTransaction): void {
     if (this.proxy?.accepts(req)) return void this.proxy.receiveRequest(req, tx);
     // §8.2.1 method inspection.
     if (!this.allow.includes(req.method)) {

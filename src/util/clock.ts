@@ -117,3 +117,25 @@ export class VirtualClock implements Clock {
     return best;
   }
 }
+
+/**
+ * `inner` with every timer callback run inside a boundary: a callback that throws is reported
+ * to `onFault` instead of escaping to the event loop (where a real timer's exception ends the
+ * process). Protocol timers fire on behalf of received messages, so a message that makes one
+ * of them throw must cost that message, not the server.
+ */
+export function guardedClock(inner: Clock, onFault: (err: unknown) => void): Clock {
+  return {
+    now: () => inner.now(),
+    setTimer(ms: number, fn: () => void): TimerHandle {
+      return inner.setTimer(ms, () => {
+        try {
+          fn();
+        } catch (err) {
+          onFault(err);
+        }
+      });
+    },
+    clearTimer: (h) => inner.clearTimer(h),
+  };
+}

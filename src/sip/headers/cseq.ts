@@ -11,7 +11,10 @@ export interface CSeq {
   readonly method: string;
 }
 
-/** Parses `CSeq: 101 INVITE`; the number must fit in 32 bits (RFC 4475 §3.1.2.4 scalar02). */
+/**
+ * Parses `CSeq: 101 INVITE`. The sequence number must be below 2**31 (RFC 3261 §8.1.1.5), which
+ * also rejects RFC 4475 §3.1.2.4 scalar02's 2**65.
+ */
 export function parseCSeq(value: string): CSeq {
   // Hand-written form of /^\s*([0-9]{1,10})\s+(\S+)\s*$/ for ASCII values (the hot path).
   const n = value.length;
@@ -40,6 +43,9 @@ export function parseCSeq(value: string): CSeq {
   return checked(seq, value.slice(ms, me));
 }
 
+/** RFC 3261 §8.1.1.5: "the sequence number value MUST be expressible as a 32-bit unsigned integer and MUST be less than 2**31". */
+export const MAX_SEQ = 0x7fffffff;
+
 function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
@@ -49,7 +55,7 @@ function malformed(): SipParseError {
 }
 
 function checked(seq: number, method: string): CSeq {
-  if (seq > 0xffffffff) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq number exceeds 2**32-1');
+  if (seq > MAX_SEQ) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq sequence number is not below 2**31');
   if (!isToken(method)) throw new SipParseError('SIP_ERR_CSEQ', 400, 'CSeq', 'CSeq method is not a token');
   return { seq, method };
 }

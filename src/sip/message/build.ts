@@ -69,8 +69,16 @@ export interface ResponseOptions {
  */
 export function createResponse(req: SipRequest, status: number, options: ResponseOptions = {}): SipResponse {
   const headers: HeaderList = [];
-  const vias = req.viaValues();
-  const topVia = options.topVia ?? req.receivedTopVia;
+  let vias: string[];
+  let topVia = options.topVia ?? req.receivedTopVia;
+  try {
+    vias = req.viaValues();
+  } catch {
+    // A Via list that cannot be split (an unterminated quote): the 400 that says so still copies
+    // the Via header fields (§8.2.6.2), line by line as they came, without `received`.
+    vias = req.headers('Via');
+    topVia = undefined;
+  }
   vias.forEach((v, i) => headers.push(['Via', i === 0 && topVia ? topVia : v]));
   const from = req.header('From');
   if (from !== undefined) headers.push(['From', from]);

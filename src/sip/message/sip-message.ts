@@ -5,8 +5,8 @@
  * header-line offsets are computed eagerly; each header value is decoded and parsed on first
  * access and cached (reSIProcate's LazyParser idea, Kamailio's `parse_headers` flags).
  */
-import { SipParseError } from '../errors.js';
-import { type CSeq, parseCSeq } from '../headers/cseq.js';
+import { type SipErrorCode, SipParseError } from '../errors.js';
+import { type CSeq, MAX_SEQ, parseCSeq } from '../headers/cseq.js';
 import { type NameAddr, parseNameAddr, parseNameAddrBytes, parseNameAddrList } from '../headers/name-addr.js';
 import { isAscii } from 'node:buffer';
 import { TOKEN, hasWhitespace, isDigits, splitOutsideQuotes } from '../headers/params.js';
@@ -297,7 +297,7 @@ export abstract class SipMessage {
       seq = seq * 10 + (c - 0x30);
       k++;
     }
-    if (k === s || k - s > 10 || seq > 0xffffffff || k >= e || (c !== 0x20 && c !== 0x09)) return undefined;
+    if (k === s || k - s > 10 || seq > MAX_SEQ || k >= e || (c !== 0x20 && c !== 0x09)) return undefined;
     while (k < e && ((c = raw[k]!) === 0x20 || c === 0x09)) k++;
     const ms = k;
     // A known method spelled exactly is a token already (RFC 3261 §7.1): no per-byte check.
@@ -438,8 +438,15 @@ export abstract class SipMessage {
   }
 
   /**
-   * Parses the routing set (Via, From, To, Call-ID, CSeq, Max-Forwards) and checks the
-   * single-valued ones appear once (RFC 4475 §3.3.8). Throws {@link SipParseError}.
+   * The syntax check of RFC 3261 §8.2 / §16.3 step 1, run before the transaction layer takes a
+   * message. It parses what any response or forwarded copy will reuse: every Via value (a
+   * response copies them all, §8.2.6.2; a proxy relays the rest, §16.7), From, To, Call-ID,
+   * CSeq, Max-Forwards, and Route / Record-Route when present (loose routing and the route set,
+   * §16.4, §12.1). Single-valued headers must appear once (RFC 4475 §3.3.8), and no header may
+   * hold a NUL byte. The parser is lazy: whatever this does not look at may still fail later,
+   * which is why it covers every header that any layer copies without parsing.
+   *
+   * Throws {@link SipParseError} naming the header, so a 400 can always be built.
    */
   validate(): void {
     const dup = this.routing[R_DUP]!;
@@ -450,12 +457,58 @@ export abstract class SipMessage {
         }
       }
     }
-    this.topVia;
+    this.checkNul();
+    try {
+      this.topVia;
+      if ((dup & (1 << F_VIA)) !== 0 || this.topViaLineHasMore()) this.via;
+    } catch (e) {
+      throw naming(e, 'Via');
+    }
     this.from;
     this.to;
     this.callId;
     this.cseq;
     this.maxForwards;
+    let field = 'Route';
+    try {
+      if (this.hasKey(H.route)) this.route;
+      field = 'Record-Route';
+      if (this.hasKey(H.recordRoute)) this.recordRoute;
+    } catch (e) {
+      throw naming(e, field);
+    }
+  }
+
+  /** True when the first Via line holds more than its first value (a comma after it). */
+  private topViaLineHasMore(): boolean {
+    const r = this.routing;
+    const s = r[2 * F_VIA]!;
+    const e = r[2 * F_VIA + 1]!;
+    const comma = this.raw.indexOf(0x2c, s);
+    return (comma >= 0 && comma < e) || this.isFolded(s, e);
+  }
+
+  /**
+   * A NUL byte is in the header grammar only as a quoted-pair, `\` NUL (RFC 3261 §25.1; RFC 4475
+   * §3.1.1.2 intmeth): any other one gets a 400 naming the header.
+   */
+  private checkNul(): void {
+    const raw = this.raw;
+    let at = raw.indexOf(0, this.headersStart);
+    while (at >= 0 && at < this.bodyStart && raw[at - 1] === 0x5c) at = raw.indexOf(0, at + 1);
+    if (at < 0 || at >= this.bodyStart) return;
+    const ix = this.lineIndex();
+    let field = 'header';
+    for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
+      if (ix[i]! <= at) field = this.head().slice(ix[i]!, ix[i + 1]!).trim();
+    }
+    throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `NUL byte in ${field}`);
+  }
+
+  private hasKey(key: number): boolean {
+    const keys = this.lineKeys();
+    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return true;
+    return false;
   }
 
   /** The whole message as bytes. */
@@ -476,6 +529,15 @@ const SINGLE_VALUED: Array<[number, string]> = [
   [F_CSEQ, 'CSeq'],
   [F_MAXFWD, 'Max-Forwards'],
 ];
+
+/**
+ * `e` with `field` named in it: a list splitter's error (an unterminated quote, say) does not
+ * know which header it was splitting.
+ */
+function naming(e: unknown, field: string): unknown {
+  if (!(e instanceof SipParseError) || e.field === field) return e;
+  return new SipParseError(e.code as SipErrorCode, e.status, field, `${e.message} in ${field}`);
+}
 
 function missing(name: string): SipParseError {
   return new SipParseError('SIP_ERR_MISSING_HEADER', 400, name, `Missing ${name} header`);

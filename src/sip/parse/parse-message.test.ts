@@ -445,12 +445,15 @@ describe('routing set validation', () => {
     for (const bad of ['256', '-1', 'ten', '', '1 2', '300000000000']) throwsParse(() => mk(bad).maxForwards, 400, 'SIP_ERR_MAX_FORWARDS');
   });
 
-  test('CSeq: 32-bit number, method token, leading zeros and LWS', () => {
+  test('CSeq: number below 2**31 (RFC 3261 §8.1.1.5), method token, leading zeros and LWS', () => {
     const mk = (v: string) => parseMessage(wire(['OPTIONS sip:a@b SIP/2.0', ...baseHeaders().filter((h) => !h.startsWith('CSeq')), `CSeq: ${v}`, 'Content-Length: 0']));
     assert.deepEqual(mk('0009 OPTIONS').cseq, { seq: 9, method: 'OPTIONS' });
-    assert.deepEqual(mk('4294967295   OPTIONS  ').cseq, { seq: 4294967295, method: 'OPTIONS' });
+    assert.deepEqual(mk('2147483647   OPTIONS  ').cseq, { seq: 2147483647, method: 'OPTIONS' });
     assert.deepEqual(mk('0 OPTIONS').cseq, { seq: 0, method: 'OPTIONS' });
-    for (const bad of ['4294967296 OPTIONS', '36893488147419103232 OPTIONS', 'OPTIONS', '1', '-1 OPTIONS', '1 OPT IONS', '1 OPT(IONS', 'x OPTIONS', '']) {
+    // The byte fast path and the string parser (a folded value takes the latter) agree.
+    assert.deepEqual(parseMessage(wire(['OPTIONS sip:a@b SIP/2.0', ...baseHeaders().filter((h) => !h.startsWith('CSeq')), 'CSeq: 2147483647', ' OPTIONS', 'Content-Length: 0'])).cseq, { seq: 2147483647, method: 'OPTIONS' });
+    throwsParse(() => parseMessage(wire(['OPTIONS sip:a@b SIP/2.0', ...baseHeaders().filter((h) => !h.startsWith('CSeq')), 'CSeq: 2147483648', ' OPTIONS', 'Content-Length: 0'])).cseq, 400, 'SIP_ERR_CSEQ');
+    for (const bad of ['2147483648 OPTIONS', '4294967295 OPTIONS', '4294967296 OPTIONS', '36893488147419103232 OPTIONS', 'OPTIONS', '1', '-1 OPTIONS', '1 OPT IONS', '1 OPT(IONS', 'x OPTIONS', '']) {
       throwsParse(() => mk(bad).cseq, 400, bad === '' ? undefined : 'SIP_ERR_CSEQ');
     }
   });
@@ -464,11 +467,32 @@ describe('routing set validation', () => {
   });
 
   test('lazy: a broken header does not fail parseMessage, only its accessor', () => {
-    const m = parseMessage(wire(['OPTIONS sip:a@b SIP/2.0', ...baseHeaders(), 'Contact: <sip:broken', 'Route: ,', 'Content-Length: 0'])) as SipRequest;
+    const m = parseMessage(wire(['OPTIONS sip:a@b SIP/2.0', ...baseHeaders(), 'Contact: <sip:broken', 'X-Other: "open', 'Content-Length: 0'])) as SipRequest;
     assert.equal(m.callId, 'a84b4c76e66710@pc33.example.com');
-    m.validate();
+    m.validate(); // neither is copied into a response or a forwarded request unparsed
     throwsParse(() => m.contact, 400);
-    throwsParse(() => m.route, 400);
+    throwsParse(() => m.headerValues('X-Other'), 400);
+  });
+
+  test('validate() reads every header a response or a forwarded copy reuses, and names it', () => {
+    const mk = (...extra: string[]) => parseMessage(wire(['INVITE sip:a@b SIP/2.0', ...baseHeaders('INVITE'), ...extra, 'Content-Length: 0']));
+    const names = (extra: string[], field: string, reason: RegExp) => {
+      const m = mk(...extra);
+      assert.throws(() => m.validate(), (e: unknown) => e instanceof SipParseError && e.status === 400 && e.field === field && reason.test(e.message), `${extra.join(' | ')}`);
+    };
+    // Issue 12's packet: a second Via with an unterminated quote, on its own line or after a comma.
+    names(['Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKq;x="open'], 'Via', /Unterminated quoted string in Via/);
+    const v = mk().header('Via')!;
+    const folded = parseMessage(wire(['INVITE sip:a@b SIP/2.0', `Via: ${v}, SIP/2.0/UDP 10.0.0.1;x="open`, ...baseHeaders('INVITE').filter((h) => !h.startsWith('Via')), 'Content-Length: 0']));
+    assert.throws(() => folded.validate(), (e: unknown) => e instanceof SipParseError && e.field === 'Via');
+    names(['Via: SIP/2.0/UDP'], 'Via', /./);
+    names(['Route: <sip:p1.example.com;lr'], 'Route', /Route/);
+    names(['Route: ,'], 'Route', /Route/);
+    names(['Record-Route: "x <sip:p1.example.com;lr>'], 'Record-Route', /Unterminated quoted string in Record-Route/);
+    names(['Subject: a\0b'], 'Subject', /NUL byte in Subject/);
+    // A NUL escaped as a quoted-pair is in the grammar (RFC 3261 §25.1; RFC 4475 intmeth).
+    mk('Subject: "a\\\0b"').validate();
+    mk('Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>', 'Record-Route: <sip:p3.example.com;lr>').validate();
   });
 });
 
@@ -804,7 +828,7 @@ describe('scanner: lines other than the routing headers', () => {
     parseErr(wire(lines('\x01X: v', 'Content-Length: 0')), 400, 'SIP_ERR_HEADER_LINE');
     for (const last of ['X-Last', 'X-Last\r', 'X-Last  ']) {
       assert.throws(() => parseMessage(Buffer.from(lines(last).join(CRLF))), (e: unknown) =>
-        e instanceof SipParseError && e.code === 'SIP_ERR_HEADER_LINE' && e.message === 'Header line without a colon');
+        e instanceof SipParseError && e.code === 'SIP_ERR_HEADER_LINE' && e.message === "Header line without a colon: 'X-Last'");
     }
     const m = parseMessage(Buffer.from(lines('X-Last :').join(CRLF)));
     assert.equal(m.header('X-Last'), '');

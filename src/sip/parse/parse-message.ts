@@ -320,21 +320,17 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (b !== COLON) {
         const vEnd = withoutCr(buf, p, eol);
         if (q < vEnd) {
-          if (b !== SP && b !== HT) {
-            throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Invalid character in header name');
-          }
+          if (b !== SP && b !== HT) throw badHeaderName(buf, p, eol, 'Invalid character in header name');
           while (q < vEnd && (buf[q] === SP || buf[q] === HT)) q++;
         }
-        if (q >= vEnd || buf[q] !== COLON) {
-          throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
-        }
+        if (q >= vEnd || buf[q] !== COLON) throw badHeaderName(buf, p, eol, 'Header line without a colon');
         // Blanks before the colon (RFC 3261 §7.3.1 allows them): routing names spelled this
         // way are recognised here; without blanks routingNameColon has already seen them.
         const nl = nameEnd - p;
         // Lengths of the routing names: 1, 2, 3 (compact forms, To, Via), 4, 7, 12, 14.
         if (nl <= 14 && ((1 << nl) & 0x509e) !== 0) slot = nl < 4 ? shortSlot(buf, p, nl) : longSlot(buf, p, nl);
       }
-      if (nameEnd === p) throw new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', 'Header line without a colon');
+      if (nameEnd === p) throw badHeaderName(buf, p, eol, 'Header line without a colon');
     }
     q++;
     if (lines >= maxHeaders) {
@@ -478,3 +474,17 @@ export function parseContentLength(buf: Buffer, s: number, e: number): number {
   return n;
 }
 
+
+/**
+ * A header line whose name is not a token followed by a colon (RFC 3261 §7.3.1). The reason
+ * phrase quotes the start of the line (printable ASCII, bounded) so the sender sees which one.
+ */
+function badHeaderName(buf: Uint8Array, p: number, eol: number, what: string): SipParseError {
+  let name = '';
+  for (let i = p; i < eol && name.length < 32; i++) {
+    const c = buf[i]!;
+    if (c === COLON || c === 0x0d) break;
+    name += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?';
+  }
+  return new SipParseError('SIP_ERR_HEADER_LINE', 400, 'header', `${what}: '${name.trim()}'`);
+}
