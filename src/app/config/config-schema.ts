@@ -49,7 +49,10 @@ export const AuthSchema = z.strictObject({
   realm: z.string().min(1).optional(),
   nonceSecret: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   nonceLifetime: z.number().int().min(10).default(300),
-  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+  // MD5 alone by default: baresip, SIPp and many phones answer only the topmost challenge and
+  // know only MD5 (as Kamailio's and Asterisk's defaults assume). `[SHA-256, MD5]` offers both,
+  // SHA-256 first, for clients that implement RFC 8760.
+  algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['MD5']),
 });
 
 export const TimersSchema = z.strictObject({

@@ -2,11 +2,12 @@
 // `switchboard serve` over UDP on loopback, shows up in `location list`, and un-REGISTERs when
 // it is stopped (SIGTERM by PID). Also: a wrong password is refused and leaves no binding.
 //
-// baresip 1.0.0 (libre) cannot answer our default challenge list: it gives up on the first
-// WWW-Authenticate whose algorithm is not MD5 instead of trying the next one (its log says
-// "reg: sip:alice@127.0.0.1: Register: Function not implemented", i.e. ENOSYS), although RFC 8760
-// §2.4 has the UAC pick the topmost challenge it supports. So this server offers MD5 only
-// (`auth: {algorithms: [MD5]}`), as SIPp 3.6.1 needs too.
+// The server runs on the DEFAULT configuration (no config file), whose challenge offers MD5 only.
+// That is what baresip 1.0.0 (libre) needs: it gives up on the first WWW-Authenticate whose
+// algorithm is not MD5 instead of trying the next one (its log says "reg: sip:alice@127.0.0.1:
+// Register: Function not implemented", i.e. ENOSYS), although RFC 8760 §2.4 has the UAC pick the
+// topmost challenge it supports; SIPp 3.6.1 needs the same. SHA-256 stays available by
+// configuration (`auth: {algorithms: [SHA-256, MD5]}`), but such a server shuts baresip out.
 //
 // baresip is installed by `node scripts/ensure-peers.mjs` (package baresip-core). The test fails
 // (never skips) when it is missing.
@@ -18,7 +19,7 @@ import { rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { freePortBoth, runProcess, stopAll, type Managed } from '../../harness/processes.js';
-import { cli, locationList, startServe, tempDir, writeConfig, type ListedBinding } from '../registrar/registrar-helpers.js';
+import { cli, locationList, startServe, tempDir, type ListedBinding } from '../registrar/registrar-helpers.js';
 import { BaresipUA } from './baresip-ua.js';
 
 const DOMAIN = '127.0.0.1';
@@ -90,8 +91,7 @@ test('baresip registers with digest to switchboard serve and un-registers on sto
   await cli(['user', 'add', 'alice', '--password', 'alice-s3cret', '--domain', DOMAIN, ...store]);
   await cli(['user', 'add', 'bob', '--password', 'bob-s3cret', '--domain', DOMAIN, ...store]);
   const port = await freePortBoth();
-  const config = writeConfig(dir, 'md5.yaml', 'auth:\n  algorithms: [MD5]\n');
-  server = await startServe({ port, db, config, domain: DOMAIN });
+  server = await startServe({ port, db, domain: DOMAIN });
 
   // --- alice, right password: registered, listed -------------------------------------------------
   const sipPort = await uaSipPort();

@@ -104,7 +104,6 @@ async function crossCall(makeCallee: (kPort: number) => Promise<Callee>): Promis
       'domains: [sb.test]',
       'roles: [registrar, proxy]',
       'store: memory',
-      'auth: { algorithms: [MD5] }',
       'proxy:',
       '  authenticate: true',
       '  recordRoute: true',

@@ -21,7 +21,6 @@ async function startServe(port: number, redisUrl: string, dir: string, name: str
     'roles: [registrar, proxy]',
     `store: ${redisUrl}`,
     'proxy: { authenticate: false }',
-    'auth: { algorithms: [MD5] }',
   ].join('\n'));
   return startProcess(process.execPath, [SWITCHBOARD_CLI, 'serve', '--config', cfg], { readyPattern: /serving domains/, timeoutMs: 15_000, maxLifetimeMs: 120_000 });
 }

@@ -123,7 +123,6 @@ async function startServe(port: number, store: string, name: string): Promise<Ma
     'roles: [registrar]',
     `store: "${store}"`,
     `redisPrefix: "${name}:"`,
-    'auth: { algorithms: [MD5] }',
   ].join('\n'));
   return startProcess(process.execPath, [SWITCHBOARD_CLI, 'serve', '--config', cfg], { readyPattern: /serving domains/, timeoutMs: 15_000, maxLifetimeMs: 180_000 });
 }

@@ -1,9 +1,11 @@
 // RFC 3261 §10.3 registrar rules against a running `switchboard serve`, with raw UDP datagrams
 // built by the test and digests computed by the test (node:crypto), independent of src/auth.
 //
-// Server A: digest authentication on (SHA-256 + MD5), auth.nonceLifetime 10 s,
-// registrar.maxContacts 3, minExpires 60 (default). Server B: authentication off, for AORs whose
-// user part cannot be a digest user name (NUL, CR LF), on SQLite and on Redis.
+// Server A: digest authentication on, configured with `auth.algorithms: [SHA-256, MD5]` (the
+// default offers MD5 only; SHA-256 stays available by configuration), auth.nonceLifetime 10 s,
+// registrar.maxContacts 3, minExpires 60 (default). Server C: the default configuration (no
+// config file): its 401 offers MD5 only. Server B: authentication off, for AORs whose user part
+// cannot be a digest user name (NUL, CR LF), on SQLite and on Redis.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +72,10 @@ describe('registrar rules with digest authentication (server A)', () => {
     const csv = join(dir, 'a-users.csv');
     writeFileSync(csv, users.map((u) => `${u},${pw(u)}\n`).join(''));
     await cli(['user', 'import', csv, '--domain', DOMAIN, ...store]);
-    const config = writeConfig(dir, 'a.yaml', 'auth:\n  nonceLifetime: 10\nregistrar:\n  maxContacts: 3\n  minExpires: 60\n');
+    // SHA-256 is not in the default challenge (baresip 1.0 and SIPp 3.6 answer only the topmost
+    // WWW-Authenticate and know only MD5) but stays available by configuration: server A offers
+    // SHA-256 first, then MD5, so the tests below cover both algorithms.
+    const config = writeConfig(dir, 'a.yaml', 'auth:\n  algorithms: [SHA-256, MD5]\n  nonceLifetime: 10\nregistrar:\n  maxContacts: 3\n  minExpires: 60\n');
     port = await freePortBoth();
     server = await startServe({ port, db, config, domain: DOMAIN });
     client = await UdpSipClient.open();
@@ -89,7 +94,7 @@ describe('registrar rules with digest authentication (server A)', () => {
     assert.deepEqual(st, { code: 0, signal: null }, server ? server.output().stderr : '');
   });
 
-  test('401 offers SHA-256 then MD5 with one nonce and qop=auth; either algorithm registers', async () => {
+  test('401 offers SHA-256 then MD5 (as configured) with one nonce and qop=auth; either algorithm registers', async () => {
     const a = ua('u-md5');
     const r = await a.sendOnce({ contacts: [`<sip:u-md5@127.0.0.1:${client.port}>`] });
     assert.equal(r.status, 401, show(r));
@@ -356,6 +361,51 @@ describe('registrar rules with digest authentication (server A)', () => {
     const lie = await staleLiar.sendOnce({ contacts: [`<sip:u-stale@127.0.0.1:${client.port}>`], expires: '600' });
     assert.equal(lie.status, 401, show(lie));
     for (const c of challenges(lie)) assert.notEqual(c.stale?.toLowerCase(), 'true', show(lie));
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+
+describe('the default configuration challenges with MD5 only (server C)', () => {
+  const db = join(dir, 'c.db');
+  const store = ['--db', db];
+  let server: Managed;
+  let port: number;
+  let client: UdpSipClient;
+
+  before(async () => {
+    await cli(['user', 'add', 'u-default', '--password', 'u-default-secret', '--domain', DOMAIN, ...store]);
+    port = await freePortBoth();
+    server = await startServe({ port, db, domain: DOMAIN }); // no --config: every setting is the default
+    client = await UdpSipClient.open();
+  });
+
+  after(async () => {
+    client?.close();
+    const st = await server?.stop(10_000);
+    assert.deepEqual(st, { code: 0, signal: null }, server ? server.output().stderr : '');
+  });
+
+  // baresip 1.0 and SIPp 3.6 take only the topmost WWW-Authenticate and compute only MD5: the
+  // default challenge must be one MD5 challenge, not a list that starts with SHA-256.
+  test('401 to an unauthenticated REGISTER has exactly one WWW-Authenticate, algorithm=MD5; an MD5 digest registers', async () => {
+    const a = new TestUA(client, port, 'u-default', 'u-default-secret');
+    const contact = `<sip:u-default@127.0.0.1:${client.port}>`;
+    const r = await a.sendOnce({ contacts: [contact] });
+    assert.equal(r.status, 401, show(r));
+    assert.equal(r.raw.split('\r\n').filter((l) => /^WWW-Authenticate\s*:/i.test(l)).length, 1, show(r));
+    const ch = challenges(r);
+    assert.equal(ch.length, 1, show(r));
+    assert.equal(ch[0]!.algorithm, 'MD5', show(r));
+    assert.match(header(r, 'WWW-Authenticate') ?? '', /\balgorithm=MD5\b/, show(r));
+    assert.equal(ch[0]!.realm, DOMAIN);
+    assert.match(ch[0]!.qop ?? '', /\bauth\b/);
+    assert.doesNotMatch(r.raw, /SHA-256/i, show(r));
+    // Answered with an MD5 digest (computed by the test): 200, and the binding is stored.
+    assert.equal(a.challenge?.algorithm, 'MD5');
+    const ok = await a.sendOnce({ contacts: [contact] });
+    assert.equal(ok.status, 200, show(ok));
+    assert.deepEqual((await locationList(store, 'sip:u-default@127.0.0.1')).map((b) => b.contact), [`sip:u-default@127.0.0.1:${client.port}`]);
   });
 });
 

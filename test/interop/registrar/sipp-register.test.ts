@@ -1,10 +1,12 @@
 // 1,000 digest-authenticated registrations from SIPp against `switchboard serve` on a SQLite
 // database; then a restart on the same database keeps every binding and the nonce secret.
 //
-// SIPp 3.6.1 only computes MD5 digests and only looks at the FIRST WWW-Authenticate header of a
-// 401 (with our default SHA-256-then-MD5 challenge it aborts: "createAuthHeader: authentication
-// must use MD5 or AKAv1-MD5"), so this server runs with `auth: {algorithms: [MD5]}`. The
-// SHA-256-first default is exercised by registrar-rules.test.ts with digests computed by the test.
+// The server runs on the DEFAULT configuration (no config file). SIPp 3.6.1 only computes MD5
+// digests and only looks at the FIRST WWW-Authenticate header of a 401 (a SHA-256-first challenge
+// makes it abort: "createAuthHeader: authentication must use MD5 or AKAv1-MD5"); the default
+// challenge offers MD5 only, so SIPp answers it as is. SHA-256 stays available by configuration
+// (`auth: {algorithms: [SHA-256, MD5]}`), exercised by registrar-rules.test.ts with digests
+// computed by the test.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +25,6 @@ import {
   tempDir,
   UdpSipClient,
   authorization,
-  writeConfig,
   type ListedBinding,
 } from './registrar-helpers.js';
 
@@ -48,7 +49,6 @@ function byAor(list: ListedBinding[]): Map<string, ListedBinding> {
 test('SIPp registers 1,000 users with digest; bindings and nonce secret survive a restart', { timeout: 180_000 }, async () => {
   const db = join(dir, 'switchboard.db');
   const store = ['--db', db];
-  const config = writeConfig(dir, 'md5.yaml', 'auth:\n  algorithms: [MD5]\n');
 
   // Provision 1,000 users with `user import` (lines user,password).
   const csv = join(dir, 'users.csv');
@@ -57,7 +57,7 @@ test('SIPp registers 1,000 users with digest; bindings and nonce secret survive 
   assert.match(imp.stdout, new RegExp(`imported ${USERS} users`));
 
   const port = await freePortBoth();
-  server = await startServe({ port, db, config, domain: DOMAIN });
+  server = await startServe({ port, db, domain: DOMAIN });
 
   // SIPp: REGISTER → 401 → REGISTER with MD5 credentials → 200, for every user of the injection file.
   const inf = join(dir, 'users.inf');
@@ -114,7 +114,7 @@ test('SIPp registers 1,000 users with digest; bindings and nonce secret survive 
     assert.deepEqual(st, { code: 0, signal: null }, `serve exit status\n${server.output().stdout}\n${server.output().stderr}`);
 
     // Restart on the same database: every binding is still there, with the same absolute expiry.
-    server = await startServe({ port, db, config, domain: DOMAIN });
+    server = await startServe({ port, db, domain: DOMAIN });
     const afterRestart = await locationList(store);
     const elapsedS = (Date.now() - listedAt) / 1000;
     assert.equal(afterRestart.length, USERS, 'bindings after restart');
