@@ -44,6 +44,37 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
+/** Sends issue 12's crash packet over UDP and resolves with the reply's text ('' after 2 s). */
+async function crashPacketReply(port: number, callId: string): Promise<string> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const text = [
+    'INVITE sip:bob@127.0.0.1 SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=z9hG4bK-${callId};rport`,
+    'Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKq;x="open',
+    'From: <sip:alice@127.0.0.1>;tag=a',
+    'To: <sip:bob@127.0.0.1>',
+    `Call-ID: ${callId}`,
+    'CSeq: 1 INVITE',
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  try {
+    return await new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve(''), 2000);
+      sock.once('message', (m) => {
+        clearTimeout(t);
+        resolve(m.toString());
+      });
+      sock.send(text, port, '127.0.0.1');
+    });
+  } finally {
+    sock.close();
+  }
+}
+
 /** Call-ID → the workers that received a message of it. */
 function workersByCallId(trace: TraceMsg[]): Map<string, Set<string>> {
   const m = new Map<string, Set<string>>();
@@ -104,6 +135,15 @@ test('workers: 2 — SIPp calls with 10 % loss, each call handled by one worker;
     }
     const fromUas = trace.filter((t) => t.dir === 'Received' && t.kind === 'response' && t.remotePort === uasPort);
     assert.ok(fromUas.length > 0 && fromUas.every((t) => port(t.local) !== proxyPort), 'responses from the uas reach the worker ports');
+
+    // Issue 12's packet (a second Via with an unterminated quote), to whichever worker owns its
+    // Call-ID: a 400 naming the Via, and every worker still the one it was.
+    for (let i = 0; i < 4; i++) {
+      const reply = await crashPacketReply(proxyPort, `crash-${i}-${Date.now()}`);
+      assert.match(reply, /^SIP\/2\.0 400 [^\r\n]*Via/, reply);
+    }
+    assert.deepEqual(childPids(server.pid).sort(), [...workers].sort(), 'no worker died for the packet');
+    assert.doesNotMatch(server.output().stderr, /exited with/, server.output().stderr.slice(-2000));
 
     // A worker killed outright is replaced under the same index; calls go on passing.
     process.kill(workers[0]!, 'SIGKILL');
