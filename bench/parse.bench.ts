@@ -33,7 +33,7 @@ interface Digest {
 }
 
 interface Stack {
-  key: 'switchboard' | 'sip' | 'jssip' | 'sipjs';
+  key: 'switchboard' | 'switchboard+check' | 'sip' | 'jssip' | 'sipjs';
   label: string;
   run: (buf: Buffer) => Digest;
 }
@@ -74,23 +74,39 @@ const seed = loadSeed(repoRoot);
 const switchboard: Stack = {
   key: 'switchboard',
   label: 'Switchboard parseMessage (Buffer)',
+  run: (buf) => digestOf(parseMessage(buf)),
+};
+
+/**
+ * What the transport layer does per received message: the parse, then the syntax check of RFC
+ * 3261 §8.2 / §16.3 step 1 (`validate()`: every Via, From, To, Call-ID, CSeq, Max-Forwards,
+ * Route / Record-Route when present, no stray NUL), then the same reads.
+ */
+const switchboardChecked: Stack = {
+  key: 'switchboard+check',
+  label: 'Switchboard parseMessage + validate()',
   run(buf) {
     const m = parseMessage(buf);
-    const cseq = m.cseq;
-    const contact = m.contact;
-    return {
-      branch: m.topVia.branch,
-      fromTag: m.from.tag,
-      toTag: m.to.tag,
-      callId: m.callId,
-      seq: cseq.seq,
-      method: cseq.method,
-      maxForwards: m.maxForwards,
-      contentLength: m.contentLength,
-      contact: contact.length > 0 ? contact[0]!.uriText : undefined,
-    };
+    m.validate();
+    return digestOf(m);
   },
 };
+
+function digestOf(m: ReturnType<typeof parseMessage>): Digest {
+  const cseq = m.cseq;
+  const contact = m.contact;
+  return {
+    branch: m.topVia.branch,
+    fromTag: m.from.tag,
+    toTag: m.to.tag,
+    callId: m.callId,
+    seq: cseq.seq,
+    method: cseq.method,
+    maxForwards: m.maxForwards,
+    contentLength: m.contentLength,
+    contact: contact.length > 0 ? contact[0]!.uriText : undefined,
+  };
+}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -198,7 +214,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 2);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
   const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 500);
-  const stacks = [switchboard, ...(await loadOthers())];
+  const stacks = [switchboard, switchboardChecked, ...(await loadOthers())];
 
   // Sanity: every stack reads the same values from the same bytes.
   const expected = switchboard.run(seed);
@@ -224,7 +240,7 @@ async function main(): Promise<void> {
   }
   const med = new Map<string, number>(stacks.map((s) => [s.key, median(results.get(s.key)!)]));
   const sb = med.get('switchboard')!;
-  const others = stacks.filter((s) => s.key !== 'switchboard');
+  const others = stacks.filter((s) => !s.key.startsWith('switchboard'));
   const fastestOther = Math.max(...others.map((s) => med.get(s.key)!));
 
   const rows = stacks.map((s) => {
@@ -241,7 +257,7 @@ async function main(): Promise<void> {
   console.log(`switchboard / fastest other: ${ratio.toFixed(2)}x; target >= 1,000,000 msg/s and >= 5x: ${sb >= 1_000_000 && ratio >= 5 ? 'met' : 'NOT met'}`);
   if (sink === 42) console.log('');
   console.log(
-    `PARSER_BENCH switchboard=${Math.round(sb)} sip=${Math.round(med.get('sip')!)} jssip=${Math.round(med.get('jssip')!)} sipjs=${Math.round(med.get('sipjs')!)} ratio_vs_fastest=${ratio.toFixed(2)}`,
+    `PARSER_BENCH switchboard=${Math.round(sb)} checked=${Math.round(med.get('switchboard+check')!)} sip=${Math.round(med.get('sip')!)} jssip=${Math.round(med.get('jssip')!)} sipjs=${Math.round(med.get('sipjs')!)} ratio_vs_fastest=${ratio.toFixed(2)}`,
   );
 }
 
