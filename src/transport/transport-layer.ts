@@ -559,6 +559,12 @@ export class TransportLayer {
     this.stats.rejected++;
     if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source ? hostPort(req.source.address, req.source.port) : undefined });
     if (req.method === 'ACK') return; // RFC 3261 §17: ACK is never answered
+    // RFC 3261 §18.2.2: over UDP a response goes where the top Via's sent-by (with `received`,
+    // `rport`) says; with no readable sent-by there is nowhere it may go: dropped and counted.
+    if ((req.source?.transport ?? 'udp') === 'udp' && !hasReadableSentBy(req)) {
+      this.stats.dropped++;
+      return;
+    }
     // RFC 3261 §18.2.1 applies to every request received, malformed or not: add `received`
     // (and fill `rport`) when the top Via can be read; an unreadable one is copied as it is.
     if (req.source) {
@@ -616,6 +622,20 @@ export function statelessToTag(req: SipRequest): string | undefined {
     return h.digest('hex').slice(0, 16);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether the top Via names a host to answer (RFC 3261 §18.2.2): it parses, or at least its
+ * `sent-protocol sent-by` prefix does (the parameters after it may be what failed).
+ */
+function hasReadableSentBy(req: SipRequest): boolean {
+  try {
+    req.topVia;
+    return true;
+  } catch {
+    const v = req.header('Via') ?? '';
+    return /^SIP\s*\/\s*2\.0\s*\/\s*[A-Za-z0-9.!%*_+`'~-]+\s+(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?\s*(?:[;,]|$)/.test(v);
   }
 }
 

@@ -471,9 +471,10 @@ export abstract class SipMessage {
     this.maxForwards;
     let field = 'Route';
     try {
-      if (this.hasKey(H.route)) this.route;
+      // The URIs too: §16.4 routes on the top one, a dialog's route set is made of them (§12.1).
+      if (this.hasKey(H.route)) for (const r of this.route) r.uri;
       field = 'Record-Route';
-      if (this.hasKey(H.recordRoute)) this.recordRoute;
+      if (this.hasKey(H.recordRoute)) for (const r of this.recordRoute) r.uri;
     } catch (e) {
       throw naming(e, field);
     }
