@@ -15,7 +15,7 @@ import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
 import { ProxyCore, StatelessProxy, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
-import { type Config, ConfigError } from './config/config-schema.js';
+import { type Config, ConfigError, type ConfigInput, validateConfig } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
 import { sharedSecret } from './shared-secret.js';
 
@@ -38,7 +38,16 @@ export interface StartOptions {
   nonceSecret?: string;
 }
 
-/** Starts a server for `config`. Rejects with a readable error if a listener cannot be bound. */
+/**
+ * Validates `config` (the shape of one server in a YAML file, docs/configuration.md; keys left
+ * out take their defaults) and starts the server. Rejects with {@link ConfigError} naming the key
+ * of a mistake, or with a readable error if a listener cannot be bound.
+ */
+export async function createServer(config: ConfigInput, opts: StartOptions = {}): Promise<RunningServer> {
+  return startServer(validateConfig(config, 'createServer'), opts);
+}
+
+/** Starts a server for an already validated `config`. Rejects with a readable error if a listener cannot be bound. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
   if (config.roles.includes('gateway')) {

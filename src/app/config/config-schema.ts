@@ -149,6 +149,8 @@ function defaultMaxServerTransactions(): number {
 }
 
 export type Config = z.infer<typeof ConfigSchema> & { name?: string };
+/** A configuration as written (the YAML's shape): every key with a default may be left out. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /** A configuration mistake, printed as one line (exit code 2). */
 export class ConfigError extends Error {

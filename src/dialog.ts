@@ -1,0 +1,5 @@
+/**
+ * `switchboard/dialog`: Dialogs (RFC 3261 §12).
+ * @packageDocumentation
+ */
+export * from './dialog/index.js';

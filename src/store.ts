@@ -1,0 +1,5 @@
+/**
+ * `switchboard/store`: Location and user stores: memory, SQLite, Redis.
+ * @packageDocumentation
+ */
+export * from './store/index.js';
