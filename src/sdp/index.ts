@@ -37,6 +37,7 @@ export {
   audioEndpoint,
   checkTransition,
   createAnswer,
+  rejectingAnswer,
   createOffer,
   holdSdp,
   isOnHold,

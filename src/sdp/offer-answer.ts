@@ -441,6 +441,21 @@ export function createAnswer(offerSdp: string | Buffer | SessionDescription, opt
   return { sdp: serializeSdp(answer), codecs: accepted };
 }
 
+/**
+ * An answer that accepts nothing: every offered stream with port 0 (RFC 3264 §6). What a UAC
+ * puts in the ACK when the offer of a 2xx is not acceptable (RFC 3261 §13.2.2.4: "a valid answer
+ * in the ACK and then ... a BYE immediately").
+ *
+ * @throws {@link SdpError} for a malformed offer (there is no valid answer to it).
+ */
+export function rejectingAnswer(offerSdp: string | Buffer | SessionDescription, opts: Pick<LocalMediaOptions, 'address' | 'sessionId' | 'sessionVersion' | 'username'>): string {
+  const offer = toSessionDescription(offerSdp);
+  const addressType = addressTypeOf(opts.address);
+  const answer = sessionSkeleton(buildOrigin(opts as LocalMediaOptions, addressType), opts.address, addressType);
+  for (const md of offer.mediaDescriptions) answer.mediaDescriptions.push(rejectedMedia(md));
+  return serializeSdp(answer);
+}
+
 // ---------------------------------------------------------------------------
 // Reading an answer
 // ---------------------------------------------------------------------------

@@ -333,3 +333,60 @@ test('re-INVITE glare: a re-INVITE received while our own is outstanding → 491
   assert.equal(accepted.status, 200);
   assert.match(accepted.body.toString(), /a=recvonly/);
 });
+
+// ---- UAC side, RFC 3261 §13.2.2.4: a 2xx whose SDP cannot be used is ACKed, then BYEd --------
+
+/** Answers the INVITE the UA sends to `peer` with a 200 carrying `sdp`; returns the INVITE. */
+async function answer200(peer: Peer, sdp: string): Promise<SipRequest> {
+  const inv = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'INVITE', 'INVITE from the UA');
+  const lines = [
+    'SIP/2.0 200 OK',
+    ...inv.headers('Via').map((v) => `Via: ${v}`),
+    `From: ${inv.header('From')}`,
+    `To: ${inv.header('To')};tag=gw${uid()}`,
+    `Call-ID: ${inv.callId}`,
+    `CSeq: ${inv.header('CSeq')}`,
+    `Contact: <sip:gw@127.0.0.1:${peer.port}>`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+  ];
+  peer.send(lines.join('\r\n') + '\r\n\r\n' + sdp, inv.topVia.port!);
+  return inv;
+}
+
+function respondTo(req: SipRequest, peer: Peer, status: number): void {
+  const lines = [`SIP/2.0 ${status} OK`, ...req.headers('Via').map((v) => `Via: ${v}`), `From: ${req.header('From')}`, `To: ${req.header('To')}`, `Call-ID: ${req.callId}`, `CSeq: ${req.header('CSeq')}`, 'Content-Length: 0'];
+  peer.send(lines.join('\r\n') + '\r\n\r\n', req.topVia.port!);
+}
+
+const sdpWith = (m: string, rtpmap: string) => ['v=0', 'o=gw 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', m, rtpmap, ''].join('\r\n');
+
+test('§13.2.2.4: a 2xx whose SDP answer shares no codec with the offer is ACKed, then ended with BYE', async () => {
+  const peer = await Peer.open();
+  const { ua } = await startUa({ codecs: ['PCMU', 'PCMA'] });
+  const pending = ua.invite(`sip:gw@127.0.0.1:${peer.port}`);
+  await answer200(peer, sdpWith('m=audio 4000 RTP/AVP 18', 'a=rtpmap:18 G729/8000'));
+  const ack = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'ACK', 'ACK for the 2xx');
+  const bye = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'BYE', 'BYE after the ACK');
+  assert.equal(bye.callId, ack.callId);
+  respondTo(bye, peer, 200);
+  const call = await pending;
+  assert.equal(call.endReason, 'sdp-failed');
+  assert.match(call.sdpFailure ?? '', /answer in the 2xx not usable/);
+  assert.equal(call.established, false);
+});
+
+test('§13.2.2.4: a delayed-offer INVITE whose 2xx offers nothing acceptable: the ACK carries a valid answer (every stream port 0), then BYE', async () => {
+  const peer = await Peer.open();
+  const { ua } = await startUa({ codecs: ['PCMU'] });
+  const pending = ua.invite(`sip:gw@127.0.0.1:${peer.port}`, { sdp: null });
+  const inv = await answer200(peer, sdpWith('m=video 5000 RTP/AVP 31', 'a=rtpmap:31 H261/90000'));
+  assert.equal(inv.body.length, 0, 'delayed offer: no SDP in the INVITE');
+  const ack = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'ACK', 'ACK for the 2xx');
+  assert.match(ack.body.toString(), /^m=video 0 RTP\/AVP 31\r?$/m, ack.body.toString());
+  const bye = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'BYE', 'BYE after the ACK');
+  respondTo(bye, peer, 200);
+  const call = await pending;
+  assert.equal(call.endReason, 'sdp-failed');
+  assert.match(call.sdpFailure ?? '', /offer in the 2xx not acceptable/);
+});

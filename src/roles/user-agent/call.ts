@@ -35,6 +35,11 @@ export class Call extends EventEmitter {
   remoteSdp: string | undefined;
   /** Why the call ended: 'local-bye', 'remote-bye', 'cancelled', 'no-ack', 'failed:486' … */
   endReason: string | undefined;
+  /**
+   * Why a 2xx's SDP could not be used (no common codec, a malformed answer, no offer): the call
+   * was ACKed and at once ended with BYE (RFC 3261 §13.2.2.4), end reason `sdp-failed`.
+   */
+  sdpFailure: string | undefined;
   private endedResolve!: (reason: string) => void;
   /** Resolves when the call is over, with the reason. */
   readonly ended: Promise<string>;

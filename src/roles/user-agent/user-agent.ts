@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { answerChallenge, selectChallenge, formatCredentials } from '../../auth/index.js';
 import { Dialog, DialogTable } from '../../dialog/index.js';
-import { createAnswer, createOffer, negotiate } from '../../sdp/index.js';
+import { createAnswer, createOffer, negotiate, rejectingAnswer } from '../../sdp/index.js';
 import { type HeaderList, type SipRequest, type SipResponse, buildRequest, parseNameAddr } from '../../sip/index.js';
 import { buildCancel, type ClientTransaction, type ServerTransaction, type InviteServerTransaction, type TimerConfig } from '../../transaction/index.js';
 import {
@@ -342,17 +342,43 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       if (dest.kind !== 'udp') dialog.flowId = undefined;
       const remote = response.body.length > 0 ? response.body.toString('utf8') : undefined;
       let ackBody: string | undefined;
+      /** Why the session cannot go on, when the 2xx's SDP cannot be used (§13.2.2.4). */
+      let sdpFailure: string | undefined;
       if (offer === undefined && remote) {
         // Delayed offer: the 2xx carries the offer, the ACK the answer (RFC 3261 §13.2.1).
-        const ans = createAnswer(remote, { address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
-        ackBody = ans.sdp;
-        call.localSdp = ans.sdp;
-      }
+        try {
+          const ans = createAnswer(remote, { address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
+          ackBody = ans.sdp;
+          call.localSdp = ans.sdp;
+        } catch (e) {
+          // §13.2.2.4: "generate a valid answer in the ACK and then send a BYE immediately".
+          sdpFailure = `offer in the 2xx not acceptable: ${(e as Error).message}`;
+          try {
+            ackBody = rejectingAnswer(remote, { address: this.mediaAddress() });
+          } catch {
+            ackBody = undefined; // a malformed offer has no valid answer
+          }
+        }
+      } else if (offer === undefined) sdpFailure = 'no offer in the 2xx to an INVITE without one (RFC 3261 §13.2.1)';
       call.remoteSdp = remote ?? call.remoteSdp;
-      if (offer && remote) negotiate(offer, remote);
+      if (offer && remote) {
+        try {
+          negotiate(offer, remote);
+        } catch (e) {
+          sdpFailure = `answer in the 2xx not usable: ${(e as Error).message}`;
+        }
+      }
       this.dialogs.add({ dialog, call });
       call.state = 'established';
+      // The 2xx is ACKed whatever its SDP (the dialog exists, §13.2.2.4); a session that cannot
+      // be used is then ended with BYE.
       await this.sendAck(call, ackBody);
+      if (sdpFailure !== undefined) {
+        call.sdpFailure = sdpFailure;
+        await call.bye('sdp-failed');
+        this.emit('call', call);
+        return call;
+      }
       if (pending.cancelRequested) {
         // A 2xx crossed our CANCEL: the call is up, so end it with BYE (RFC 3261 §9.1).
         await call.bye();
