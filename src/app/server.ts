@@ -106,7 +106,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       resolver: new Resolver({ hosts: Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, [v]])) }),
       timers: config.timers,
       allow,
-      supported: ['path', 'outbound', 'gruu'],
+      // RFC 3327 Path and RFC 5626 outbound are implemented by the registrar; GRUU (RFC 5627) is not.
+      supported: ['path', 'outbound'],
       accept: ['application/sdp'],
       product: 'Switchboard/0.1',
       maxServerTransactions: config.maxServerTransactions,
@@ -224,7 +225,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         return;
       }
       if (req.method === 'OPTIONS') {
-        return respond(200, { headers: [['Allow', allow.join(', ')], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+        return respond(200, { headers: [['Allow', allow.join(', ')], ['Accept', 'application/sdp'], ['Supported', core.supported.join(', ')]] });
       }
       respond(405, { headers: [['Allow', allow.join(', ')]] });
     };

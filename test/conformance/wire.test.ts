@@ -63,7 +63,7 @@ const allowHeader = (r: Reaction) => (r.final && header(r.final, 'allow') ? unde
 
 /**
  * The conservative (first named) reaction of the manifest text for an endpoint/UAS. Our UA
- * implements INVITE ACK CANCEL OPTIONS BYE INFO UPDATE MESSAGE NOTIFY PRACK; it is not a
+ * implements INVITE ACK CANCEL OPTIONS BYE INFO UPDATE MESSAGE NOTIFY; it is not a
  * registrar, so REGISTER gets 405 (§8.2.1) — "REGISTER must succeed" rows are judged by role.
  */
 const EXPECT: Record<string, Expect> = {

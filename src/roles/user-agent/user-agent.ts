@@ -85,7 +85,8 @@ export interface IncomingRequest {
   respond(status: number, opts?: { reason?: string; headers?: HeaderList; body?: string | Buffer }): void;
 }
 
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY', 'PRACK'];
+// Only what this UA implements: PRACK (RFC 3262) comes with reliable provisionals.
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY'];
 
 export declare interface UserAgent {
   on(event: 'invite', fn: (inv: IncomingCall) => void): this;
@@ -120,7 +121,9 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       clock: options.clock,
       timers: options.timers,
       allow: ALLOW,
-      supported: ['replaces', 'norefersub'],
+      // No option tag is implemented yet (replaces, norefersub, 100rel, timer come with REFER,
+      // PRACK and session timers): a Require of any of them gets 420 (§8.2.2.3).
+      supported: [],
       product: options.product,
       maxServerTransactions: options.maxServerTransactions,
     });
@@ -235,7 +238,8 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
           if (!(opts.headers ?? []).some(([n]) => n.toLowerCase() === 'contact')) headers.push(['Contact', `<${this.core.contactUri(t.kind)}>`]);
         }
         if (method === 'INVITE' || method === 'OPTIONS') {
-          headers.push(['Allow', ALLOW.join(', ')], ['Supported', this.core.supported.join(', ')]);
+          headers.push(['Allow', ALLOW.join(', ')]);
+          if (this.core.supported.length > 0) headers.push(['Supported', this.core.supported.join(', ')]);
         }
         headers.push(...preloaded);
         if (opts.extraHeaders) headers.push(...opts.extraHeaders(t.kind));

@@ -168,3 +168,14 @@ test('Proxy-Require: foo → 420 Bad Extension with Unsupported: foo', { timeout
   assert.equal(res.header('Unsupported'), 'foo', res.text);
   await assertAlive();
 });
+
+test('the server advertises only what it implements: Supported path, outbound; Require: gruu → 420 (RFC 3261 §8.2.2.3)', async () => {
+  const o = await finalFor(request('OPTIONS', `sip:127.0.0.1:${proxyPort}`), proxyPort);
+  assert.equal(o.status, 200);
+  assert.deepEqual((o.header('Supported') ?? '').split(',').map((t) => t.trim()), ['path', 'outbound']);
+  for (const tag of ['gruu', '100rel', 'timer', 'replaces']) {
+    const r = await finalFor(request('OPTIONS', `sip:127.0.0.1:${proxyPort}`, { headers: [`Require: ${tag}`] }), proxyPort);
+    assert.equal(r.status, 420, `Require: ${tag}`);
+    assert.equal(r.header('Unsupported'), tag);
+  }
+});
