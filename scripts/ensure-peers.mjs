@@ -27,6 +27,8 @@ const PEERS = [
   { bin: 'linphone-daemon', pkg: 'linphone-cli', label: 'linphone-daemon' },
   { bin: 'twinkle-console', pkg: 'twinkle-console', label: 'twinkle-console' },
   { bin: 'sipsak', pkg: 'sipsak', label: 'sipsak', version: { args: ['-V'], re: /sipsak (\d+(?:\.\d+)+)/ } },
+  // The attacker's tools, for the screening tests (test/interop/security).
+  { bin: 'svwar', pkg: 'sipvicious', label: 'SIPVicious' },
 ];
 
 const LOCK_WAIT_MS = 5 * 60 * 1000; // how long to wait for a dpkg/apt lock held by another apt

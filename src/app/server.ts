@@ -5,9 +5,11 @@
  * with the location and user stores opened from config. The proxy role plugs in here.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import { DigestVerifier, NonceService } from '../auth/index.js';
 import { Registrar } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
+import { Screen } from '../roles/security/index.js';
 import { RedirectServer } from '../roles/redirect/index.js';
 import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
@@ -101,7 +103,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const m = /^\[?([0-9a-fA-F:.]+?)\]?(?::(\d+))?$/.exec(value)!;
       hosts[name.toLowerCase()] = { address: m[1]!, port: m[2] ? Number(m[2]) : undefined };
     }
+    // Screening before any transaction (roles/security): the proxy's trusted peers are never screened.
+    const securityLog = limitLines(log);
+    const screen = new Screen({ ...config.security, allow: [...config.security.allow, ...config.proxy.trustedPeers.filter((p) => net.isIP(p) !== 0)] }, securityLog);
     const core = new UserAgentCore({
+      screen: (req) => {
+        const v = screen.check(req);
+        return v.kind === 'pass' ? undefined : v.kind === 'drop' ? 'drop' : { status: v.status, reason: v.reason };
+      },
       transport,
       resolver: new Resolver({ hosts: Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, [v]])) }),
       timers: config.timers,
@@ -117,6 +126,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime, issuer: opts.worker && opts.worker.count > 1 ? opts.worker.index : undefined }),
       algorithms: config.auth.algorithms,
       lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
+      onGuessFailed: (f) => screen.authFailed(f.source, f.username, f.realm),
+      onVerified: (v) => screen.authSucceeded(v.source),
     });
     let isOwnAddress: (uri: SipUri) => boolean = () => false;
     const registrar = roles.has('registrar')

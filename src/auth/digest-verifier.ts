@@ -43,6 +43,15 @@ export interface DigestVerifierOptions {
    * RFC 3261 §22.4 keeps RFC 2069 compatibility.
    */
   requireQop?: boolean;
+  /**
+   * Told of every credential that was checked and found wrong — a wrong password
+   * (`bad-response`) or an unknown user — with the source the caller named: what a
+   * password-guessing defence counts. Not told of missing, stale or malformed credentials,
+   * which are the normal first step of every client.
+   */
+  onGuessFailed?: (failure: { reason: 'bad-response' | 'unknown-user'; username: string; realm: string; source?: string }) => void;
+  /** Told of every verified credential (a guessing defence may forgive the source). */
+  onVerified?: (success: { username: string; realm: string; source?: string }) => void;
 }
 
 /** Why {@link DigestVerifier.verify} refused credentials. */
@@ -79,6 +88,8 @@ export interface VerifyContext {
   realm: string;
   /** The Request-URI string; when given, `uri` must equal it (RFC 3261 §22.4). */
   requestUri?: string;
+  /** Where the request came from (an address), handed to the guessing hooks. */
+  source?: string;
 }
 
 /** Options of {@link DigestVerifier.challenge}. */
@@ -107,6 +118,8 @@ export class DigestVerifier {
   readonly #ncTracker: NcTracker;
   readonly #lookupHa1: Ha1Lookup;
   readonly #requireQop: boolean;
+  readonly #onGuessFailed: DigestVerifierOptions['onGuessFailed'];
+  readonly #onVerified: DigestVerifierOptions['onVerified'];
 
   /** @throws {@link AuthError} `AUTH_ERR_CONFIG` for an empty algorithm list. */
   constructor(options: DigestVerifierOptions) {
@@ -117,6 +130,8 @@ export class DigestVerifier {
     this.#ncTracker = options.ncTracker ?? new NcTracker();
     this.#lookupHa1 = options.lookupHa1;
     this.#requireQop = options.requireQop ?? false;
+    this.#onGuessFailed = options.onGuessFailed;
+    this.#onVerified = options.onVerified;
   }
 
   /**
@@ -190,7 +205,10 @@ export class DigestVerifier {
     }
 
     const ha1 = await this.#lookupHa1(creds.username, creds.realm, baseAlgorithm(algorithm));
-    if (ha1 === undefined) return fail('unknown-user', `no ${baseAlgorithm(algorithm)} HA1 for user "${creds.username}"`);
+    if (ha1 === undefined) {
+      this.#onGuessFailed?.({ reason: 'unknown-user', username: creds.username, realm: creds.realm, source: context.source });
+      return fail('unknown-user', `no ${baseAlgorithm(algorithm)} HA1 for user "${creds.username}"`);
+    }
 
     const expected = computeResponse({
       ha1,
@@ -206,6 +224,7 @@ export class DigestVerifier {
     const want = Buffer.from(expected, 'utf8');
     // Lengths are public (fixed per algorithm); the compare itself is constant-time.
     if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      this.#onGuessFailed?.({ reason: 'bad-response', username: creds.username, realm: creds.realm, source: context.source });
       return fail('bad-response', `response digest does not match for user "${creds.username}"`);
     }
 
@@ -213,6 +232,7 @@ export class DigestVerifier {
     if (creds.qop !== undefined && !this.#ncTracker.accept(creds.nonce, creds.nc!)) {
       return fail('replay', `nc ${creds.nc} is not greater than the last seen for this nonce`);
     }
+    this.#onVerified?.({ username: creds.username, realm: creds.realm, source: context.source });
     return { ok: true, username: creds.username, algorithm };
   }
 }

@@ -38,6 +38,11 @@ export interface UserAgentCoreOptions {
    * {@link TransactionLayerOptions.maxServerTransactions}).
    */
   maxServerTransactions?: number;
+  /**
+   * Screening before anything else (scanners, floods, password guessers): `'drop'` ignores the
+   * request, an answer is sent statelessly (never to an ACK), undefined lets it through.
+   */
+  screen?: (req: SipRequest) => StatelessAnswer | 'drop' | undefined;
 }
 
 /** Seconds in the Retry-After of a 503 for a request beyond maxServerTransactions. */
@@ -116,6 +121,7 @@ export class UserAgentCore {
   proxy: ProxyDelegate | undefined;
 
   private readonly retransmitting = new Map<string, { stop: () => void }>();
+  private readonly screen: UserAgentCoreOptions['screen'];
 
   /** The To tag of every response of one server transaction (§8.2.6.2: the same tag each time). */
   toTagFor(tx: ServerTransaction, preferred?: string): string {
@@ -133,6 +139,7 @@ export class UserAgentCore {
     this.supported = opts.supported ?? [];
     this.accept = opts.accept ?? ['application/sdp'];
     this.product = opts.product ?? 'Switchboard/0.1';
+    this.screen = opts.screen;
     const t = this.transport;
     this.transactions = new TransactionLayer({
       clock: this.clock,
@@ -186,6 +193,13 @@ export class UserAgentCore {
   // ---- UAS core (RFC 3261 §8.2) ------------------------------------------------------
 
   private receiveRequest(req: SipRequest): void {
+    if (this.screen !== undefined) {
+      const verdict = this.screen(req);
+      if (verdict !== undefined) {
+        if (verdict !== 'drop' && req.method !== 'ACK') this.replyStatelessly(req, verdict.status, verdict.reason, verdict.headers);
+        return;
+      }
+    }
     if (this.proxy?.receiveStateless?.(req)) return;
     if (this.statelessResponse !== undefined && this.answerStatelessly(req)) return;
     const r = this.transactions.receiveRequest(req);

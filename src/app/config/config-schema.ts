@@ -6,12 +6,14 @@
  * @remarks App layer (`app/config`).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import v8 from 'node:v8';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseListenSpec } from '../../transport/index.js';
 import { REDIS_URL_RE, redactUrl, redisOptionsFromUrl } from '../../store/index.js';
+import { DEFAULT_SCANNER_AGENTS } from '../../roles/security/index.js';
 
 const listenString = z.string().refine((s) => {
   try {
@@ -99,6 +101,38 @@ export const RedirectSchema = z.strictObject({
   })).default([]),
 });
 
+const cidr = z.string().refine((v) => {
+  const [a, b, ...rest] = v.split('/');
+  if (rest.length > 0 || net.isIP(a!) === 0) return false;
+  if (b === undefined) return true;
+  const n = Number(b);
+  return /^\d+$/.test(b) && n <= (net.isIPv6(a!) ? 128 : 32);
+}, { message: 'expected an IP address or network (CIDR), e.g. 192.0.2.0/24' });
+
+/** Screening before any transaction (roles/security): scanners, floods, password guessing. */
+export const SecuritySchema = z.strictObject({
+  /** Never screened; the host itself by default (a benchmark or a local app is not an attacker). */
+  allow: z.array(cidr).default(['127.0.0.0/8', '::1']),
+  scanners: z.strictObject({
+    enabled: z.boolean().default(true),
+    userAgents: z.array(z.string().min(1)).default([...DEFAULT_SCANNER_AGENTS]),
+  }).default({ enabled: true, userAgents: [...DEFAULT_SCANNER_AGENTS] }),
+  rateLimit: z.strictObject({
+    enabled: z.boolean().default(true),
+    requests: z.number().int().min(1).default(300),
+    window: z.number().min(0.1).default(2),
+    banTime: z.number().min(1).default(60),
+  }).default({ enabled: true, requests: 300, window: 2, banTime: 60 }),
+  authBan: z.strictObject({
+    enabled: z.boolean().default(true),
+    sourceFailures: z.number().int().min(1).default(10),
+    userFailures: z.number().int().min(1).default(30),
+    decay: z.number().min(1).default(300),
+    banTime: z.number().min(1).default(600),
+  }).default({ enabled: true, sourceFailures: 10, userFailures: 30, decay: 300, banTime: 600 }),
+  action: z.enum(['drop', 'reject']).default('drop'),
+});
+
 export const UserSchema = z.strictObject({
   user: z.string().min(1),
   password: z.string().min(1),
@@ -124,6 +158,7 @@ export const ConfigSchema = z.strictObject({
   /** Static host map for RFC 3263 resolution (tests, closed networks): name → "IP[:PORT]". */
   hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),
+  security: SecuritySchema.default(SecuritySchema.parse({})),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
   /**

@@ -89,7 +89,7 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     // Authentication of our own users (RFC 3261 §22.3), except in-dialog requests, ACK and CANCEL.
     if (this.cfg.authenticate && this.deps.verifier && fromUs && !trusted && !inDialog && req.method !== 'ACK' && req.method !== 'CANCEL') {
       const realm = this.cfg.realm ?? fromHost.toLowerCase();
-      const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText });
+      const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText, source: req.source?.address });
       if (!verdict.ok) {
         if (verdict.reason === 'malformed') return { kind: 'respond', status: 400, reason: 'Malformed Proxy-Authorization' };
         return {

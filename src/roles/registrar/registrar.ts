@@ -117,7 +117,7 @@ export class Registrar {
 
     // Steps 3–4: authenticate and authorise (§22.4): the authenticated user must own the AOR.
     if (this.config.authenticate && this.deps.verifier) {
-      const verdict = await this.deps.verifier.verify(req.header('Authorization'), { method: 'REGISTER', realm, requestUri: req.uriText });
+      const verdict = await this.deps.verifier.verify(req.header('Authorization'), { method: 'REGISTER', realm, requestUri: req.uriText, source: req.source?.address });
       if (!verdict.ok) {
         const failKey = `${req.callId}|${to.user ?? ''}`;
         if (verdict.reason === 'unknown-user' && this.config.authoritativeUsers) return respond(404, { reason: 'User Not Found' });
