@@ -94,6 +94,8 @@ export class ProxyCore {
   private readonly supported: string[];
   private readonly timerCMs: number;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
+  /** Responses made here for the received request (see {@link localResponse}). */
+  private readonly local = new WeakSet<SipResponse>();
   private branchCounter = 0;
 
   constructor(opts: ProxyCoreOptions) {
@@ -200,7 +202,17 @@ export class ProxyCore {
   private startNextGroup(ctx: ResponseContext): void {
     const group = ctx.pending.shift();
     if (!group) return this.maybeFinish(ctx);
-    for (const t of group) void this.forward(ctx, t);
+    for (const t of group) {
+      this.forward(ctx, t).catch((error: unknown) => {
+        // A copy that cannot be built (over the size or header limits of §18.1.1 / our parser)
+        // or any other failure: that branch ends with our own final response (§16.7 step 6
+        // would send a 500 for "no response"; 513 says why), reported as a fault.
+        const branch = ctx.branches.find((b) => b.target === t && !b.final);
+        this.core.transport.reportFault({ where: 'proxy forward', error, ...this.core.transport.faultContext(ctx.req) });
+        const status = (error as { code?: string }).code === 'SIP_ERR_TOO_LARGE' || (error as { code?: string }).code === 'SIP_ERR_HEADER_COUNT' ? 513 : 500;
+        if (branch !== undefined) this.branchFinal(ctx, branch, this.localResponse(ctx, status, status === 513 ? 'Forwarded Request Too Large' : 'Proxy Error'));
+      });
+    }
     const seqMs = this.policy.sequentialTimeoutMs;
     if (ctx.pending.length > 0 && seqMs && ctx.req.method === 'INVITE') {
       ctx.groupTimer = this.core.clock.setTimer(seqMs, () => {
@@ -226,7 +238,7 @@ export class ProxyCore {
       dests = [];
     }
     if (dests.length === 0) {
-      this.branchFinal(ctx, branch, createResponse(req, 404, { reason: 'Next Hop Not Resolvable' }));
+      this.branchFinal(ctx, branch, this.localResponse(ctx, 404, 'Next Hop Not Resolvable'));
       return;
     }
     const inKind = (req.source?.transport ?? 'udp') as TransportKind;
@@ -287,7 +299,7 @@ export class ProxyCore {
       // §16.6 step 11 / §16.8: Timer C fired — CANCEL a ringing branch, else act as if 408.
       if (branch.final) return;
       if (branch.provisional) this.cancelBranch(branch);
-      else this.branchFinal(ctx, branch, createResponse(ctx.req, 408));
+      else this.branchFinal(ctx, branch, this.localResponse(ctx, 408));
     });
   }
 
@@ -355,16 +367,35 @@ export class ProxyCore {
     this.contexts.delete(ctx.tx);
     if (ctx.finalSent) return;
     ctx.finalSent = true;
-    let best = ctx.best ?? createResponse(ctx.req, 408);
+    let best = ctx.best ?? this.localResponse(ctx, 408);
     // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
     if (syntheticCause(best) === 'transport-error' || best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
     if ((best.status === 401 || best.status === 407) && ctx.challenges.length > 0) best = withChallenges(best, ctx.challenges);
     this.forwardUpstream(ctx, best);
   }
 
+  /**
+   * A final response the proxy makes itself for the request (§16.7 step 6: no response, a next
+   * hop that cannot be resolved, a copy that cannot be built). It carries the request's own
+   * Vias, so it goes upstream as it is: stripping a "top Via" would remove the client's.
+   */
+  private localResponse(ctx: ResponseContext, status: number, reason?: string): SipResponse {
+    const res = createResponse(ctx.req, status, { reason, toTag: this.core.toTagFor(ctx.tx) });
+    this.local.add(res);
+    return res;
+  }
+
   /** §16.7 step 9: forward with our Via removed. */
   private forwardUpstream(ctx: ResponseContext, res: SipResponse): void {
-    const fwd = withoutTopVia(res);
+    let fwd: SipResponse;
+    try {
+      fwd = this.local.has(res) ? res : withoutTopVia(res);
+    } catch (error) {
+      // A response whose copy cannot be built (§16.7 step 9): upstream gets a 502 of ours.
+      this.core.transport.reportFault({ where: 'proxy response', error, ...this.core.transport.faultContext(res) });
+      if (res.status < 200) return;
+      fwd = this.localResponse(ctx, 502, 'Bad Response From Next Hop');
+    }
     (ctx.tx as InviteServerTransaction).respond(fwd);
   }
 

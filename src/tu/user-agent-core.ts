@@ -170,18 +170,32 @@ export class UserAgentCore {
       const req = target.request;
       if (req.source === undefined || req.source.transport === 'udp') this.transport.sendResponse(msg as SipResponse, req);
       else
-        this.transport.sendResponse(msg as SipResponse, req, (err) => {
-          const tx = this.transactions.findServerTransaction(req);
-          tx?.handle({ kind: 'transport-error', error: err });
-        });
+        this.transport.sendResponse(msg as SipResponse, req, (err) =>
+          this.guarded('transport error', req, () => this.transactions.findServerTransaction(req)?.handle({ kind: 'transport-error', error: err })),
+        );
       return;
     }
     const dest = target.destination as Target;
     const req = msg as SipRequest;
     this.transport.sendRequest(req, dest, (err) => {
       if (req.method === 'ACK') return;
-      for (const tx of this.clientTxFor(req)) tx.handle({ kind: 'transport-error', error: err });
+      this.guarded('transport error', req, () => {
+        for (const tx of this.clientTxFor(req)) tx.handle({ kind: 'transport-error', error: err });
+      });
     });
+  }
+
+  /**
+   * Runs `fn` (a socket's callback: a connection refused, a write that failed) inside a
+   * boundary: what it makes the transaction or its TU throw is reported, not thrown into the
+   * event loop.
+   */
+  private guarded(where: string, msg: SipRequest, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.transport.reportFault({ where, error, ...this.transport.faultContext(msg) });
+    }
   }
 
   private clientTxFor(req: SipRequest): ClientTransaction[] {

@@ -80,3 +80,16 @@ test('firstValueEnd: a comma inside a quoted string does not separate values', (
   const one = Buffer.from('SIP/2.0/UDP a;x="q\\"," ');
   assert.equal(firstValueEnd(one, 0, one.length), one.length);
 });
+
+test('a datagram that ends in its last header line (no CRLF, no empty line): appended headers and the empty line are set apart', () => {
+  for (const end of ['Content-Length: 0', 'Content-Length: 0\r\n', 'CSeq: 1 OPTIONS']) {
+    const text = ['OPTIONS sip:b@example.com SIP/2.0', 'Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1', 'From: <sip:a@example.com>;tag=1', 'To: <sip:b@example.com>', 'Call-ID: c1', ...(end.startsWith('CSeq') ? [] : ['CSeq: 1 OPTIONS']), end].join('\r\n');
+    const m = parseMessage(Buffer.from(text));
+    const out = new EditList(m).prependHeader('Via', 'SIP/2.0/UDP p.example.com;branch=z9hG4bK2').appendHeader('Max-Forwards', '69').toBuffer();
+    const again = parseMessage(out, { framing: end.startsWith('Content-Length') ? 'stream' : 'datagram' });
+    assert.equal(again.header('Max-Forwards'), '69', JSON.stringify(end));
+    assert.equal(again.via.length, 2);
+    assert.equal(again.cseq.seq, 1);
+    assert.ok(out.toString().endsWith('\r\n\r\n'), JSON.stringify(out.toString().slice(-20)));
+  }
+});

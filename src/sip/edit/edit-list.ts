@@ -11,6 +11,13 @@
 import type { SipMessage } from '../message/sip-message.js';
 
 const CRLF = '\r\n';
+const CRLF_BYTES = Buffer.from(CRLF);
+
+/** True when `raw` ends in an empty line (LF LF, or LF CR LF). */
+function endsWithEmptyLine(raw: Uint8Array): boolean {
+  const n = raw.length;
+  return (n >= 2 && raw[n - 1] === 0x0a && raw[n - 2] === 0x0a) || (n >= 3 && raw[n - 1] === 0x0a && raw[n - 2] === 0x0d && raw[n - 3] === 0x0a);
+}
 
 export class EditList {
   private startLine: string | undefined;
@@ -76,9 +83,17 @@ export class EditList {
     }
     const headersEnd = count > 0 ? m.lineEnd(count - 1) : first;
     if (headersEnd > cursor) parts.push(raw.subarray(cursor, headersEnd));
+    // A datagram may end in its last header line, without CRLF or empty line (parseMessage
+    // tolerates it on UDP): what follows must not run on into that line.
+    const last = parts[parts.length - 1];
+    const unterminated = last !== undefined && last.length > 0 && last[last.length - 1] !== 0x0a;
+    if (unterminated) parts.push(CRLF_BYTES);
     if (this.appended.length > 0) parts.push(Buffer.from(this.appended, 'utf8'));
-    // The empty line and the body (bytes after Content-Length are not part of the message).
-    parts.push(raw.subarray(Math.max(headersEnd, cursor), m.bodyEnd));
+    // The empty line and the body (bytes after Content-Length are not part of the message);
+    // the empty line written when the received message had none.
+    const tail = Math.max(headersEnd, cursor);
+    if (tail >= m.bodyStart && m.bodyStart === raw.length && !endsWithEmptyLine(raw)) parts.push(CRLF_BYTES);
+    parts.push(raw.subarray(tail, m.bodyEnd));
     return Buffer.concat(parts);
   }
 }

@@ -4,7 +4,7 @@
  *
  * @remarks Layer 1 (`sip/`). The serialiser always writes the real Content-Length.
  */
-import { parseMessage } from '../parse/parse-message.js';
+import { type ParseOptions, parseMessage } from '../parse/parse-message.js';
 import { reasonPhrase } from './status-codes.js';
 import { headerKey } from './header-names.js';
 import type { SipRequest } from './sip-request.js';
@@ -26,6 +26,14 @@ function serialize(startLine: string, headers: HeaderList, body: Buffer | string
   return b && b.length > 0 ? Buffer.concat([h, b]) : h;
 }
 
+/**
+ * Limits for re-reading what we built. The receive limits (64 KiB, 256 header fields) judge
+ * what peers send; a message built from a received one (a response copies its Vias, From, To,
+ * Call-ID, CSeq; text re-encoded as UTF-8 may grow) can be a little over them, and building it
+ * must not fail for that. The transport decides what can be sent (§18.1.1).
+ */
+const BUILT: ParseOptions = { limits: { maxMessageSize: 4 << 20, maxHeaders: 4096 } };
+
 export interface RequestSpec {
   method: string;
   uri: string;
@@ -36,7 +44,7 @@ export interface RequestSpec {
 /** Serialises and parses a request from its parts. */
 export function buildRequest(spec: RequestSpec): SipRequest {
   const raw = serialize(`${spec.method} ${spec.uri} SIP/2.0`, spec.headers, spec.body);
-  return parseMessage(raw) as SipRequest;
+  return parseMessage(raw, BUILT) as SipRequest;
 }
 
 export interface ResponseSpec {
@@ -49,7 +57,7 @@ export interface ResponseSpec {
 /** Serialises and parses a response from its parts. */
 export function buildResponseFrom(spec: ResponseSpec): SipResponse {
   const raw = serialize(`SIP/2.0 ${spec.status} ${spec.reason ?? reasonPhrase(spec.status)}`, spec.headers, spec.body);
-  return parseMessage(raw) as SipResponse;
+  return parseMessage(raw, BUILT) as SipResponse;
 }
 
 export interface ResponseOptions {

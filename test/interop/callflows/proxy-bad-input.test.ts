@@ -179,3 +179,11 @@ test('the server advertises only what it implements: Supported path, outbound; R
     assert.equal(r.header('Unsupported'), tag);
   }
 });
+
+test('a response the proxy makes itself (next hop not resolvable) keeps the client\'s Via and has a To tag (§16.7, §8.2.6.2)', async () => {
+  const q = request('OPTIONS', 'sip:bob@example.com', { headers: ['Route: <sip:nowhere.invalid;lr>'] });
+  const r = await finalFor(q, proxyPort);
+  assert.equal(r.status, 404);
+  assert.ok((r.header('Via') ?? '').startsWith(`SIP/2.0/UDP 127.0.0.1:${sock.port};branch=${q.branch};`), r.header('Via'));
+  assert.match(r.header('To') ?? '', /;tag=/);
+});
