@@ -208,8 +208,10 @@ export class ProxyCore {
         // or any other failure: that branch ends with our own final response (§16.7 step 6
         // would send a 500 for "no response"; 513 says why), reported as a fault.
         const branch = ctx.branches.find((b) => b.target === t && !b.final);
-        this.core.transport.reportFault({ where: 'proxy forward', error, ...this.core.transport.faultContext(ctx.req) });
-        const status = (error as { code?: string }).code === 'SIP_ERR_TOO_LARGE' || (error as { code?: string }).code === 'SIP_ERR_HEADER_COUNT' ? 513 : 500;
+        const code = (error as { code?: string }).code;
+        // A copy over the size or header limits is the request's doing, not a fault: 513.
+        const status = code === 'SIP_ERR_TOO_LARGE' || code === 'SIP_ERR_HEADER_COUNT' ? 513 : 500;
+        if (status === 500) this.core.transport.reportFault({ where: 'proxy forward', error, ...this.core.transport.faultContext(ctx.req) });
         if (branch !== undefined) this.branchFinal(ctx, branch, this.localResponse(ctx, status, status === 513 ? 'Forwarded Request Too Large' : 'Proxy Error'));
       });
     }
@@ -609,7 +611,8 @@ export function withoutTopVia(res: SipResponse): SipResponse {
     const fe = firstValueEnd(res.raw, vs, ve);
     if (fe >= ve) e.deleteLine(j);
     else e.replaceLine(j, 'Via', res.raw.toString('utf8', fe + 1, ve).trimStart());
-    return parseMessage(e.toBuffer()) as SipResponse;
+    // Shorter than what was received and parsed, except where text was re-encoded: build limits.
+    return parseMessage(e.toBuffer(), { limits: { maxMessageSize: 4 << 20, maxHeaders: 4096 } }) as SipResponse;
   }
   return res;
 }
