@@ -80,3 +80,16 @@ Content-Length: 0
   assert.equal(up.status, 180);
   assert.equal(up.reason, 'Ringing');
 });
+
+test('withoutTopVia: a Via line followed by a blank continuation line goes with it (found by the black-box campaign)', () => {
+  const tail = ['From: <sip:a@x>;tag=1', 'To: <sip:b@y>;tag=2', 'Call-ID: c1', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n');
+  for (const [top, second] of [
+    ['Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsb1.1\r\n \r\n', 'Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n'],
+    ['Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsb1.1\r\r\n\t\n', 'Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n'],
+  ] as const) {
+    const res = parseMessage(Buffer.from(`SIP/2.0 200 OK\r\n${top}${second}${tail}`)) as SipResponse;
+    const fwd = withoutTopVia(res);
+    assert.deepEqual(fwd.via.map((v) => v.branch), ['z9hG4bKa']);
+    assert.equal(fwd.callId, 'c1');
+  }
+});

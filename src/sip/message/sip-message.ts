@@ -217,7 +217,11 @@ export abstract class SipMessage {
   /** Byte offset just past header line `j`, its continuation lines and its line break. */
   lineEnd(j: number): number {
     const ve = this.lineIndex()[j * HEADER_STRIDE + 3]!;
-    const lf = this.raw.indexOf(0x0a, ve);
+    const raw = this.raw;
+    let lf = raw.indexOf(0x0a, ve);
+    // Continuation lines after the value's last non-blank byte hold only blanks (§7.3.1 LWS):
+    // they belong to this line too, or an edit that drops it would leave them orphaned.
+    while (lf >= 0 && lf + 1 < this.bodyStart && (raw[lf + 1] === 0x20 || raw[lf + 1] === 0x09)) lf = raw.indexOf(0x0a, lf + 1);
     return lf < 0 || lf >= this.bodyStart ? this.bodyStart : lf + 1;
   }
 
