@@ -6,24 +6,32 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, dirname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// Optional argument: another tree to check (the test checks that a planted upward import fails).
+const root = process.argv[2] ? resolve(process.argv[2]) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 
 /** layer → layers it may import (besides itself). */
+const LEAVES = ['sdp', 'auth', 'store', 'content', 'dialplan', 'media', 'observability'];
 const ALLOWED = {
   util: [],
+  // Leaves (RFC 3261 §5's side modules): they import nothing of the stack.
   sip: ['util'],
   sdp: ['util'],
   auth: ['util'],
   store: ['util'],
+  content: ['util'],
   dialplan: ['util'],
+  media: ['util'],
+  observability: ['util'],
   transport: ['sip', 'util'],
   transaction: ['transport', 'sip', 'util'],
   dialog: ['transaction', 'transport', 'sip', 'util'],
-  tu: ['dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth'],
-  roles: ['tu', 'dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth', 'store', 'dialplan'],
-  app: ['roles', 'tu', 'dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth', 'store', 'dialplan'],
-  index: ['app', 'roles', 'tu', 'dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth', 'store', 'dialplan'],
+  tu: ['dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth', 'content'],
+  // Dialog usages (RFC 5057): invite sessions, subscriptions, publications.
+  usage: ['tu', 'dialog', 'transaction', 'transport', 'sip', 'util', 'sdp', 'auth', 'content'],
+  roles: ['usage', 'tu', 'dialog', 'transaction', 'transport', 'sip', 'util', ...LEAVES],
+  app: ['roles', 'usage', 'tu', 'dialog', 'transaction', 'transport', 'sip', 'util', ...LEAVES],
+  index: ['app', 'roles', 'usage', 'tu', 'dialog', 'transaction', 'transport', 'sip', 'util', ...LEAVES],
 };
 
 function layerOf(file) {
