@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type HeaderList, type SipRequest, type SipResponse, buildRequest, buildResponseFrom } from '../sip/index.js';
-import { Dialog, dialogId, isTargetRefresh } from './dialog.js';
+import { type HeaderList, type SipRequest, type SipResponse, buildRequest, buildResponseFrom, isTargetRefresh } from '../sip/index.js';
+import { Dialog, dialogId } from './dialog.js';
 import { DialogTable } from './dialog-table.js';
 
 const VIA = 'SIP/2.0/UDP alice.example.com:5060;branch=z9hG4bKnashds8';

@@ -7,7 +7,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import {
-  type HeaderList, type NameAddr, type SipRequest, type SipResponse, type SipUri, buildRequest, parseNameAddr,
+  type HeaderList, type NameAddr, type SipRequest, type SipResponse, type SipUri, buildRequest, isTargetRefresh, parseNameAddr,
 } from '../sip/index.js';
 
 const stateChannel = diagnostics.channel('sip:dialog:state');
@@ -197,10 +197,6 @@ export class Dialog {
   }
 }
 
-/** RFC 3261 §12.2 / RFC 3311 / RFC 6665: requests that refresh the remote target. */
-export function isTargetRefresh(method: string): boolean {
-  return method === 'INVITE' || method === 'UPDATE' || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER';
-}
 
 function stripTag(na: NameAddr): string {
   const c = na.clone();

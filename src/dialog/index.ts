@@ -2,5 +2,5 @@
  * Dialogs (RFC 3261 §12).
  * @packageDocumentation
  */
-export { Dialog, dialogId, isTargetRefresh, type DialogState, type DialogInit } from './dialog.js';
+export { Dialog, dialogId, type DialogState, type DialogInit } from './dialog.js';
 export { DialogTable } from './dialog-table.js';

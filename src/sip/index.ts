@@ -9,7 +9,7 @@ export { DEFAULT_LIMITS, type ParserLimits } from './parse/limits.js';
 export { SipMessage } from './message/sip-message.js';
 export { SipRequest } from './message/sip-request.js';
 export { SipResponse } from './message/sip-response.js';
-export { KNOWN_METHODS, isKnownMethod, type KnownMethod, type Method } from './message/methods.js';
+export { KNOWN_METHODS, isDialogCreating, isKnownMethod, isRecordRouted, isTargetRefresh, type KnownMethod, type Method } from './message/methods.js';
 export { REASON_PHRASES, reasonPhrase, statusClassCode, isValidStatus } from './message/status-codes.js';
 export { canonicalHeaderName, COMPACT_FORMS } from './message/header-names.js';
 export {

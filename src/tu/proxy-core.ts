@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import {
   EditList, HEADER_KEYS, type HeaderList, type SipRequest, type SipResponse, type SipUri, buildResponseFrom, createResponse, firstValueEnd,
-  parseMessage, parseNameAddr, parseUri,
+  isRecordRouted, parseMessage, parseNameAddr, parseUri,
 } from '../sip/index.js';
 import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
 import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
@@ -250,7 +250,7 @@ export class ProxyCore {
       const via = this.viaFor(dest.kind, `z9hG4bKsb${ctx.hash}.${branch.index}${attempt++ ? `.${attempt}` : ''}`);
       // §16.6 step 4: Record-Route (double when the transport changes, RFC 5658).
       const rr: string[] = [];
-      if (ctx.recordRoute && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER' || req.method === 'NOTIFY' || req.method === 'UPDATE' || req.method === 'MESSAGE' || req.method === 'OPTIONS')) {
+      if (ctx.recordRoute && isRecordRouted(req.method)) {
         if (req.to.tag === undefined) {
           const outRR = this.recordRouteUri(dest.kind, dest);
           const inRR = this.recordRouteUri(inKind, req.source);

@@ -7,7 +7,7 @@
  * Roles (user agent, registrar, proxy …) sit on top and receive requests that passed the checks.
  */
 import {
-  type HeaderList, type SipRequest, type SipResponse, type SipUri, createResponse, parseUri,
+  type HeaderList, type SipRequest, type SipResponse, type SipUri, createResponse, isDialogCreating, isKnownMethod, parseUri,
 } from '../sip/index.js';
 import {
   type ClientTransaction, type InviteServerTransaction, type NonInviteServerTransaction, type ServerTransaction,
@@ -83,10 +83,7 @@ export interface SendOptions {
   onTransaction?: (tx: ClientTransaction, target: Target) => void;
 }
 
-const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 
-/** Methods every RFC 3261 element recognises, plus the extensions Switchboard knows. */
-const RECOGNISED = new Set(['REGISTER', 'INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'INFO', 'PRACK', 'REFER', 'SUBSCRIBE', 'NOTIFY', 'UPDATE', 'MESSAGE', 'PUBLISH']);
 
 export class UserAgentCore {
   readonly transactions: TransactionLayer;
@@ -273,7 +270,7 @@ export class UserAgentCore {
     if (this.proxy?.accepts(req)) return void this.proxy.receiveRequest(req, tx);
     // §8.2.1 method inspection.
     if (!this.allow.includes(req.method)) {
-      const status = RECOGNISED.has(req.method) ? 405 : 501;
+      const status = isKnownMethod(req.method) ? 405 : 501;
       return void this.respond(tx, req, status, { headers: [['Allow', this.allow.join(', ')]] });
     }
     // §8.2.2.1 To and Request-URI: schemes we cannot serve → 416.
@@ -338,7 +335,7 @@ export class UserAgentCore {
     const headers: HeaderList = [];
     if (status >= 200 || status === 180 || status === 183) headers.push(['Server', this.product]);
     // RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route of the request.
-    if (status > 100 && status < 300 && DIALOG_CREATING.has(req.method)) {
+    if (status > 100 && status < 300 && isDialogCreating(req.method)) {
       for (const rr of req.headers('Record-Route')) headers.push(['Record-Route', rr]);
     }
     if (opts.headers) headers.push(...opts.headers);

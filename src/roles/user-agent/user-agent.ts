@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { answerChallenge, selectChallenge, formatCredentials } from '../../auth/index.js';
 import { Dialog, DialogTable } from '../../dialog/index.js';
 import { createAnswer, createOffer, negotiate, rejectingAnswer } from '../../sdp/index.js';
-import { type HeaderList, type SipRequest, type SipResponse, buildRequest, parseNameAddr } from '../../sip/index.js';
+import { type HeaderList, type SipRequest, type SipResponse, buildRequest, isDialogCreating, parseNameAddr } from '../../sip/index.js';
 import { buildCancel, type ClientTransaction, type ServerTransaction, type InviteServerTransaction, type TimerConfig } from '../../transaction/index.js';
 import {
   type ListenSpec, type ResolverOptions, type TraceEvent, type TransportKind, type TransportLayerOptions,
@@ -234,7 +234,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
           ['CSeq', `${cseq} ${method}`],
           ['User-Agent', this.core.product],
         ];
-        if (method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') {
+        if (isDialogCreating(method)) {
           if (!(opts.headers ?? []).some(([n]) => n.toLowerCase() === 'contact')) headers.push(['Contact', `<${this.core.contactUri(t.kind)}>`]);
         }
         if (method === 'INVITE' || method === 'OPTIONS') {
