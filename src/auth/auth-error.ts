@@ -1,9 +1,10 @@
 /**
  * Typed error of the digest authentication module.
  *
- * @remarks Leaf module (`auth/`): it deliberately does not extend the `sip/` error
- * classes so that nothing here depends on another `src/` folder.
+ * @remarks Leaf module (`auth/`): it extends the family's base from `util/`, which every layer
+ * may import, and nothing of `sip/`.
  */
+import { SipError } from '../util/errors.js';
 
 /** Stable error codes, in the style of the `SIP_ERR_*` codes of the syntax layer. */
 export type AuthErrorCode =
@@ -30,14 +31,14 @@ export type AuthErrorCode =
 export const MAX_AUTH_VALUE_LENGTH = 4096;
 
 /** Error thrown by the parsers, formatters and digest helpers of `auth/`. */
-export class AuthError extends Error {
+export class AuthError extends SipError {
   override name = 'AuthError';
   constructor(
     /** Stable, machine-readable code. */
-    readonly code: AuthErrorCode,
+    override readonly code: AuthErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }

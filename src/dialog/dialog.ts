@@ -9,6 +9,7 @@ import diagnostics from 'node:diagnostics_channel';
 import {
   type HeaderList, type NameAddr, type SipRequest, type SipResponse, type SipUri, buildRequest, isTargetRefresh, parseNameAddr,
 } from '../sip/index.js';
+import { StateError } from '../util/errors.js';
 
 const stateChannel = diagnostics.channel('sip:dialog:state');
 
@@ -81,7 +82,7 @@ export class Dialog {
   /** Early → Confirmed on a 2xx; any → Terminated (§12.3). */
   transition(to: DialogState): void {
     if (this.st === to || this.st === 'Terminated') return;
-    if (this.st === 'Confirmed' && to === 'Early') throw new Error('dialog cannot go from Confirmed back to Early');
+    if (this.st === 'Confirmed' && to === 'Early') throw new StateError('DIALOG_ERR_STATE', 'dialog cannot go from Confirmed back to Early');
     const from = this.st;
     this.st = to;
     if (stateChannel.hasSubscribers) stateChannel.publish({ id: this.id, from, to });

@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
+import { SipError } from '../util/errors.js';
 import {
   CODECS,
   DEFAULT_CODEC_PREFERENCE,
@@ -597,15 +598,15 @@ export type SignalingOperation = 'set-local' | 'set-remote';
 export type SdpKind = 'offer' | 'answer';
 
 /** Thrown by {@link checkTransition} for an offer/answer exchange out of order. */
-export class InvalidStateError extends Error {
+export class InvalidStateError extends SipError {
   /** Stable machine-readable code. */
-  readonly code = 'SIP_ERR_INVALID_STATE' as const;
+  declare readonly code: 'SIP_ERR_INVALID_STATE';
   readonly state: SignalingState;
   readonly op: SignalingOperation;
   readonly kind: SdpKind;
 
   constructor(state: SignalingState, op: SignalingOperation, kind: SdpKind, reason: string) {
-    super(`cannot ${op} ${kind} in state ${state}: ${reason}`);
+    super('SIP_ERR_INVALID_STATE', `cannot ${op} ${kind} in state ${state}: ${reason}`);
     this.name = 'InvalidStateError';
     this.state = state;
     this.op = op;

@@ -10,6 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { parse as transformParse, write as transformWrite } from 'sdp-transform';
+import { SipError } from '../util/errors.js';
 import type {
   MediaDescription as TransformMediaDescription,
   SessionDescription as TransformSessionDescription,
@@ -42,16 +43,15 @@ export type SdpErrorCode =
  * and meant for programmatic handling (e.g. 'SDP_ERR_NO_COMMON_CODEC' →
  * the UAS answers 488 Not Acceptable Here, RFC 3261 §21.4.26).
  */
-export class SdpError extends Error {
+export class SdpError extends SipError {
   /** Stable machine-readable code. */
-  readonly code: SdpErrorCode;
+  declare readonly code: SdpErrorCode;
   /** 1-based line number of the offending SDP line, when known. */
   readonly line?: number;
 
   constructor(code: SdpErrorCode, message: string, line?: number) {
-    super(line === undefined ? message : `${message} (line ${line})`);
+    super(code, line === undefined ? message : `${message} (line ${line})`);
     this.name = 'SdpError';
-    this.code = code;
     if (line !== undefined) this.line = line;
   }
 }

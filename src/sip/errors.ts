@@ -33,17 +33,9 @@ export type SipErrorCode =
   | 'SIP_ERR_HEADER_VALUE'
   | 'SIP_ERR_FRAMING';
 
-/** Base class of every Switchboard error. */
-export class SipError extends Error {
-  override name = 'SipError';
-  constructor(
-    readonly code: SipErrorCode | string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+/** Base class of every Switchboard error (defined in `util/errors.ts`, for the leaves). */
+export { RequestError, SipError, StateError, StoreError } from '../util/errors.js';
+import { SipError } from '../util/errors.js';
 
 /**
  * A message (or one of its headers) could not be parsed.

@@ -2,7 +2,7 @@
  * Layer 1: SIP syntax and encoding (RFC 3261 §7, §19, §20, §25).
  * @packageDocumentation
  */
-export { SipError, SipParseError, type SipErrorCode } from './errors.js';
+export { RequestError, SipError, SipParseError, StateError, StoreError, type SipErrorCode } from './errors.js';
 export { parseMessage, type ParseOptions } from './parse/parse-message.js';
 export { StreamFramer, type FrameEvent } from './parse/stream-framer.js';
 export { DEFAULT_LIMITS, type ParserLimits } from './parse/limits.js';

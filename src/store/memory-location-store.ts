@@ -8,6 +8,7 @@ import type { ApplyOptions, ApplyResult, Binding, LocationListener } from './bin
 import { copyBinding, sortBindings, validateBinding } from './binding.js';
 import type { LocationStore, LocationStoreOptions, Plan } from './location-store.js';
 import { ChangeEmitter, DEFAULT_SWEEP_INTERVAL_MS, planApply, planSave } from './location-store.js';
+import { StoreError } from '../util/errors.js';
 
 export interface MemoryLocationStoreOptions extends LocationStoreOptions {
   /** Most bindings held in total (all AORs); a write beyond it throws. Default 1 000 000. */
@@ -15,9 +16,9 @@ export interface MemoryLocationStoreOptions extends LocationStoreOptions {
 }
 
 /** Thrown when a bounded store is full (after purging expired bindings). */
-export class StoreFullError extends Error {
+export class StoreFullError extends StoreError {
   constructor(limit: number) {
-    super(`location store full (${limit} bindings)`);
+    super('STORE_ERR_FULL', `location store full (${limit} bindings)`);
     this.name = 'StoreFullError';
   }
 }
@@ -42,7 +43,7 @@ export class MemoryLocationStore implements LocationStore {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('location store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'location store is closed');
   }
 
   private current(aor: string): Binding[] {

@@ -15,6 +15,7 @@ import type { SqliteLocking } from './sqlite-db.js';
 import { RedisLocationStore } from './redis-location-store.js';
 import { RedisUserStore } from './redis-user-store.js';
 import { REDIS_URL_RE, closeClient, connectRedis } from './redis-client.js';
+import { StoreError } from '../util/errors.js';
 
 export interface StoreSpec {
   /** `memory`, `sqlite`, or a Redis URL: `redis://host:port[/db]`, `rediss://…`, `redis-sentinel://host:port/MASTER`, `redis-cluster://host:port,…`. */
@@ -96,5 +97,5 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       throw e;
     }
   }
-  throw new Error(`unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite, redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port)`);
+  throw new StoreError('STORE_ERR_URL', `unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite, redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port)`);
 }

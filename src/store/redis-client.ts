@@ -7,6 +7,7 @@
  * @remarks Store layer (`store/`), a leaf.
  */
 import { Cluster, Redis } from 'ioredis';
+import { StoreError } from '../util/errors.js';
 
 export type RedisClient = Redis | Cluster;
 /**
@@ -34,7 +35,7 @@ function hostList(text: string, dflt: number, url: string): Array<{ host: string
   for (const item of text.split(',')) {
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
     const port = m?.[3] === undefined ? dflt : Number(m[3]);
-    if (!m || port < 1 || port > 65535) throw new Error(`bad host:port '${item}' in ${redactUrl(url)}`);
+    if (!m || port < 1 || port > 65535) throw new StoreError('STORE_ERR_URL', `bad host:port '${item}' in ${redactUrl(url)}`);
     out.push({ host: m[1] ?? m[2]!, port });
   }
   return out;
@@ -52,18 +53,18 @@ function hostList(text: string, dflt: number, url: string): Array<{ host: string
 export function redisOptionsFromUrl(url: string): RedisTarget {
   if (/^rediss?:\/\//.test(url)) return { kind: 'single', url };
   const m = /^(redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/.exec(url);
-  if (!m) throw new Error(`not a Redis URL: ${redactUrl(url)} (expected redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port,…)`);
+  if (!m) throw new StoreError('STORE_ERR_URL', `not a Redis URL: ${redactUrl(url)} (expected redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port,…)`);
   const auth = m[2];
   const password = auth === undefined ? undefined : decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
   if (m[1] === 'redis-cluster') {
-    if (m[4]) throw new Error(`redis-cluster:// takes no path (a Cluster has only database 0): ${redactUrl(url)}`);
+    if (m[4]) throw new StoreError('STORE_ERR_URL', `redis-cluster:// takes no path (a Cluster has only database 0): ${redactUrl(url)}`);
     return { kind: 'cluster', nodes: hostList(m[3]!, 6379, url), password };
   }
   const path = (m[4] ?? '').split('/');
   const name = decodeURIComponent(path[0] ?? '');
-  if (name === '') throw new Error(`redis-sentinel:// needs the master's name: redis-sentinel://host:port/NAME (${redactUrl(url)})`);
+  if (name === '') throw new StoreError('STORE_ERR_URL', `redis-sentinel:// needs the master's name: redis-sentinel://host:port/NAME (${redactUrl(url)})`);
   const db = path[1] === undefined || path[1] === '' ? 0 : Number(path[1]);
-  if (!Number.isInteger(db) || db < 0) throw new Error(`bad database number '${path[1]}' in ${redactUrl(url)}`);
+  if (!Number.isInteger(db) || db < 0) throw new StoreError('STORE_ERR_URL', `bad database number '${path[1]}' in ${redactUrl(url)}`);
   return { kind: 'sentinel', sentinels: hostList(m[3]!, 26379, url), name, password, db };
 }
 
@@ -89,7 +90,7 @@ export async function connectRedis(src: RedisSource): Promise<{ client: RedisCli
     await client.connect();
   } catch (e) {
     client.disconnect();
-    throw new Error(`cannot connect to ${redactUrl(src)}: ${(e as Error).message}`);
+    throw new StoreError('STORE_ERR_CONNECT', `cannot connect to ${redactUrl(src)}: ${(e as Error).message}`);
   }
   return { client, owned: true };
 }
@@ -139,7 +140,7 @@ export class ConnectionPool {
   constructor(private readonly base: RedisClient, private readonly size: number) {}
 
   async acquire(): Promise<RedisClient> {
-    if (this.closed) throw new Error('redis store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'redis store is closed');
     const c = this.idle.pop();
     if (c) return c;
     if (this.everyone.size < this.size) {

@@ -26,6 +26,7 @@ import type { LocationStore, LocationStoreOptions, Plan } from './location-store
 import { ChangeEmitter, DEFAULT_SWEEP_INTERVAL_MS, planApply, planSave } from './location-store.js';
 import type { RedisClient, RedisSource } from './redis-client.js';
 import { closeClient, ConnectionPool, connectRedis, escapeGlob, isCluster, scanKeys } from './redis-client.js';
+import { StoreError } from '../util/errors.js';
 
 export interface RedisLocationStoreOptions extends LocationStoreOptions {
   /** Prefix of every key and of the event channel. Default `sb:`. Must not contain `{`. */
@@ -57,7 +58,7 @@ export class RedisLocationStore implements LocationStore {
 
   private constructor(private readonly client: RedisClient, private readonly owned: boolean, opts: RedisLocationStoreOptions) {
     this.prefix = opts.keyPrefix ?? 'sb:';
-    if (this.prefix.includes('{')) throw new Error('keyPrefix must not contain "{" (it would change the Cluster hash tag)');
+    if (this.prefix.includes('{')) throw new StoreError('STORE_ERR_CONFIG', 'keyPrefix must not contain "{" (it would change the Cluster hash tag)');
     this.now = opts.now ?? Date.now;
     this.pool = new ConnectionPool(client, Math.max(1, opts.txConnections ?? 4));
     this.maxRetries = opts.maxRetries ?? 100;
@@ -114,7 +115,7 @@ export class RedisLocationStore implements LocationStore {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('location store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'location store is closed');
   }
 
   private parse(raw: Record<string, string>): Binding[] {
@@ -180,7 +181,7 @@ export class RedisLocationStore implements LocationStore {
         this.publish(plan.events);
         return plan;
       }
-      throw new Error(`location store: gave up on ${JSON.stringify(aor)} after ${this.maxRetries} conflicting writes`);
+      throw new StoreError('STORE_ERR_CONFLICT', `location store: gave up on ${JSON.stringify(aor)} after ${this.maxRetries} conflicting writes`);
     } catch (e) {
       healthy = false;
       throw e;

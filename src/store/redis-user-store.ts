@@ -9,6 +9,7 @@ import type { Ha1Algorithm, Ha1Pair, UserStore } from './user-store.js';
 import { compareUsers, ha1Field, ha1Pair, importUsersCsv, validateHa1, validateUser } from './user-store.js';
 import type { RedisClient, RedisSource } from './redis-client.js';
 import { closeClient, connectRedis, escapeGlob, scanKeys } from './redis-client.js';
+import { StoreError } from '../util/errors.js';
 
 export interface RedisUserStoreOptions {
   /** Default `sb:`; must not contain `{`. */
@@ -21,7 +22,7 @@ export class RedisUserStore implements UserStore {
 
   private constructor(private readonly client: RedisClient, private readonly owned: boolean, opts: RedisUserStoreOptions) {
     this.prefix = opts.keyPrefix ?? 'sb:';
-    if (this.prefix.includes('{')) throw new Error('keyPrefix must not contain "{"');
+    if (this.prefix.includes('{')) throw new StoreError('STORE_ERR_CONFIG', 'keyPrefix must not contain "{"');
   }
 
   /** Connects to `source` (a `redis://` URL, or an ioredis instance which the store does not close). */
@@ -40,7 +41,7 @@ export class RedisUserStore implements UserStore {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('user store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'user store is closed');
   }
 
   async getHa1(user: string, realm: string, algorithm: Ha1Algorithm): Promise<string | undefined> {

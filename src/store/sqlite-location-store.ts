@@ -15,6 +15,7 @@ import type { LocationStore, LocationStoreOptions, Plan } from './location-store
 import { ChangeEmitter, DEFAULT_SWEEP_INTERVAL_MS, planApply, planSave } from './location-store.js';
 import type { SqliteDatabase, SqliteSource } from './sqlite-db.js';
 import { resolveSqlite } from './sqlite-db.js';
+import { StoreError } from '../util/errors.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS bindings (
@@ -184,7 +185,7 @@ export class SqliteLocationStore implements LocationStore {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('location store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'location store is closed');
   }
 
   async lookup(aor: string, now = this.now()): Promise<Binding[]> {

@@ -8,6 +8,7 @@ import type { Ha1Algorithm, Ha1Pair, UserStore } from './user-store.js';
 import { compareUsers, ha1Field, ha1Pair, parseUserCsv, validateHa1, validateUser } from './user-store.js';
 import type { SqliteDatabase, SqliteSource } from './sqlite-db.js';
 import { resolveSqlite } from './sqlite-db.js';
+import { StoreError } from '../util/errors.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -51,7 +52,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   private check(): void {
-    if (this.closed) throw new Error('user store is closed');
+    if (this.closed) throw new StoreError('STORE_ERR_CLOSED', 'user store is closed');
   }
 
   async getHa1(user: string, realm: string, algorithm: Ha1Algorithm): Promise<string | undefined> {

@@ -3,6 +3,8 @@
  *
  * @remarks Layer 3 (`transaction/`). Lives here until `util/assert-never.ts` exists.
  */
+import { StateError } from '../util/errors.js';
+
 export function assertNever(x: never, what = 'value'): never {
-  throw new Error(`Unexpected ${what}: ${JSON.stringify(x)}`);
+  throw new StateError('SIP_ERR_UNREACHABLE', `Unexpected ${what}: ${JSON.stringify(x)}`);
 }

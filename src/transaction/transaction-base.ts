@@ -18,6 +18,7 @@ import {
   stateChannel,
 } from './transaction-diagnostics.js';
 import type { TransactionPorts } from './transaction-ports.js';
+import { StateError } from '../util/errors.js';
 
 /** A timer firing is an event like any other (STYLE §11.1). */
 export interface TimerEvent<T extends string> {
@@ -64,7 +65,7 @@ export abstract class TransactionBase<
    * repeater lets go of it ({@link releaseRequest}); reading it after that is a bug, and throws.
    */
   get request(): SipRequest {
-    if (this.req === undefined) throw new Error(`${this.machine} ${this.id}: the request was released in ${this.current}`);
+    if (this.req === undefined) throw new StateError('TX_ERR_RELEASED', `${this.machine} ${this.id}: the request was released in ${this.current}`);
     return this.req;
   }
 
@@ -158,7 +159,7 @@ export abstract class TransactionBase<
   protected transition(to: S): void {
     const from = this.current;
     if (!this.transitions[from].includes(to)) {
-      throw new Error(`${this.machine} ${this.id}: illegal transition ${from}→${to}`);
+      throw new StateError('TX_ERR_TRANSITION', `${this.machine} ${this.id}: illegal transition ${from}→${to}`);
     }
     this.current = to;
     for (const [timer, handle] of this.armed) {

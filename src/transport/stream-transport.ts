@@ -13,6 +13,7 @@ import https from 'node:https';
 import { WebSocketServer, WebSocket } from 'ws';
 import { StreamFramer, SipParseError } from '../sip/index.js';
 import type { Flow, ListenSpec, TransportKind } from './transport.js';
+import { TransportError } from './transport.js';
 
 let nextFlowId = 1;
 
@@ -82,7 +83,7 @@ export class SocketFlow implements Flow {
   }
 
   send(bytes: Buffer): void {
-    if (this.closed) throw new Error('connection closed');
+    if (this.closed) throw new TransportError('TRANSPORT_ERR_CLOSED', 'connection closed');
     this.lastActivity = Date.now();
     this.socket.write(bytes);
   }
@@ -126,7 +127,7 @@ export class WsFlow implements Flow {
   }
 
   send(bytes: Buffer): void {
-    if (this.closed) throw new Error('connection closed');
+    if (this.closed) throw new TransportError('TRANSPORT_ERR_CLOSED', 'connection closed');
     this.lastActivity = Date.now();
     // RFC 7118 §5.1: text frames for UTF-8 messages (what browsers expect); a message that is
     // not valid UTF-8 (a binary body) goes as a binary frame, since a text frame would mangle it.
@@ -166,12 +167,12 @@ export class StreamListener {
     if (kind === 'tcp') {
       server = net.createServer((s) => this.onFlow(new SocketFlow('tcp', s, this.cb, this.opts.maxMessageSize)));
     } else if (kind === 'tls') {
-      if (!this.opts.tls) throw new Error('tls listener needs a certificate and key (tls.cert, tls.key)');
+      if (!this.opts.tls) throw new TransportError('TRANSPORT_ERR_CONFIG', 'tls listener needs a certificate and key (tls.cert, tls.key)');
       server = tls.createServer({ key: this.opts.tls.key, cert: this.opts.tls.cert }, (s) =>
         this.onFlow(new SocketFlow('tls', s, this.cb, this.opts.maxMessageSize)),
       );
     } else {
-      if (kind === 'wss' && !this.opts.tls) throw new Error('wss listener needs a certificate and key (tls.cert, tls.key)');
+      if (kind === 'wss' && !this.opts.tls) throw new TransportError('TRANSPORT_ERR_CONFIG', 'wss listener needs a certificate and key (tls.cert, tls.key)');
       server = kind === 'wss' ? https.createServer({ key: this.opts.tls!.key, cert: this.opts.tls!.cert }) : http.createServer();
       (server as http.Server).on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' });

@@ -16,6 +16,7 @@ import {
 import { type Destination, type TransportKind, Resolver, type TransportLayer, kindFromToken, statelessToTag, viaToken } from '../transport/index.js';
 import { type Clock, guardedClock, systemClock } from '../util/clock.js';
 import { newBranch, newTag } from '../util/ids.js';
+import { RequestError } from '../util/errors.js';
 
 export interface UserAgentCoreOptions {
   transport: TransportLayer;
@@ -397,7 +398,7 @@ export class UserAgentCore {
 
   private targetUri(uriText: string, preferred?: TransportKind): SipUri {
     const uri = parseUri(uriText, 'target');
-    if (uri.kind !== 'sip') throw new Error(`cannot route to a ${uri.scheme}: URI without a dial plan`);
+    if (uri.kind !== 'sip') throw new RequestError('UA_ERR_NO_ROUTE', `cannot route to a ${uri.scheme}: URI without a dial plan`);
     if (kindFromToken(uri.transport) || !preferred) return uri;
     const u = uri.clone();
     u.params.set('transport', preferred);
@@ -428,7 +429,7 @@ export class UserAgentCore {
    * to the next RFC 3263 target (§4.3 failover on 503/transport error) gets a fresh Via.
    */
   async send(targets: Target[], build: (target: Target) => SipRequest, opts: SendOptions = {}): Promise<{ response: SipResponse; request: SipRequest; target: Target }> {
-    if (targets.length === 0) throw new Error('no destination for the request');
+    if (targets.length === 0) throw new RequestError('UA_ERR_NO_DESTINATION', 'no destination for the request');
     let last: { response: SipResponse; request: SipRequest; target: Target } | undefined;
     for (const target of targets) {
       const request = build(target);

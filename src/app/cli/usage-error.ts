@@ -3,6 +3,10 @@
  *
  * @remarks App layer (`app/cli`).
  */
-export class UsageError extends Error {
+import { SipError } from '../../util/errors.js';
+export class UsageError extends SipError {
   override name = 'UsageError';
+  constructor(message: string) {
+    super('USAGE_ERR', message);
+  }
 }

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { parseListenSpec } from '../../transport/index.js';
 import { REDIS_URL_RE, redactUrl, redisOptionsFromUrl } from '../../store/index.js';
 import { DEFAULT_SCANNER_AGENTS } from '../../roles/security/index.js';
+import { SipError } from '../../util/errors.js';
 
 const listenString = z.string().refine((s) => {
   try {
@@ -188,8 +189,11 @@ export type Config = z.infer<typeof ConfigSchema> & { name?: string };
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /** A configuration mistake, printed as one line (exit code 2). */
-export class ConfigError extends Error {
+export class ConfigError extends SipError {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super('CONFIG_ERR', message);
+  }
 }
 
 function describeValue(input: unknown, path: PropertyKey[]): string {

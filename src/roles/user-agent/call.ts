@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Dialog } from '../../dialog/index.js';
 import type { SipRequest, SipResponse } from '../../sip/index.js';
 import { holdSdp, resumeSdp } from '../../sdp/index.js';
+import { RequestError } from '../../util/errors.js';
 
 export type CallState = 'calling' | 'early' | 'established' | 'terminated' | 'failed';
 
@@ -85,13 +86,13 @@ export class Call extends EventEmitter {
 
   /** Puts the call on hold with a sendonly (or inactive) re-offer (RFC 3264 §8.4). */
   hold(mode: 'sendonly' | 'inactive' = 'sendonly'): Promise<SipResponse> {
-    if (!this.localSdp) throw new Error('no local SDP to modify');
+    if (!this.localSdp) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
     return this.reinvite(holdSdp(this.localSdp, mode));
   }
 
   /** Resumes a held call (sendrecv). */
   unhold(): Promise<SipResponse> {
-    if (!this.localSdp) throw new Error('no local SDP to modify');
+    if (!this.localSdp) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
     return this.reinvite(resumeSdp(this.localSdp));
   }
 

@@ -26,6 +26,7 @@ import type { Clock } from '../../util/clock.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { Call, type CallOwner } from './call.js';
 import { IncomingCall, type IncomingCallOwner } from './incoming-call.js';
+import { RequestError } from '../../util/errors.js';
 
 export interface Credentials {
   username: string;
@@ -451,7 +452,7 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
 
   async sendInDialog(call: Call, method: string, opts: { body?: string | Buffer; contentType?: string; headers?: Array<[string, string]> } = {}): Promise<SipResponse> {
     const dialog = call.dialog;
-    if (!dialog) throw new Error('the call has no dialog');
+    if (!dialog) throw new RequestError('UA_ERR_NO_DIALOG', 'the call has no dialog');
     const targets = await this.dialogTargets(dialog);
     const headers: HeaderList = [...(opts.headers ?? [])];
     if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
