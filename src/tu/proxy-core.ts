@@ -68,6 +68,8 @@ interface Branch {
   provisional: boolean;
   final: SipResponse | undefined;
   cancelled: boolean;
+  /** A CANCEL is owed once the branch has a provisional response (§9.1 may not send it before). */
+  cancelWhenProvisional: boolean;
   timerC: ReturnType<Clock['setTimer']> | undefined;
 }
 
@@ -226,7 +228,7 @@ export class ProxyCore {
 
   /** §16.6: forward one copy of the request to one target. */
   private async forward(ctx: ResponseContext, target: ProxyTarget): Promise<void> {
-    const branch: Branch = { index: ++this.branchCounter, target, request: undefined, tx: undefined, dest: undefined, provisional: false, final: undefined, cancelled: false, timerC: undefined };
+    const branch: Branch = { index: ++this.branchCounter, target, request: undefined, tx: undefined, dest: undefined, provisional: false, final: undefined, cancelled: false, cancelWhenProvisional: false, timerC: undefined };
     ctx.branches.push(branch);
     const req = ctx.req;
     const routed = (ctx as ResponseContext & { routed?: { requestUri: string; routes: string[] } }).routed!;
@@ -309,6 +311,7 @@ export class ProxyCore {
 
   private branchProvisional(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
     branch.provisional = true;
+    if (branch.cancelWhenProvisional) this.cancelBranch(branch);
     if (ctx.req.method === 'INVITE' && res.status > 100) this.armTimerC(ctx, branch); // §16.7 step 2
     if (res.status === 100 || ctx.finalSent) return; // §16.7 step 5: 100 is not forwarded
     this.forwardUpstream(ctx, res);
@@ -403,16 +406,10 @@ export class ProxyCore {
 
   private cancelBranch(branch: Branch): void {
     if (branch.cancelled || branch.final || !branch.tx || !branch.dest) return;
-    // §9.1: CANCEL only after a provisional response; otherwise wait for one (or Timer C/B).
+    // §9.1: CANCEL only after a provisional response; otherwise it is sent when one arrives
+    // (branchProvisional), or never, if a final response (or Timer B's 408) comes first.
     if (!branch.provisional) {
-      branch.cancelled = false;
-      const tx = branch.tx;
-      const check = () => {
-        if (branch.final) return;
-        if (branch.provisional) this.cancelBranch(branch);
-        else if (tx.state !== 'Terminated') this.core.clock.setTimer(200, check);
-      };
-      this.core.clock.setTimer(200, check);
+      branch.cancelWhenProvisional = true;
       return;
     }
     branch.cancelled = true;

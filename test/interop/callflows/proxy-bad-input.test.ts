@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawUdp, freePorts, rand, startServe, writeConfig, type RawMsg, type TempConfig, type TracedProcess } from './callflow-harness.js';
+import { RawUdp, freePorts, rand, rawRegister, startServe, writeConfig, type RawMsg, type TempConfig, type TracedProcess } from './callflow-harness.js';
 
 let server: TracedProcess;
 let cfg: TempConfig;
@@ -186,4 +186,31 @@ test('a response the proxy makes itself (next hop not resolvable) keeps the clie
   assert.equal(r.status, 404);
   assert.ok((r.header('Via') ?? '').startsWith(`SIP/2.0/UDP 127.0.0.1:${sock.port};branch=${q.branch};`), r.header('Via'));
   assert.match(r.header('To') ?? '', /;tag=/);
+});
+
+test('CANCEL before any provisional of a branch: the proxy sends it downstream when the provisional arrives (§9.1, §16.10), not before', { timeout: 20_000 }, async () => {
+  const callee = await RawUdp.open();
+  try {
+    const reg = await rawRegister(callee, proxyPort, 'sip:carol@127.0.0.1', `sip:carol@127.0.0.1:${callee.port}`);
+    assert.equal(reg.status, 200, reg.text);
+    const uri = 'sip:carol@127.0.0.1';
+    const r = request('INVITE', uri);
+    await sock.send(r.text, proxyPort);
+    const inv = await callee.wait((m) => m.method === 'INVITE' && m.header('Call-ID') === r.callId, 5000);
+    // The caller gives up before the callee said anything.
+    const cancel = r.text.split('\n').map((l, i) => (i === 0 ? `CANCEL ${uri} SIP/2.0` : l.startsWith('CSeq:') ? `CSeq: ${r.cseq} CANCEL` : l)).filter((l) => !l.startsWith('Contact:')).join('\n');
+    await sock.send(cancel, proxyPort);
+    const ok = await sock.wait((m) => m.status === 200 && m.header('CSeq') === `${r.cseq} CANCEL`, 5000);
+    assert.equal(ok.status, 200);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(callee.received.filter((m) => m.method === 'CANCEL').length, 0, 'no CANCEL before a provisional (§9.1)');
+    // The callee rings: the CANCEL follows.
+    const ringing = ['SIP/2.0 180 Ringing', ...inv.text.split('\n').filter((l) => /^(Via|From|Call-ID|CSeq):/i.test(l)), `To: ${inv.header('To')};tag=c1`, 'Content-Length: 0', '', ''].join('\n');
+    const sinceCancel = callee.received.length;
+    await callee.send(ringing, proxyPort);
+    const down = await callee.wait((m) => m.method === 'CANCEL' && m.header('Call-ID') === inv.header('Call-ID'), 5000, sinceCancel);
+    assert.match(down.header('Via') ?? '', /branch=z9hG4bK/);
+  } finally {
+    callee.close();
+  }
 });
