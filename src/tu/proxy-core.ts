@@ -40,6 +40,12 @@ export type TargetDecision =
 export interface ProxyPolicy {
   /** §16.5: where this request goes, or a local answer (404, 480, 403, 407 …). */
   decide(req: SipRequest): Promise<TargetDecision>;
+  /**
+   * An initial request routed by a Route that remains after ours (§16.4): a refusal (407, 403)
+   * or undefined to forward it along the Route — so a pre-loaded Route is no way around
+   * authentication and the relay check.
+   */
+  admitRouted?(req: SipRequest): Promise<TargetDecision | undefined>;
   /** §16.6 step 4: insert Record-Route for this request? */
   recordRoute(req: SipRequest): boolean;
   /** Recurse on 3xx contacts (§16.5) instead of forwarding the 3xx upstream. */
@@ -135,7 +141,7 @@ export class ProxyCore {
     let decision: TargetDecision;
     if (routed.routes.length > 0) {
       // A Route remains: forward to it without target determination (§16.5 step 1 note, §16.6 step 6/7).
-      decision = { kind: 'forward', targets: [{ uri: routed.requestUri }] };
+      decision = (await this.policy.admitRouted?.(req)) ?? { kind: 'forward', targets: [{ uri: routed.requestUri }] };
     } else if (routed.flow && req.to.tag !== undefined) {
       // Our Record-Route named the WebSocket flow of the far end: its Contact is not reachable
       // (RFC 7118 §5, "xyz.invalid"), the connection it came from is.

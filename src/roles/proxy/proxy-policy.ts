@@ -73,9 +73,22 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     return only.some((d) => hosts.includes(d.toLowerCase()));
   }
 
-  async decide(req: SipRequest): Promise<TargetDecision> {
-    const ruri = req.uri;
-    const inDialog = req.to.tag !== undefined;
+  /**
+   * An initial request that carries a Route to another hop after our own entries (a pre-loaded
+   * route, RFC 3261 §16.4) goes where that Route says, without target determination; it still
+   * passes what makes this proxy no open relay: our users authenticate, and a foreign user may
+   * use it only from a trusted peer. Undefined: forward it.
+   */
+  async admitRouted(req: SipRequest): Promise<TargetDecision | undefined> {
+    if (req.to.tag !== undefined || req.method === 'ACK' || req.method === 'CANCEL') return undefined;
+    const { fromHost, fromUs, trusted } = this.origin(req);
+    const refused = await this.authenticate(req, fromHost, fromUs, trusted);
+    if (refused) return refused;
+    if (!fromUs && !trusted) return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
+    return undefined;
+  }
+
+  private origin(req: SipRequest): { fromHost: string; fromUs: boolean; trusted: boolean } {
     let fromHost = '';
     try {
       const f = req.from.uri;
@@ -84,25 +97,36 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
       /* validated earlier */
     }
     const trusted = req.source !== undefined && this.cfg.trustedPeers.includes(req.source.address);
-    const fromUs = this.serves(fromHost);
+    return { fromHost, fromUs: this.serves(fromHost), trusted };
+  }
 
-    // Authentication of our own users (RFC 3261 §22.3), except in-dialog requests, ACK and CANCEL.
-    if (this.cfg.authenticate && this.deps.verifier && fromUs && !trusted && !inDialog && req.method !== 'ACK' && req.method !== 'CANCEL') {
-      const realm = this.cfg.realm ?? fromHost.toLowerCase();
-      const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText, source: req.source?.address });
-      if (!verdict.ok) {
-        if (verdict.reason === 'malformed') return { kind: 'respond', status: 400, reason: 'Malformed Proxy-Authorization' };
-        return {
-          kind: 'respond',
-          status: 407,
-          headers: this.deps.verifier.challenge(realm, { stale: verdict.reason === 'stale' }).map((c) => ['Proxy-Authenticate', c] as [string, string]),
-        };
-      }
-      // Authorisation: the authenticated user must be the From user.
-      const fu = req.from.uri;
-      const fromUser = fu.kind === 'sip' && fu.user !== undefined ? percentDecode(fu.user) : '';
-      if (verdict.username !== fromUser) return { kind: 'respond', status: 403, reason: 'From Does Not Match Authenticated User' };
+  /** Authentication of our own users (RFC 3261 §22.3), except in-dialog requests, ACK and CANCEL. */
+  private async authenticate(req: SipRequest, fromHost: string, fromUs: boolean, trusted: boolean): Promise<TargetDecision | undefined> {
+    const inDialog = req.to.tag !== undefined;
+    if (!(this.cfg.authenticate && this.deps.verifier && fromUs && !trusted && !inDialog && req.method !== 'ACK' && req.method !== 'CANCEL')) return undefined;
+    const realm = this.cfg.realm ?? fromHost.toLowerCase();
+    const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText, source: req.source?.address });
+    if (!verdict.ok) {
+      if (verdict.reason === 'malformed') return { kind: 'respond', status: 400, reason: 'Malformed Proxy-Authorization' };
+      return {
+        kind: 'respond',
+        status: 407,
+        headers: this.deps.verifier.challenge(realm, { stale: verdict.reason === 'stale' }).map((c) => ['Proxy-Authenticate', c] as [string, string]),
+      };
     }
+    // Authorisation: the authenticated user must be the From user.
+    const fu = req.from.uri;
+    const fromUser = fu.kind === 'sip' && fu.user !== undefined ? percentDecode(fu.user) : '';
+    if (verdict.username !== fromUser) return { kind: 'respond', status: 403, reason: 'From Does Not Match Authenticated User' };
+    return undefined;
+  }
+
+  async decide(req: SipRequest): Promise<TargetDecision> {
+    const ruri = req.uri;
+    const inDialog = req.to.tag !== undefined;
+    const { fromHost, fromUs, trusted } = this.origin(req);
+    const refused = await this.authenticate(req, fromHost, fromUs, trusted);
+    if (refused) return refused;
 
     // tel: and digit URIs through the prefix table (dial plan hook).
     if (ruri.kind === 'tel') return this.byPrefix(ruri.number.replace(/[-.()]/g, ''));

@@ -214,3 +214,20 @@ test('CANCEL before any provisional of a branch: the proxy sends it downstream w
     callee.close();
   }
 });
+
+test('a pre-loaded Route to another hop is no way around the relay check: foreign user → 403, our user → forwarded (§16.4)', { timeout: 20_000 }, async () => {
+  const sink = await RawUdp.open();
+  try {
+    const route = [`Route: <sip:127.0.0.1:${sink.port};lr>`];
+    const foreign = request('MESSAGE', 'sip:victim@example.net', { from: 'sip:spammer@example.org', headers: route });
+    const refused = await finalFor(foreign, proxyPort);
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(sink.received.length, 0, 'nothing relayed');
+    const ours = request('MESSAGE', 'sip:friend@example.net', { from: 'sip:alice@127.0.0.1', headers: route });
+    await sock.send(ours.text, proxyPort);
+    const relayed = await sink.wait((m) => m.method === 'MESSAGE' && m.header('Call-ID') === ours.callId, 5000);
+    assert.equal(relayed.firstLine, 'MESSAGE sip:friend@example.net SIP/2.0');
+  } finally {
+    sink.close();
+  }
+});
