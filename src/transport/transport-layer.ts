@@ -22,6 +22,7 @@ import {
   type Destination, type Flow, type ListenSpec, type TransportKind, TransportError, hostPort, isReliable, viaToken,
 } from './transport.js';
 import { salvageRequest } from './salvage.js';
+import type { Network } from './network.js';
 import { hasReadableSentBy, noteReceived, responseTarget, statelessToTag } from './response-routing.js';
 import { type FaultReport, describeFault, faultChannel, limitLines, sniffCallId } from './fault.js';
 import { WorkerRelay } from './worker-relay.js';
@@ -49,6 +50,8 @@ export interface TransportLayerOptions {
    * datagram goes to the worker its Call-ID hashes to (see `worker-relay.ts`).
    */
   worker?: { index: number; count: number };
+  /** Where datagram sockets come from: Node's (default) or a virtual network for tests. */
+  network?: Network;
 }
 
 export type TraceDirection = 'Sent' | 'Received';
@@ -172,6 +175,8 @@ export class TransportLayer {
               this.receive(b, 'udp', unmapped(a), p, (bound ??= { kind: 'udp', address: l.localAddress, port: l.localPort }), undefined, index);
             },
             (e) => this.onError(e),
+            false,
+            this.options.network,
           );
           await u.start();
           this.udp.push(u);
@@ -184,11 +189,13 @@ export class TransportLayer {
               (b, a, p, l) => this.receive(b, 'udp', unmapped(a), p, (own ??= { kind: 'udp', address: l.localAddress, port: l.localPort })),
               (e) => this.onError(e),
               true,
+              this.options.network,
             );
             await r.start();
             this.replyUdp.push(r);
           }
         } else {
+          if (this.options.network?.datagramsOnly) throw new TransportError('SIP_ERR_LISTEN', `${spec.kind} needs a real network: this one carries datagrams only`);
           const l = new StreamListener(spec, this.streamOpts, this.cb, (flow) => this.addFlow(flow));
           await l.start();
           this.streams.push(l);
