@@ -10,4 +10,5 @@
 export * from './sip/index.js';
 export { UserAgent, Call, IncomingCall, type UserAgentOptions, type RequestOptions, type InviteOptions, type IncomingRequest, type Credentials, type CallState } from './roles/user-agent/index.js';
 export { createServer, startServer, type RunningServer, type StartOptions } from './app/server.js';
+export type { ProxyHooks, ProxyTarget, TargetDecision } from './tu/index.js';
 export { type Config, type ConfigInput, ConfigError, validateConfig } from './app/config/config-schema.js';

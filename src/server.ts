@@ -4,4 +4,5 @@
  * @packageDocumentation
  */
 export { createServer, startServer, type RunningServer, type StartOptions } from './app/server.js';
+export type { ProxyHooks, ProxyTarget, TargetDecision } from './tu/index.js';
 export { type Config, type ConfigInput, ConfigError, validateConfig } from './app/config/config-schema.js';

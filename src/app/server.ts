@@ -15,7 +15,7 @@ import type { SipRequest, SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
-import { ProxyCore, StatelessProxy, UserAgentCore } from '../tu/index.js';
+import { ProxyCore, type ProxyHooks, StatelessProxy, UserAgentCore } from '../tu/index.js';
 import os from 'node:os';
 import { type Config, ConfigError, type ConfigInput, validateConfig } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
@@ -38,6 +38,8 @@ export interface StartOptions {
   worker?: { index: number; count: number };
   /** The nonce secret the cluster primary chose, when neither config nor store provides one. */
   nonceSecret?: string;
+  /** Routing blocks of the embedding program: request, branch, reply, failure (see {@link ProxyHooks}). */
+  proxyHooks?: ProxyHooks;
 }
 
 /**
@@ -192,7 +194,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         forwardStrayResponse: () => {},
       };
     }
-    const proxy = proxyEnabled && !redirect ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000 }) : undefined;
+    const proxy = proxyEnabled && !redirect ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: opts.proxyHooks }) : undefined;
     if (proxy) {
       core.proxy = {
         // Local: REGISTER for the registrar, and requests to the server itself (no user, no Route).

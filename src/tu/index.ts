@@ -4,4 +4,4 @@
  */
 export { UserAgentCore, type UserAgentCoreOptions, type Target, type SendOptions } from './user-agent-core.js';
 export { StatelessProxy } from './stateless-proxy.js';
-export { ProxyCore, loopHash, type ProxyCoreOptions, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';
+export { MAX_FAILURE_ROUNDS, ProxyCore, loopHash, type ProxyCoreOptions, type ProxyHooks, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';

@@ -54,9 +54,38 @@ export interface ProxyPolicy {
   sequentialTimeoutMs?: number;
 }
 
+/**
+ * The routing blocks of a Kamailio configuration, for a program that embeds the proxy
+ * (`createServer(config, { proxyHooks })`). Each runs at its point of §16 and may change what
+ * happens there; one that throws is reported as a fault and the proxy goes on as without it.
+ */
+export interface ProxyHooks {
+  /**
+   * request_route: a new request that passed §16.3 and route processing, before target
+   * determination (§16.5). A decision replaces the policy's — an answer, or targets to forward
+   * to; undefined leaves it to the policy. Not called for requests a remaining Route carries.
+   */
+  request?(req: SipRequest): TargetDecision | undefined | Promise<TargetDecision | undefined>;
+  /** branch_route: a copy about to go to `target` (§16.6); the header fields returned are added to it. */
+  branch?(branch: { request: SipRequest; target: ProxyTarget; index: number }): HeaderList | undefined;
+  /** onreply_route: every response a branch gets, provisional or final, before it is relayed (§16.7). */
+  reply?(res: SipResponse, branch: { target: ProxyTarget; index: number }): void;
+  /**
+   * failure_route: every branch ended without a 2xx and `best` is about to go upstream (§16.7
+   * step 6). Targets returned start a new round (serial forking, voicemail on busy); an answer
+   * replaces `best`; undefined sends it. At most {@link MAX_FAILURE_ROUNDS} times per request.
+   */
+  failure?(req: SipRequest, best: SipResponse): TargetDecision | undefined | Promise<TargetDecision | undefined>;
+}
+
+/** How many times a failure hook may start a new round for one request. */
+export const MAX_FAILURE_ROUNDS = 8;
+
 export interface ProxyCoreOptions {
   core: UserAgentCore;
   policy: ProxyPolicy;
+  /** Routing blocks of an embedding program (see {@link ProxyHooks}). */
+  hooks?: ProxyHooks;
   /** Is this URI one of ours (an address, port and transport we listen on, or a served domain)? */
   isLocal: (uri: SipUri) => boolean;
   /** Option tags the proxy understands in Proxy-Require (§16.3 step 5). */
@@ -93,6 +122,8 @@ interface ResponseContext {
   recordRoute: boolean;
   groupTimer: ReturnType<Clock['setTimer']> | undefined;
   hash: string;
+  /** Rounds the failure hook started (see {@link MAX_FAILURE_ROUNDS}). */
+  failureRounds: number;
 }
 
 export class ProxyCore {
@@ -101,6 +132,7 @@ export class ProxyCore {
   private readonly isLocal: (uri: SipUri) => boolean;
   private readonly supported: string[];
   private readonly timerCMs: number;
+  private readonly hooks: ProxyHooks;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   /** Responses made here for the received request (see {@link localResponse}). */
   private readonly local = new WeakSet<SipResponse>();
@@ -112,6 +144,7 @@ export class ProxyCore {
     this.isLocal = opts.isLocal;
     this.supported = opts.supported ?? [];
     this.timerCMs = opts.timerCMs ?? 181_000;
+    this.hooks = opts.hooks ?? {};
   }
 
   get activeContexts(): number {
@@ -147,13 +180,13 @@ export class ProxyCore {
       // (RFC 7118 §5, "xyz.invalid"), the connection it came from is.
       decision = { kind: 'forward', targets: [{ uri: routed.requestUri, destination: routed.flow }] };
     } else {
-      decision = await this.policy.decide(req);
+      decision = (await this.runHook('request', req, () => this.hooks.request?.(req))) ?? (await this.policy.decide(req));
     }
     if (decision.kind === 'respond') return void reply(decision.status, { reason: decision.reason, headers: decision.headers });
     if (decision.targets.length === 0) return void reply(480);
     const ctx: ResponseContext = {
       req, tx, branches: [], pending: [], finalSent: false, sent2xx: false, best: undefined, challenges: [],
-      cancelled: false, recordRoute: this.policy.recordRoute(req), groupTimer: undefined, hash,
+      cancelled: false, recordRoute: this.policy.recordRoute(req), groupTimer: undefined, hash, failureRounds: 0,
     };
     (ctx as ResponseContext & { routed?: typeof routed }).routed = routed;
     this.contexts.set(tx, ctx);
@@ -252,6 +285,7 @@ export class ProxyCore {
       return;
     }
     const inKind = (req.source?.transport ?? 'udp') as TransportKind;
+    const extra = this.hooks.branch ? this.runHookSync('branch', req, () => this.hooks.branch!({ request: req, target, index: branch.index })) : undefined;
     let attempt = 0;
     const build = (dest: Target): SipRequest => {
       // §16.6 step 8: our Via on top, branch = loop-detection hash + unique part.
@@ -266,7 +300,7 @@ export class ProxyCore {
           else rr.push(`<${outRR}>`);
         }
       }
-      return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true });
+      return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true, headers: extra });
     };
     if (branchChannel.hasSubscribers) branchChannel.publish({ callId: req.callId, branch: branch.index, target: target.uri });
     const result = this.core.send(dests, build, {
@@ -277,10 +311,14 @@ export class ProxyCore {
         if (req.method === 'INVITE') this.armTimerC(ctx, branch);
         if (ctx.cancelled) this.cancelBranch(branch);
       },
-      onProvisional: (res) => this.branchProvisional(ctx, branch, res),
+      onProvisional: (res) => {
+        if (this.hooks.reply) this.runHookSync('reply', req, () => this.hooks.reply!(res, { target, index: branch.index }));
+        this.branchProvisional(ctx, branch, res);
+      },
       onExtra2xx: (res) => this.forwardUpstream(ctx, res),
     });
     const { response } = await result;
+    if (this.hooks.reply) this.runHookSync('reply', req, () => this.hooks.reply!(response, { target, index: branch.index }));
     this.branchFinal(ctx, branch, response);
   }
 
@@ -377,6 +415,27 @@ export class ProxyCore {
     }
     this.contexts.delete(ctx.tx);
     if (ctx.finalSent) return;
+    const failed = ctx.best ?? this.localResponse(ctx, 408);
+    if (this.hooks.failure && !ctx.cancelled && failed.status >= 300 && ctx.failureRounds < MAX_FAILURE_ROUNDS) {
+      ctx.failureRounds++;
+      void this.runHook('failure', ctx.req, () => this.hooks.failure!(ctx.req, failed)).then((d) => {
+        if (d?.kind === 'forward' && d.targets.length > 0 && !ctx.cancelled) {
+          this.contexts.set(ctx.tx, ctx);
+          ctx.pending = d.mode === 'sequential' ? groupByQ(d.targets) : [d.targets];
+          this.startNextGroup(ctx);
+        } else if (d?.kind === 'respond') {
+          ctx.finalSent = true;
+          this.forwardUpstream(ctx, this.localResponse(ctx, d.status, d.reason, d.headers));
+        } else this.sendBest(ctx);
+      });
+      return;
+    }
+    this.sendBest(ctx);
+  }
+
+  /** §16.7 step 6: the best response goes upstream. */
+  private sendBest(ctx: ResponseContext): void {
+    if (ctx.finalSent) return;
     ctx.finalSent = true;
     let best = ctx.best ?? this.localResponse(ctx, 408);
     // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
@@ -390,10 +449,29 @@ export class ProxyCore {
    * hop that cannot be resolved, a copy that cannot be built). It carries the request's own
    * Vias, so it goes upstream as it is: stripping a "top Via" would remove the client's.
    */
-  private localResponse(ctx: ResponseContext, status: number, reason?: string): SipResponse {
-    const res = createResponse(ctx.req, status, { reason, toTag: this.core.toTagFor(ctx.tx) });
+  private localResponse(ctx: ResponseContext, status: number, reason?: string, headers?: HeaderList): SipResponse {
+    const res = createResponse(ctx.req, status, { reason, headers, toTag: this.core.toTagFor(ctx.tx) });
     this.local.add(res);
     return res;
+  }
+
+  /** Runs an embedding program's hook; one that throws is a fault, and the proxy goes on without it. */
+  private async runHook<T>(name: string, req: SipRequest, fn: () => T | Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (error) {
+      this.core.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.core.transport.faultContext(req) });
+      return undefined;
+    }
+  }
+
+  private runHookSync<T>(name: string, req: SipRequest, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (error) {
+      this.core.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.core.transport.faultContext(req) });
+      return undefined;
+    }
   }
 
   /** §16.7 step 9: forward with our Via removed. */
@@ -528,7 +606,7 @@ function parseFlowToken(user: string | undefined): Target | undefined {
  */
 export function forwardedRequest(
   req: SipRequest,
-  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean },
+  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean; headers?: HeaderList },
 ): SipRequest {
   const e = new EditList(req).setStartLine(`${req.method} ${o.uri} SIP/2.0`);
   e.prependHeader('Via', o.via);
@@ -558,6 +636,7 @@ export function forwardedRequest(
   }
   if (!mfDone) e.appendHeader('Max-Forwards', '70');
   for (const r of o.routes) e.appendHeader('Route', r);
+  for (const [name, value] of o.headers ?? []) e.appendHeader(name, value);
   // Optional over UDP, mandatory over a stream (§18.3, §20.14): the next hop may be TCP.
   if (!lengthSeen) e.appendHeader('Content-Length', String(req.body.length));
   return parseMessage(e.toBuffer()) as SipRequest;
