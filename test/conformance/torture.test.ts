@@ -322,6 +322,7 @@ function fill(file: string, s: Server, c: Client): Buffer {
     CALLID: `${rand()}@torture.invalid`,
     TAG: rand(4),
     NUL: '\0',
+    CR: '\r',
   };
   return Buffer.from(text.replace(/\{\{([A-Z]+)\}\}/g, (all, k: string) => vars[k] ?? all), 'latin1');
 }

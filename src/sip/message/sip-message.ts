@@ -501,13 +501,25 @@ export abstract class SipMessage {
     const raw = this.raw;
     let at = raw.indexOf(0, this.headersStart);
     while (at >= 0 && at < this.bodyStart && raw[at - 1] === 0x5c) at = raw.indexOf(0, at + 1);
-    if (at < 0 || at >= this.bodyStart) return;
+    if (at >= 0 && at < this.bodyStart) throw this.badByte(at, 'NUL byte');
+    // A CR is in the grammar only as the start of CRLF (not even as a quoted-pair): one that is
+    // not would be copied into a forwarded request, where a lenient next hop may take it for a
+    // line break — a header of the sender's making (RFC 3261 §7.3.1, §25.1).
+    const head = this.head();
+    const end = this.bodyStart;
+    for (let cr = head.indexOf('\r', this.headersStart); cr >= 0 && cr < end; cr = head.indexOf('\r', cr + 1)) {
+      if (head.charCodeAt(cr + 1) !== 0x0a) throw this.badByte(cr, 'CR without LF');
+    }
+  }
+
+  /** A 400 naming the header line that holds byte `at`. */
+  private badByte(at: number, what: string): SipParseError {
     const ix = this.lineIndex();
     let field = 'header';
     for (let i = 0; i < ix.length; i += HEADER_STRIDE) {
       if (ix[i]! <= at) field = this.head().slice(ix[i]!, ix[i + 1]!).trim();
     }
-    throw new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `NUL byte in ${field}`);
+    return new SipParseError('SIP_ERR_HEADER_VALUE', 400, field, `${what} in ${field}`);
   }
 
   private hasKey(key: number): boolean {

@@ -490,6 +490,8 @@ describe('routing set validation', () => {
     names(['Route: ,'], 'Route', /Route/);
     names(['Record-Route: "x <sip:p1.example.com;lr>'], 'Record-Route', /Unterminated quoted string in Record-Route/);
     names(['Subject: a\0b'], 'Subject', /NUL byte in Subject/);
+    // A bare CR would let a lenient next hop read a header of the sender's making.
+    names(['Subject: a\rInjected: x'], 'Subject', /CR without LF in Subject/);
     // A NUL escaped as a quoted-pair is in the grammar (RFC 3261 §25.1; RFC 4475 intmeth).
     mk('Subject: "a\\\0b"').validate();
     mk('Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>', 'Record-Route: <sip:p3.example.com;lr>').validate();
