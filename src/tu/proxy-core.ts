@@ -19,6 +19,7 @@ import {
 import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
 import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
 import type { Clock } from '../util/clock.js';
+import { StateError } from '../util/errors.js';
 import type { Target, UserAgentCore } from './user-agent-core.js';
 
 const branchChannel = diagnostics.channel('sip:proxy:branch');
@@ -94,18 +95,43 @@ export interface ProxyCoreOptions {
   timerCMs?: number;
 }
 
+/**
+ * Where a branch (one forwarded copy, §16.6) stands:
+ * - `Trying`: sent, nothing heard;
+ * - `Proceeding`: a provisional response came (§16.7 step 2);
+ * - `CancelPending`: to be cancelled, but §9.1 allows a CANCEL only after a provisional: it is
+ *   sent when one comes, or never, if a final response (or Timer B's 408) comes first;
+ * - `Cancelled`: CANCEL sent (§16.10), waiting for the final response (487);
+ * - `Completed`: its final response is in (`final`).
+ */
+type BranchState = 'Trying' | 'Proceeding' | 'CancelPending' | 'Cancelled' | 'Completed';
+
+const BRANCH_TRANSITIONS: Record<BranchState, readonly BranchState[]> = {
+  Trying: ['Proceeding', 'CancelPending', 'Completed'],
+  Proceeding: ['Cancelled', 'Completed'],
+  CancelPending: ['Cancelled', 'Completed'],
+  Cancelled: ['Completed'],
+  Completed: [],
+};
+
 interface Branch {
   index: number;
   target: ProxyTarget;
   request: SipRequest | undefined;
   tx: ClientTransaction | undefined;
   dest: Target | undefined;
-  provisional: boolean;
+  state: BranchState;
+  /** The final response, once `Completed`. */
   final: SipResponse | undefined;
-  cancelled: boolean;
-  /** A CANCEL is owed once the branch has a provisional response (§9.1 may not send it before). */
-  cancelWhenProvisional: boolean;
   timerC: ReturnType<Clock['setTimer']> | undefined;
+}
+
+/** Moves a branch to `to`; a pair the table does not list is a bug, and throws. */
+function moveBranch(branch: Branch, to: BranchState): void {
+  if (!BRANCH_TRANSITIONS[branch.state].includes(to)) {
+    throw new StateError('PROXY_ERR_BRANCH_STATE', `branch ${branch.index}: illegal transition ${branch.state}→${to}`);
+  }
+  branch.state = to;
 }
 
 /** A response context (§16.7): one per proxied server transaction. */
@@ -267,7 +293,7 @@ export class ProxyCore {
 
   /** §16.6: forward one copy of the request to one target. */
   private async forward(ctx: ResponseContext, target: ProxyTarget): Promise<void> {
-    const branch: Branch = { index: ++this.branchCounter, target, request: undefined, tx: undefined, dest: undefined, provisional: false, final: undefined, cancelled: false, cancelWhenProvisional: false, timerC: undefined };
+    const branch: Branch = { index: ++this.branchCounter, target, request: undefined, tx: undefined, dest: undefined, state: 'Trying', final: undefined, timerC: undefined };
     ctx.branches.push(branch);
     const req = ctx.req;
     const routed = (ctx as ResponseContext & { routed?: { requestUri: string; routes: string[] } }).routed!;
@@ -345,24 +371,24 @@ export class ProxyCore {
     if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
     branch.timerC = this.core.clock.setTimer(this.timerCMs, () => {
       // §16.6 step 11 / §16.8: Timer C fired — CANCEL a ringing branch, else act as if 408.
-      if (branch.final) return;
-      if (branch.provisional) this.cancelBranch(branch);
-      else this.branchFinal(ctx, branch, this.localResponse(ctx, 408));
+      if (branch.state === 'Proceeding') this.cancelBranch(branch);
+      else if (branch.state === 'Trying' || branch.state === 'CancelPending') this.branchFinal(ctx, branch, this.localResponse(ctx, 408));
     });
   }
 
   // ---- §16.7 response processing -----------------------------------------------------
 
   private branchProvisional(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
-    branch.provisional = true;
-    if (branch.cancelWhenProvisional) this.cancelBranch(branch);
+    if (branch.state === 'Trying') moveBranch(branch, 'Proceeding');
+    else if (branch.state === 'CancelPending') this.sendCancel(branch);
     if (ctx.req.method === 'INVITE' && res.status > 100) this.armTimerC(ctx, branch); // §16.7 step 2
     if (res.status === 100 || ctx.finalSent) return; // §16.7 step 5: 100 is not forwarded
     this.forwardUpstream(ctx, res);
   }
 
   private branchFinal(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
-    if (branch.final) return;
+    if (branch.state === 'Completed') return;
+    moveBranch(branch, 'Completed');
     branch.final = res;
     if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
     const st = res.status;
@@ -489,16 +515,16 @@ export class ProxyCore {
   }
 
   private cancelBranch(branch: Branch): void {
-    if (branch.cancelled || branch.final || !branch.tx || !branch.dest) return;
-    // §9.1: CANCEL only after a provisional response; otherwise it is sent when one arrives
-    // (branchProvisional), or never, if a final response (or Timer B's 408) comes first.
-    if (!branch.provisional) {
-      branch.cancelWhenProvisional = true;
-      return;
-    }
-    branch.cancelled = true;
-    const cancel = buildCancel(branch.tx.request);
-    void this.core.send([branch.dest], () => cancel);
+    if (!branch.tx || !branch.dest) return; // not sent yet: onTransaction cancels it
+    if (branch.state === 'Trying') moveBranch(branch, 'CancelPending'); // §9.1: wait for a provisional
+    else if (branch.state === 'Proceeding') this.sendCancel(branch);
+  }
+
+  /** §16.10 / §9.1: the CANCEL of a branch that has had a provisional response. */
+  private sendCancel(branch: Branch): void {
+    moveBranch(branch, 'Cancelled');
+    const cancel = buildCancel(branch.tx!.request);
+    void this.core.send([branch.dest!], () => cancel);
   }
 
   /** §16.10: a CANCEL for a proxied INVITE: cancel every pending branch. */
