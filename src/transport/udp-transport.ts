@@ -36,7 +36,14 @@ export class UdpTransport {
       onError?.(new Error('UDP socket closed'));
       return;
     }
-    s.send(bytes, port, address, onError);
+    try {
+      s.send(bytes, port, address, onError);
+    } catch (err) {
+      // A destination the socket refuses outright (port 0, a malformed address): a transport
+      // error like any other (RFC 3261 §8.1.3.1), told after this call returns, never a throw
+      // into a sender that may be a stateless ACK.
+      if (onError) queueMicrotask(() => onError(err as Error));
+    }
   }
 
   async stop(): Promise<void> {

@@ -163,3 +163,14 @@ test('limitLines: at most N lines a window, then one line saying how many were h
   write('next');
   assert.deepEqual(out.slice(3), ['7 more fault line(s) held back in the last 1 s', 'next']);
 });
+
+test('a UDP destination the socket refuses outright (port 0) is a transport error, not a throw', async () => {
+  const { t } = await layer();
+  const errors: Error[] = [];
+  const [u] = (t as unknown as { udp: Array<{ send(b: Buffer, a: string, p: number, e?: (err: Error) => void): void }> }).udp;
+  assert.doesNotThrow(() => u!.send(Buffer.from('x'), '127.0.0.1', 0));
+  assert.doesNotThrow(() => u!.send(Buffer.from('x'), '127.0.0.1', 0, (e) => errors.push(e)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /Port should be > 0/);
+});
