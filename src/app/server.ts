@@ -11,7 +11,7 @@ import { Registrar } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
 import { Screen } from '../roles/security/index.js';
 import { RedirectServer } from '../roles/redirect/index.js';
-import type { SipRequest, SipUri } from '../sip/index.js';
+import { SipParseError, type SipRequest, type SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
@@ -83,8 +83,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // Every fault (a message that made a layer or role throw) is one log line, bounded in a flood.
     const faultLog = limitLines(log);
     transport.onFault = (f) => faultLog(describeFault(f));
-    /** A role's failed promise: logged and counted like any fault, then answered 500 if still open. */
-    const roleFault = (where: string, req: SipRequest, error: unknown, answer?: () => void): void => {
+    /**
+     * A role's failed promise: a header it read that does not parse is the request's fault, a
+     * 400 naming it (RFC 3261 §21.4.1); anything else is ours — logged and counted like any
+     * fault, then answered 500 if still open.
+     */
+    const roleFault = (where: string, req: SipRequest, error: unknown, answer?: () => void, reply?: (status: number, reason: string) => void): void => {
+      if (error instanceof SipParseError && reply) {
+        try {
+          reply(error.status, error.reasonPhrase);
+          return;
+        } catch {
+          /* already answered: report it below */
+        }
+      }
       let answered: number | undefined;
       if (answer) {
         try {
@@ -205,7 +217,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           return true;
         },
         receiveRequest: (req, tx) => {
-          void proxy.receiveRequest(req, tx).catch((e: unknown) => roleFault('proxy', req, e, () => core.respond(tx, req, 500, { reason: 'Proxy Error' })));
+          void proxy.receiveRequest(req, tx).catch((e: unknown) =>
+            roleFault('proxy', req, e, () => core.respond(tx, req, 500, { reason: 'Proxy Error' }), (status, reason) => core.respond(tx, req, status, { reason })),
+          );
         },
         receiveCancel: (invite) => proxy.receiveCancel(invite),
         forwardAck: (ack) => void proxy.forwardAck(ack).catch((e: unknown) => roleFault('proxy ACK', ack, e)),
@@ -232,7 +246,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       };
       if (req.method === 'REGISTER') {
         if (!registrar) return respond(405, { headers: [['Allow', allow.join(', ')]] });
-        const p = registrar.handle(req, respond).catch((e: unknown) => roleFault('registrar', req, e, () => respond(500, { reason: 'Registrar Store Error' })));
+        const p = registrar.handle(req, respond).catch((e: unknown) =>
+          roleFault('registrar', req, e, () => respond(500, { reason: 'Registrar Store Error' }), (status, reason) => respond(status, { reason })),
+        );
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
         return;

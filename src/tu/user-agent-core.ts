@@ -7,7 +7,7 @@
  * Roles (user agent, registrar, proxy …) sit on top and receive requests that passed the checks.
  */
 import {
-  type HeaderList, type SipRequest, type SipResponse, type SipUri, createResponse, isDialogCreating, isKnownMethod, parseUri,
+  type HeaderList, SipParseError, type SipRequest, type SipResponse, type SipUri, createResponse, isDialogCreating, isKnownMethod, parseUri,
 } from '../sip/index.js';
 import {
   type ClientTransaction, type InviteServerTransaction, type NonInviteServerTransaction, type ServerTransaction,
@@ -251,8 +251,17 @@ export class UserAgentCore {
       this.dispatch(req, tx);
     } catch (err) {
       // A TU that threw before answering: the transaction still owes a final response (§8.2.6,
-      // §16.7 for a proxy); 500 is the one a server gives for its own failure (§21.5.1).
+      // §16.7 for a proxy). A header it read that does not parse is the request's fault: the
+      // 400 naming it (§21.4.1). Anything else is ours: 500 (§21.5.1), and a fault report.
       const open = tx.state === 'Trying' || tx.state === 'Proceeding';
+      if (err instanceof SipParseError && open) {
+        try {
+          this.respond(tx, req, err.status, { reason: err.reasonPhrase });
+          return;
+        } catch {
+          /* nothing could be built: reported below */
+        }
+      }
       let answered: number | undefined;
       if (open) {
         try {

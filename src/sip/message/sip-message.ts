@@ -438,7 +438,11 @@ export abstract class SipMessage {
 
   /** Option tags of Require / Supported / Proxy-Require … (comma list of tokens). */
   optionTags(name: string): string[] {
-    return this.headerValues(name).map((t) => t.toLowerCase());
+    try {
+      return this.headerValues(name).map((t) => t.toLowerCase());
+    } catch (e) {
+      throw naming(e, name);
+    }
   }
 
   /**
