@@ -436,7 +436,7 @@ export class TransportLayer {
   private receive(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
     // The boundary of every receive path (UDP, TCP, TLS, WS, a sibling worker's relay): nothing
     // a message makes a layer throw may reach the socket's event handler, where it would end
-    // the process. Requests are answered inside (deliverRequest); what lands here is dropped.
+    // the process. Requests are answered inside (receiveMessage); what lands here is dropped.
     try {
       this.receiveMessage(bytes, kind, address, port, listener, flow, udpIndex);
     } catch (err) {
@@ -581,14 +581,7 @@ export class TransportLayer {
         /* unreadable top Via */
       }
     }
-    let res: SipResponse;
-    try {
-      res = createResponse(req, e.status ?? 400, { reason: e.reasonPhrase ?? 'Bad Request', toTag: statelessToTag(req) });
-    } catch {
-      this.stats.dropped++;
-      return;
-    }
-    this.sendResponse(res, req);
+    if (!this.replyStatelessly(req, e.status ?? 400, e.reasonPhrase ?? 'Bad Request')) this.stats.dropped++;
   }
 
   private drop(err: unknown, address: string, port: number): void {

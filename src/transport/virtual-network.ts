@@ -9,6 +9,7 @@
  * refused by the transport layer.
  */
 import type { Clock } from '../util/clock.js';
+import { prng } from '../util/prng.js';
 import type { DatagramSocket, Network } from './network.js';
 
 /** What happens to datagrams on their way. Probabilities are 0–1, per datagram. */
@@ -30,18 +31,6 @@ export interface NetworkStats {
   duplicated: number;
   /** Sent to an address and port nobody has bound (dropped, as UDP does without ICMP). */
   unreachable: number;
-}
-
-/** mulberry32: a small seeded generator, good enough to draw losses from. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class VirtualNetwork implements Network {

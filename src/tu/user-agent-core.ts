@@ -84,8 +84,6 @@ export interface SendOptions {
   onTransaction?: (tx: ClientTransaction, target: Target) => void;
 }
 
-
-
 export class UserAgentCore {
   readonly transactions: TransactionLayer;
   readonly transport: TransportLayer;

@@ -16,6 +16,7 @@ import { type NameAddr, parseNameAddr, parseNameAddrList } from '../../src/sip/h
 import { type Via, parseVia } from '../../src/sip/headers/via.js';
 import { parseCSeq } from '../../src/sip/headers/cseq.js';
 import { splitOutsideQuotes } from '../../src/sip/headers/params.js';
+import { prng } from '../../src/util/prng.js';
 
 const MUTATIONS = 20_000;
 const SLOW_MS = 50;
@@ -30,17 +31,6 @@ function findRepoRoot(start: string): string {
   }
 }
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BUILTIN = [
   [

@@ -184,10 +184,7 @@ export abstract class SipMessage {
   }
 
   hasHeader(name: string): boolean {
-    const key = headerKey(name);
-    const keys = this.lineKeys();
-    for (let j = 0; j < keys.length; j++) if (keys[j] === key) return true;
-    return false;
+    return this.hasKey(headerKey(name));
   }
 
   /** How many header lines carry this name. */
@@ -451,7 +448,7 @@ export abstract class SipMessage {
    * response copies them all, §8.2.6.2; a proxy relays the rest, §16.7), From, To, Call-ID,
    * CSeq, Max-Forwards, and Route / Record-Route when present (loose routing and the route set,
    * §16.4, §12.1). Single-valued headers must appear once (RFC 4475 §3.3.8), and no header may
-   * hold a NUL byte. The parser is lazy: whatever this does not look at may still fail later,
+   * hold a stray NUL or CR byte. The parser is lazy: whatever this does not look at may still fail later,
    * which is why it covers every header that any layer copies without parsing.
    *
    * Throws {@link SipParseError} naming the header, so a 400 can always be built.
@@ -465,7 +462,7 @@ export abstract class SipMessage {
         }
       }
     }
-    this.checkNul();
+    this.checkStrayBytes();
     try {
       this.topVia;
       if ((dup & (1 << F_VIA)) !== 0 || this.topViaLineHasMore()) this.via;
@@ -477,12 +474,20 @@ export abstract class SipMessage {
     this.callId;
     this.cseq;
     this.maxForwards;
+    // One pass over the line keys for both: the index is built here for every message.
+    const keys = this.lineKeys();
+    let route = false;
+    let recordRoute = false;
+    for (let j = 0; j < keys.length; j++) {
+      if (keys[j] === H.route) route = true;
+      else if (keys[j] === H.recordRoute) recordRoute = true;
+    }
     let field = 'Route';
     try {
       // The URIs too: §16.4 routes on the top one, a dialog's route set is made of them (§12.1).
-      if (this.hasKey(H.route)) for (const r of this.route) r.uri;
+      if (route) for (const r of this.route) r.uri;
       field = 'Record-Route';
-      if (this.hasKey(H.recordRoute)) for (const r of this.recordRoute) r.uri;
+      if (recordRoute) for (const r of this.recordRoute) r.uri;
     } catch (e) {
       throw naming(e, field);
     }
@@ -499,9 +504,9 @@ export abstract class SipMessage {
 
   /**
    * A NUL byte is in the header grammar only as a quoted-pair, `\` NUL (RFC 3261 §25.1; RFC 4475
-   * §3.1.1.2 intmeth): any other one gets a 400 naming the header.
+   * §3.1.1.2 intmeth), a CR only before LF: any other one gets a 400 naming the header.
    */
-  private checkNul(): void {
+  private checkStrayBytes(): void {
     const raw = this.raw;
     let at = raw.indexOf(0, this.headersStart);
     while (at >= 0 && at < this.bodyStart && raw[at - 1] === 0x5c) at = raw.indexOf(0, at + 1);
