@@ -35,12 +35,14 @@ function req(address: string, userAgent?: string): SipRequest {
 }
 
 test('scanners: SIPVicious User-Agents are dropped; off by configuration; the host itself is never screened', () => {
-  const s = new Screen(cfg());
+  const lines: string[] = [];
+  const s = new Screen(cfg(), (l) => lines.push(l));
   assert.equal(s.check(req('203.0.113.5', 'friendly-scanner')).kind, 'drop');
   assert.equal(s.check(req('203.0.113.5', 'sipvicious 0.3.3')).kind, 'drop');
   assert.equal(s.check(req('203.0.113.5', 'Linphone/5.1 (belle-sip/5.1)')).kind, 'pass');
   assert.equal(s.check(req('127.0.0.1', 'friendly-scanner')).kind, 'pass');
   assert.equal(s.stats.scanners, 2);
+  assert.deepEqual(lines, ['security: dropping requests from 203.0.113.5: scanner User-Agent "friendly-scanner"'], 'one line per source');
   const off = new Screen(cfg({ scanners: { enabled: false, userAgents: [...DEFAULT_SCANNER_AGENTS] } }));
   assert.equal(off.check(req('203.0.113.5', 'friendly-scanner')).kind, 'pass');
 });

@@ -39,6 +39,9 @@ export type ScreenVerdict = { kind: 'pass' } | { kind: 'drop'; why: string } | {
 
 const PASS: ScreenVerdict = { kind: 'pass' };
 
+/** A scanning source is logged again after this long. */
+const SCANNER_LOG_INTERVAL_MS = 3_600_000;
+
 /** Most addresses tracked at once per table; the oldest is forgotten beyond it (bounded memory). */
 const MAX_TRACKED = 100_000;
 
@@ -69,6 +72,8 @@ export class Screen {
   private readonly windows = new Map<string, [number, number, number]>();
   private readonly sourceScores = new Map<string, Score>();
   private readonly userScores = new Map<string, Score>();
+  /** Scanning source → when its drop was last logged. */
+  private readonly scannersLogged = new Map<string, number>();
   /** Counters for operators. */
   readonly stats = { scanners: 0, rateLimited: 0, banned: 0, bans: 0 };
 
@@ -105,7 +110,14 @@ export class Screen {
       const ua = req.header('User-Agent')?.toLowerCase();
       if (ua !== undefined && this.agents.some((a) => ua.includes(a))) {
         this.stats.scanners++;
-        return { kind: 'drop', why: `scanner User-Agent "${req.header('User-Agent')!.slice(0, 60)}"` };
+        const why = `scanner User-Agent "${req.header('User-Agent')!.slice(0, 60)}"`;
+        // One line per scanning source and hour: what an operator asks about, not a flood of lines.
+        const last = this.scannersLogged.get(source);
+        if (last === undefined || now - last >= SCANNER_LOG_INTERVAL_MS) {
+          remember(this.scannersLogged, source, now);
+          this.log(`security: dropping requests from ${source}: ${why}`);
+        }
+        return { kind: 'drop', why };
       }
     }
     if (this.cfg.rateLimit.enabled && this.overRate(source, now)) {

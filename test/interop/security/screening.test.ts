@@ -56,6 +56,7 @@ test('svwar (extension enumeration) gets no answer and finds nothing; a real pho
   assert.doesNotMatch(out, /\b105\b/, out);
   assert.equal(await registerFrom('127.0.0.3', port, '105', '1050'), 200);
   assert.equal(proc.exitStatus(), null, 'server alive');
+  assert.match(proc.output().stderr, /security: dropping requests from 127\.0\.0\.1: scanner User-Agent "friendly-scanner"/);
 });
 
 test('svcrack (password cracking, scanner filter off): banned after 10 failures, never finds the password; another address registers', { timeout: 120_000 }, async () => {
