@@ -7,15 +7,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { DigestVerifier, NonceService } from '../auth/index.js';
-import { Registrar } from '../roles/registrar/index.js';
+import { Registrar, RegistrarUser } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
 import { Screen } from '../roles/security/index.js';
-import { RedirectServer } from '../roles/redirect/index.js';
-import { SipParseError, type SipRequest, type SipUri } from '../sip/index.js';
+import { RedirectServer, RedirectUser } from '../roles/redirect/index.js';
+import type { SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
-import { type ServerTransaction } from '../transaction/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
-import { ProxyCore, type ProxyHooks, StatelessProxy, UserAgentCore } from '../tu/index.js';
+import { OptionsUas, ProxyCore, type ProxyHooks, type RouteRule, SipElement, StatelessProxy, type TransactionUser, type UasPolicy } from '../tu/index.js';
 import os from 'node:os';
 import { type Config, ConfigError, type ConfigInput, validateConfig } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
@@ -23,9 +22,9 @@ import { sharedSecret } from './shared-secret.js';
 
 export interface RunningServer {
   readonly transport: TransportLayer;
-  readonly core: UserAgentCore;
+  /** The SIP element: transactions, and the roles as its transaction users (see {@link routeTable}). */
+  readonly element: SipElement;
   readonly stores: Stores;
-  readonly registrar: Registrar | undefined;
   readonly config: Config;
   /** Stops accepting, lets in-flight transactions finish (bounded), flushes the stores. */
   stop(): Promise<void>;
@@ -83,35 +82,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // Every fault (a message that made a layer or role throw) is one log line, bounded in a flood.
     const faultLog = limitLines(log);
     transport.onFault = (f) => faultLog(describeFault(f));
-    /**
-     * A role's failed promise: a header it read that does not parse is the request's fault, a
-     * 400 naming it (RFC 3261 §21.4.1); anything else is ours — logged and counted like any
-     * fault, then answered 500 if still open.
-     */
-    const roleFault = (where: string, req: SipRequest, error: unknown, answer?: () => void, reply?: (status: number, reason: string) => void): void => {
-      if (error instanceof SipParseError && reply) {
-        try {
-          reply(error.status, error.reasonPhrase);
-          return;
-        } catch {
-          /* already answered: report it below */
-        }
-      }
-      let answered: number | undefined;
-      if (answer) {
-        try {
-          answer();
-          answered = 500;
-        } catch {
-          /* already answered */
-        }
-      }
-      transport.reportFault({ where, error, ...transport.faultContext(req), answered });
-    };
     await transport.start();
 
     const roles = new Set(config.roles);
-    const allow = ['REGISTER', 'OPTIONS'];
     const hosts: Record<string, { address: string; port?: number }> = {};
     for (const [name, value] of Object.entries(config.hosts)) {
       const m = /^\[?([0-9a-fA-F:.]+?)\]?(?::(\d+))?$/.exec(value)!;
@@ -120,156 +93,87 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // Screening before any transaction (roles/security): the proxy's trusted peers are never screened.
     const securityLog = limitLines(log);
     const screen = new Screen({ ...config.security, allow: [...config.security.allow, ...config.proxy.trustedPeers.filter((p) => net.isIP(p) !== 0)] }, securityLog);
-    const core = new UserAgentCore({
+    const isOwnAddress = ownAddressTest(config, transport);
+    // The server's own UAS: REGISTER (when it is a registrar) and OPTIONS (RFC 3261 §11).
+    // RFC 3327 Path and RFC 5626 outbound are implemented by the registrar; GRUU (RFC 5627) is not.
+    const uasPolicy: UasPolicy = { allow: roles.has('registrar') ? ['REGISTER', 'OPTIONS'] : ['OPTIONS'], supported: ['path', 'outbound'], accept: ['application/sdp'] };
+    const redirectEnabled = roles.has('redirect');
+    const proxyEnabled = roles.has('proxy') && !redirectEnabled;
+    let registrarUser: RegistrarUser | undefined;
+    const element = new SipElement({
+      transport,
       screen: (req) => {
         const v = screen.check(req);
         return v.kind === 'pass' ? undefined : v.kind === 'drop' ? 'drop' : { status: v.status, reason: v.reason };
       },
-      transport,
       resolver: new Resolver({ hosts: Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, [v]])) }),
       timers: config.timers,
-      allow,
-      // RFC 3327 Path and RFC 5626 outbound are implemented by the registrar; GRUU (RFC 5627) is not.
-      supported: ['path', 'outbound'],
-      accept: ['application/sdp'],
       product: 'Switchboard/0.1',
       maxServerTransactions: config.maxServerTransactions,
-    });
-
-    const verifier = new DigestVerifier({
-      nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime, issuer: opts.worker && opts.worker.count > 1 ? opts.worker.index : undefined }),
-      algorithms: config.auth.algorithms,
-      lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
-      onGuessFailed: (f) => screen.authFailed(f.source, f.username, f.realm),
-      onVerified: (v) => screen.authSucceeded(v.source),
-    });
-    let isOwnAddress: (uri: SipUri) => boolean = () => false;
-    const registrar = roles.has('registrar')
-      ? new Registrar(
-          { location: stores.location, verifier, userExists: async (u, r) => (await stores.users.getHa1(u, r, 'MD5')) !== undefined, isOwnAddress: (u) => isOwnAddress(u) },
-          { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
-        )
-      : undefined;
-
-    // Which URIs are this server: a listener address and port, or a served domain (Kamailio's "myself").
-    const ownHosts = new Set<string>([...config.domains.map((d) => d.toLowerCase())]);
-    for (const l of transport.boundListeners) {
-      if (l.address === '0.0.0.0' || l.address === '::') {
-        for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) ownHosts.add(a.address.toLowerCase());
-      } else ownHosts.add(l.address.toLowerCase());
-    }
-    if (config.transport.advertisedHost) ownHosts.add(config.transport.advertisedHost.toLowerCase());
-    const ownPorts = new Set(transport.boundListeners.map((l) => l.port));
-    isOwnAddress = (uri: SipUri): boolean => {
-      const host = uri.hostname.toLowerCase();
-      if (!ownHosts.has(host)) return false;
-      const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
-      return ownPorts.has(port) || (uri.port === undefined && config.domains.some((d) => d.toLowerCase() === host));
-    };
-    const proxyEnabled = roles.has('proxy');
-    const policy = new ProxyRoutingPolicy(
-      {
-        domains: config.domains,
-        recordRoute: config.proxy.recordRoute,
-        recordRouteDomains: config.proxy.recordRouteDomains,
-        authenticate: config.proxy.authenticate,
-        trustedPeers: config.proxy.trustedPeers,
-        prefixRoutes: config.proxy.routes,
-        defaultRoute: config.proxy.defaultRoute,
-        forking: config.proxy.forking,
-        sequentialTimeoutMs: config.proxy.sequentialTimeout * 1000,
-        recurseOn3xx: config.proxy.recurseOn3xx,
-        realm: config.auth.realm,
-        domainRoutes: config.proxy.domainRoutes,
+      addressedToServer: (req) => {
+        const u = req.uri;
+        return u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || config.domains.includes(u.hostname)) && !req.hasHeader('Route');
       },
-      { location: registrar ? stores.location : undefined, verifier, isOwnAddress },
-    );
-    const redirect = roles.has('redirect')
-      ? new RedirectServer({ domains: config.domains, rules: config.redirect.rules }, { location: registrar || config.store !== 'memory' ? stores.location : undefined, users: stores.users, realm: config.auth.realm ? () => config.auth.realm! : undefined })
-      : undefined;
-    if (redirect) {
-      // The redirect role answers every request it is not the registrar for with 3xx / 404 / 480.
-      core.proxy = {
-        accepts: (req) => {
-          if (req.method === 'REGISTER' && registrar) return false;
-          const u = req.uri;
-          return !(u.kind === 'sip' && u.user === undefined && req.method === 'OPTIONS');
-        },
-        receiveRequest: (req, tx) => {
-          void redirect.decide(req).then(
-            (d) => core.respond(tx, req, d.status, { reason: d.reason, headers: d.headers }),
-            (e: unknown) => roleFault('redirect', req, e, () => core.respond(tx, req, 500, { reason: 'Redirect Store Error' })),
-          ).catch((e: unknown) => roleFault('redirect', req, e));
-        },
-        receiveCancel: () => false,
-        forwardAck: () => {},
-        forwardStrayResponse: () => {},
-      };
-    }
-    const proxy = proxyEnabled && !redirect ? new ProxyCore({ core, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: opts.proxyHooks }) : undefined;
-    if (proxy) {
-      core.proxy = {
-        // Local: REGISTER for the registrar, and requests to the server itself (no user, no Route).
-        accepts: (req) => {
-          if (req.method === 'REGISTER' && registrar) return false;
-          const u = req.uri;
-          if (u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || config.domains.includes(u.hostname)) && !req.hasHeader('Route')) return false;
-          return true;
-        },
-        receiveRequest: (req, tx) => {
-          void proxy.receiveRequest(req, tx).catch((e: unknown) =>
-            roleFault('proxy', req, e, () => core.respond(tx, req, 500, { reason: 'Proxy Error' }), (status, reason) => core.respond(tx, req, status, { reason })),
+      routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled }),
+      users: (el) => {
+        const users: Record<string, TransactionUser> = { local: new OptionsUas(el.uas, uasPolicy) };
+        const verifier = new DigestVerifier({
+          nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime, issuer: opts.worker && opts.worker.count > 1 ? opts.worker.index : undefined }),
+          algorithms: config.auth.algorithms,
+          lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
+          onGuessFailed: (f) => screen.authFailed(f.source, f.username, f.realm),
+          onVerified: (v) => screen.authSucceeded(v.source),
+        });
+        if (roles.has('registrar')) {
+          const registrar = new Registrar(
+            { location: stores.location, verifier, userExists: async (u, r) => (await stores.users.getHa1(u, r, 'MD5')) !== undefined, isOwnAddress },
+            { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
           );
-        },
-        receiveCancel: (invite) => proxy.receiveCancel(invite),
-        forwardAck: (ack) => void proxy.forwardAck(ack).catch((e: unknown) => roleFault('proxy ACK', ack, e)),
-        forwardStrayResponse: (res) => proxy.forwardStrayResponse(res),
-      };
-      if (config.proxy.stateless) {
-        const sl = new StatelessProxy(core, proxy, policy);
-        const accepts = core.proxy.accepts;
-        core.proxy.receiveStateless = (req) => {
-          if (!accepts(req)) return false;
-          void sl.receive(req).catch((e: unknown) => roleFault('stateless proxy', req, e));
-          return true;
-        };
-      }
-    }
-
-    // RFC 3261 §8.2.7: REGISTERs without credentials are challenged before any transaction.
-    if (registrar && config.registrar.authenticate) core.statelessResponse = (req) => registrar.statelessChallenge(req);
-
-    const inflight = new Set<Promise<void>>();
-    core.onRequest = (req: SipRequest, tx: ServerTransaction) => {
-      const respond = (status: number, o: { reason?: string; headers?: Array<[string, string]> } = {}) => {
-        core.respond(tx, req, status, o);
-      };
-      if (req.method === 'REGISTER') {
-        if (!registrar) return respond(405, { headers: [['Allow', allow.join(', ')]] });
-        const p = registrar.handle(req, respond).catch((e: unknown) =>
-          roleFault('registrar', req, e, () => respond(500, { reason: 'Registrar Store Error' }), (status, reason) => respond(status, { reason })),
-        );
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-        return;
-      }
-      if (req.method === 'OPTIONS') {
-        return respond(200, { headers: [['Allow', allow.join(', ')], ['Accept', 'application/sdp'], ['Supported', core.supported.join(', ')]] });
-      }
-      respond(405, { headers: [['Allow', allow.join(', ')]] });
-    };
+          users.registrar = registrarUser = new RegistrarUser(registrar, el, uasPolicy, config.registrar.authenticate);
+        }
+        if (redirectEnabled) {
+          const redirect = new RedirectServer(
+            { domains: config.domains, rules: config.redirect.rules },
+            { location: roles.has('registrar') || config.store !== 'memory' ? stores.location : undefined, users: stores.users, realm: config.auth.realm ? () => config.auth.realm! : undefined },
+          );
+          users.redirect = new RedirectUser(redirect, el);
+        }
+        if (proxyEnabled) {
+          const policy = new ProxyRoutingPolicy(
+            {
+              domains: config.domains,
+              recordRoute: config.proxy.recordRoute,
+              recordRouteDomains: config.proxy.recordRouteDomains,
+              authenticate: config.proxy.authenticate,
+              trustedPeers: config.proxy.trustedPeers,
+              prefixRoutes: config.proxy.routes,
+              defaultRoute: config.proxy.defaultRoute,
+              forking: config.proxy.forking,
+              sequentialTimeoutMs: config.proxy.sequentialTimeout * 1000,
+              recurseOn3xx: config.proxy.recurseOn3xx,
+              realm: config.auth.realm,
+              domainRoutes: config.proxy.domainRoutes,
+            },
+            { location: roles.has('registrar') ? stores.location : undefined, verifier, isOwnAddress },
+          );
+          users.proxy = config.proxy.stateless
+            ? new StatelessProxy(el, policy, isOwnAddress)
+            : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: opts.proxyHooks });
+        }
+        return users;
+      },
+    });
 
     let stopped = false;
     return {
       transport,
-      core,
+      element,
       stores,
-      registrar,
       config,
       async stop() {
         if (stopped) return;
         stopped = true;
-        const wait = Promise.allSettled([...inflight]);
+        const wait = Promise.allSettled([...(registrarUser?.inflight ?? [])]);
         await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
         await transport.stop();
         await stores.close();
@@ -300,13 +204,52 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
   const stores = await openStores({ store: 'memory' });
   return {
     transport: ua.transport,
-    core: ua.core,
+    element: ua.element,
     stores,
-    registrar: undefined,
     config,
     async stop() {
       await ua.stop();
       await stores.close();
     },
+  };
+}
+
+/**
+ * Where a request outside any dialog goes (the element's {@link MethodRouter}), first match
+ * wins; `local` is the server's own UAS (OPTIONS, §11).
+ *
+ * | roles            | REGISTER  | addressed to the server          | anything else |
+ * | ---------------- | --------- | -------------------------------- | ------------- |
+ * | registrar        | registrar | local                            | local (405)   |
+ * | + proxy          | registrar | local                            | proxy         |
+ * | + redirect       | registrar | local (OPTIONS without a user)   | redirect      |
+ */
+export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect: boolean }): RouteRule[] {
+  const rules: RouteRule[] = [];
+  if (roles.registrar) rules.push({ tu: 'registrar', methods: ['REGISTER'] });
+  if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });
+  else if (roles.proxy) rules.push({ tu: 'local', requestUri: 'server' }, { tu: 'proxy' });
+  rules.push({ tu: 'local' });
+  return rules;
+}
+
+/**
+ * Which URIs are this server (Kamailio's "myself"): a listener address and port, or a served
+ * domain without a port.
+ */
+function ownAddressTest(config: Config, transport: TransportLayer): (uri: SipUri) => boolean {
+  const ownHosts = new Set<string>([...config.domains.map((d) => d.toLowerCase())]);
+  for (const l of transport.boundListeners) {
+    if (l.address === '0.0.0.0' || l.address === '::') {
+      for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) ownHosts.add(a.address.toLowerCase());
+    } else ownHosts.add(l.address.toLowerCase());
+  }
+  if (config.transport.advertisedHost) ownHosts.add(config.transport.advertisedHost.toLowerCase());
+  const ownPorts = new Set(transport.boundListeners.map((l) => l.port));
+  return (uri: SipUri): boolean => {
+    const host = uri.hostname.toLowerCase();
+    if (!ownHosts.has(host)) return false;
+    const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
+    return ownPorts.has(port) || (uri.port === undefined && config.domains.some((d) => d.toLowerCase() === host));
   };
 }

@@ -7,20 +7,21 @@
  * Policy (which targets, whether to record-route, authentication) comes from a
  * {@link ProxyPolicy} supplied by the proxy role; this file is mechanism only.
  *
- * @remarks Layer 4 (`tu/`). Uses the transaction and transport layers through
- * {@link UserAgentCore} (one transaction layer per process, shared with the UAS core).
+ * @remarks Layer 4 (`tu/`). A {@link TransactionUser} of the {@link SipElement}: it sends through
+ * the element's UAC core and answers through its UAS core.
  */
 import crypto from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
-import {
-  EditList, HEADER_KEYS, type HeaderList, type SipRequest, type SipResponse, type SipUri, buildResponseFrom, createResponse, firstValueEnd,
-  isRecordRouted, parseMessage, parseNameAddr, parseUri,
-} from '../sip/index.js';
+import { type HeaderList, type SipRequest, type SipResponse, type SipUri, buildResponseFrom, createResponse, isRecordRouted, parseUri } from '../sip/index.js';
 import { type ClientTransaction, type InviteServerTransaction, type ServerTransaction, buildCancel, syntheticCause } from '../transaction/index.js';
-import { type TransportKind, kindFromToken, viaToken } from '../transport/index.js';
+import type { TransportKind } from '../transport/index.js';
 import type { Clock } from '../util/clock.js';
 import { StateError } from '../util/errors.js';
-import type { Target, UserAgentCore } from './user-agent-core.js';
+import { nextHop } from '../dialog/index.js';
+import type { SipElement, TransactionUser } from './element.js';
+import { type RoutedRequest, flowToken, forwardStrayResponse, forwardedRequest, loopHash, processRoutes, viaFor, withoutTopVia } from './proxy-forwarding.js';
+import { type ProcessorResult, REQUEST_VALIDATION, runChain } from './proxy-pipeline.js';
+import type { Target } from './uac-core.js';
 
 const branchChannel = diagnostics.channel('sip:proxy:branch');
 
@@ -83,7 +84,7 @@ export interface ProxyHooks {
 export const MAX_FAILURE_ROUNDS = 8;
 
 export interface ProxyCoreOptions {
-  core: UserAgentCore;
+  element: SipElement;
   policy: ProxyPolicy;
   /** Routing blocks of an embedding program (see {@link ProxyHooks}). */
   hooks?: ProxyHooks;
@@ -152,8 +153,8 @@ interface ResponseContext {
   failureRounds: number;
 }
 
-export class ProxyCore {
-  private readonly core: UserAgentCore;
+export class ProxyCore implements TransactionUser {
+  private readonly el: SipElement;
   private readonly policy: ProxyPolicy;
   private readonly isLocal: (uri: SipUri) => boolean;
   private readonly supported: string[];
@@ -165,7 +166,7 @@ export class ProxyCore {
   private branchCounter = 0;
 
   constructor(opts: ProxyCoreOptions) {
-    this.core = opts.core;
+    this.el = opts.element;
     this.policy = opts.policy;
     this.isLocal = opts.isLocal;
     this.supported = opts.supported ?? [];
@@ -179,20 +180,33 @@ export class ProxyCore {
 
   // ---- §16.3 – §16.6 -----------------------------------------------------------------
 
-  /** A new request (not ACK, not CANCEL) the proxy is responsible for. */
-  async receiveRequest(req: SipRequest, tx: ServerTransaction): Promise<void> {
-    const reply = (status: number, opts: { reason?: string; headers?: HeaderList } = {}) => this.core.respond(tx, req, status, opts);
-    // §16.3 step 2: URI scheme.
-    if (req.uri.kind === 'absolute') return void reply(416);
-    // §16.3 step 3: Max-Forwards.
-    const mf = req.maxForwards;
-    if (mf === 0) return void reply(483);
-    // §16.3 step 5: Proxy-Require.
-    const unsupported = req.optionTags('Proxy-Require').filter((t) => !this.supported.includes(t));
-    if (unsupported.length > 0) return void reply(420, { headers: [['Unsupported', unsupported.join(', ')]] });
-    // §16.3 step 4: loop detection with the branch's loop-detection part (§16.6 step 8).
+  /** A new request (not ACK, not CANCEL) the proxy is responsible for ({@link TransactionUser}). */
+  receiveRequest(req: SipRequest, tx: ServerTransaction): void {
+    this.handleRequest(req, tx).catch((e: unknown) => this.el.requestFailed('proxy', req, tx, e, 'Proxy Error'));
+  }
+
+  /** An ACK for a 2xx: relayed statelessly ({@link TransactionUser}). */
+  receiveAck(ack: SipRequest): void {
+    this.forwardAck(ack).catch((e: unknown) => this.el.requestFailed('proxy ACK', ack, undefined, e));
+  }
+
+  /** §16.10: a CANCEL for a proxied INVITE cancels its branches; one still being decided gets 487 ({@link TransactionUser}). */
+  receiveCancel(_cancel: SipRequest, invite: InviteServerTransaction): void {
+    if (!this.cancelBranches(invite) && invite.state === 'Proceeding') this.el.uas.respond(invite, invite.request, 487);
+  }
+
+  /** A response no branch matched: relayed by its Via when it is ours to relay ({@link TransactionUser}). */
+  receiveStrayResponse(res: SipResponse): boolean {
+    this.forwardStrayResponse(res);
+    return true;
+  }
+
+  private async handleRequest(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const reply = (status: number, opts: { reason?: string; headers?: HeaderList } = {}) => this.el.uas.respond(tx, req, status, opts);
+    // §16.3 steps 2–5 (step 1, the syntax, was the transport's): a chain of processors.
     const hash = loopHash(req);
-    if (this.isLoop(req, hash)) return void reply(482);
+    const invalid = runChain(REQUEST_VALIDATION, req, { supported: this.supported, isLocal: this.isLocal, hash }) as ProcessorResult;
+    if (invalid?.kind === 'respond') return void reply(invalid.status, { reason: invalid.reason, headers: invalid.headers });
     // §16.4: strict-route compatibility and our own Route entries.
     const routed = this.processRoutes(req);
     // 100 Trying for INVITE right away (§16.2: a stateful proxy MAY; avoids upstream retransmits).
@@ -221,49 +235,8 @@ export class ProxyCore {
   }
 
   /** §16.4 (shared with the stateless proxy). */
-  processRoutes(req: SipRequest): { requestUri: string; routes: string[]; flow?: Target } {
-    let requestUri = req.uriText;
-    let routes = req.route.map((r) => r.toString());
-    // §16.4: a strict router upstream put our URI in the Request-URI; the real target is the last Route.
-    const ru = req.uri;
-    if (ru.kind === 'sip' && this.isLocal(ru) && routes.length > 0 && (ru.params.has('lr') || !ru.user)) {
-      const last = parseNameAddr(routes[routes.length - 1]!, 'Route');
-      if (!last.uri || last.uri.kind !== 'sip' || !this.isLocal(last.uri)) {
-        requestUri = last.uriText;
-        routes = routes.slice(0, -1);
-      }
-    }
-    // §16.4: remove our own Route entries at the top (two after a transport switch, RFC 5658).
-    // One of them may carry a flow token (see recordRouteUri): the flow the far end is on.
-    let flow: Target | undefined;
-    const src = req.source;
-    while (routes.length > 0) {
-      const top = parseNameAddr(routes[0]!, 'Route').uri;
-      if (top.kind === 'sip' && this.isLocal(top)) {
-        const f = parseFlowToken(top.user);
-        if (f && !(src && f.kind === src.transport && f.address === src.address && f.port === src.port)) flow = f;
-        routes = routes.slice(1);
-      } else break;
-    }
-    return { requestUri, routes, flow };
-  }
-
-  private isLoop(req: SipRequest, hash: string): boolean {
-    for (const v of req.via) {
-      const b = v.branch;
-      if (!b || !b.startsWith('z9hG4bKsb')) continue;
-      const host = v.hostname;
-      let uri: SipUri;
-      try {
-        uri = parseUri(`sip:${host.includes(':') ? `[${host}]` : host}${v.port ? `:${v.port}` : ''}`) as SipUri;
-      } catch {
-        continue;
-      }
-      if (!this.isLocal(uri)) continue;
-      // A spiral changes the Request-URI or route, hence the hash; a loop does not (§16.3 step 4).
-      if (b.slice(9, 9 + hash.length) === hash) return true;
-    }
-    return false;
+  processRoutes(req: SipRequest): RoutedRequest {
+    return processRoutes(req, this.isLocal);
   }
 
   private startNextGroup(ctx: ResponseContext): void {
@@ -278,13 +251,13 @@ export class ProxyCore {
         const code = (error as { code?: string }).code;
         // A copy over the size or header limits is the request's doing, not a fault: 513.
         const status = code === 'SIP_ERR_TOO_LARGE' || code === 'SIP_ERR_HEADER_COUNT' ? 513 : 500;
-        if (status === 500) this.core.transport.reportFault({ where: 'proxy forward', error, ...this.core.transport.faultContext(ctx.req) });
+        if (status === 500) this.el.transport.reportFault({ where: 'proxy forward', error, ...this.el.transport.faultContext(ctx.req) });
         if (branch !== undefined) this.branchFinal(ctx, branch, this.localResponse(ctx, status, status === 513 ? 'Forwarded Request Too Large' : 'Proxy Error'));
       });
     }
     const seqMs = this.policy.sequentialTimeoutMs;
     if (ctx.pending.length > 0 && seqMs && ctx.req.method === 'INVITE') {
-      ctx.groupTimer = this.core.clock.setTimer(seqMs, () => {
+      ctx.groupTimer = this.el.clock.setTimer(seqMs, () => {
         // Sequential forking: this group rang too long; cancel it and try the next (find me / follow me).
         for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
       });
@@ -299,10 +272,10 @@ export class ProxyCore {
     const routed = (ctx as ResponseContext & { routed?: { requestUri: string; routes: string[] } }).routed!;
     const routes = [...(target.route ?? []), ...routed.routes];
     // §16.6 step 6/7: next hop is the top Route, else the Request-URI.
-    const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : target.uri;
+    const hop = nextHop(routes, target.uri);
     let dests: Target[];
     try {
-      dests = target.destination ? [target.destination] : (this.core.resolveSync(nextHop) ?? (await this.core.resolve(nextHop)));
+      dests = target.destination ? [target.destination] : (this.el.uac.resolveSync(hop) ?? (await this.el.uac.resolve(hop)));
     } catch {
       dests = [];
     }
@@ -329,7 +302,7 @@ export class ProxyCore {
       return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true, headers: extra });
     };
     if (branchChannel.hasSubscribers) branchChannel.publish({ callId: req.callId, branch: branch.index, target: target.uri });
-    const result = this.core.send(dests, build, {
+    const result = this.el.uac.send(dests, build, {
       onTransaction: (tx, dest) => {
         branch.tx = tx;
         branch.dest = dest;
@@ -349,9 +322,7 @@ export class ProxyCore {
   }
 
   viaFor(kind: TransportKind, branch: string): string {
-    const k = this.core.transport.hasListener(kind) ? kind : 'udp';
-    const sb = this.core.transport.viaSentBy(k);
-    return `SIP/2.0/${viaToken(kind)} ${sb.host}:${sb.port};branch=${branch}`;
+    return viaFor(this.el.transport, kind, branch);
   }
 
   /**
@@ -361,15 +332,15 @@ export class ProxyCore {
    * go back over the connection named in our Route (see processRoutes).
    */
   private recordRouteUri(kind: TransportKind, peer?: { address: string; port: number }): string {
-    const k = this.core.transport.hasListener(kind) ? kind : 'udp';
-    const sb = this.core.transport.sentBy(k);
+    const k = this.el.transport.hasListener(kind) ? kind : 'udp';
+    const sb = this.el.transport.sentBy(k);
     const user = peer && (k === 'ws' || k === 'wss') ? `${flowToken(k, peer.address, peer.port)}@` : '';
     return `sip:${user}${sb.host}:${sb.port}${k === 'udp' ? '' : `;transport=${k}`};lr`;
   }
 
   private armTimerC(ctx: ResponseContext, branch: Branch): void {
-    if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
-    branch.timerC = this.core.clock.setTimer(this.timerCMs, () => {
+    if (branch.timerC) this.el.clock.clearTimer(branch.timerC);
+    branch.timerC = this.el.clock.setTimer(this.timerCMs, () => {
       // §16.6 step 11 / §16.8: Timer C fired — CANCEL a ringing branch, else act as if 408.
       if (branch.state === 'Proceeding') this.cancelBranch(branch);
       else if (branch.state === 'Trying' || branch.state === 'CancelPending') this.branchFinal(ctx, branch, this.localResponse(ctx, 408));
@@ -390,7 +361,7 @@ export class ProxyCore {
     if (branch.state === 'Completed') return;
     moveBranch(branch, 'Completed');
     branch.final = res;
-    if (branch.timerC) this.core.clock.clearTimer(branch.timerC);
+    if (branch.timerC) this.el.clock.clearTimer(branch.timerC);
     const st = res.status;
     if (st >= 200 && st < 300) {
       // §16.7 step 5: every 2xx to INVITE is forwarded at once; the rest are cancelled (§16.7 step 10).
@@ -434,7 +405,7 @@ export class ProxyCore {
 
   private maybeFinish(ctx: ResponseContext): void {
     if (ctx.branches.some((b) => !b.final)) return;
-    if (ctx.groupTimer) this.core.clock.clearTimer(ctx.groupTimer);
+    if (ctx.groupTimer) this.el.clock.clearTimer(ctx.groupTimer);
     if (ctx.pending.length > 0 && !ctx.sent2xx && !ctx.cancelled && !(ctx.best && ctx.best.status >= 600)) {
       this.startNextGroup(ctx);
       return;
@@ -476,7 +447,7 @@ export class ProxyCore {
    * Vias, so it goes upstream as it is: stripping a "top Via" would remove the client's.
    */
   private localResponse(ctx: ResponseContext, status: number, reason?: string, headers?: HeaderList): SipResponse {
-    const res = createResponse(ctx.req, status, { reason, headers, toTag: this.core.toTagFor(ctx.tx) });
+    const res = createResponse(ctx.req, status, { reason, headers, toTag: this.el.uas.toTagFor(ctx.tx) });
     this.local.add(res);
     return res;
   }
@@ -486,7 +457,7 @@ export class ProxyCore {
     try {
       return await fn();
     } catch (error) {
-      this.core.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.core.transport.faultContext(req) });
+      this.el.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.el.transport.faultContext(req) });
       return undefined;
     }
   }
@@ -495,7 +466,7 @@ export class ProxyCore {
     try {
       return fn();
     } catch (error) {
-      this.core.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.core.transport.faultContext(req) });
+      this.el.transport.reportFault({ where: `proxy ${name} hook`, error, ...this.el.transport.faultContext(req) });
       return undefined;
     }
   }
@@ -507,7 +478,7 @@ export class ProxyCore {
       fwd = this.local.has(res) ? res : withoutTopVia(res);
     } catch (error) {
       // A response whose copy cannot be built (§16.7 step 9): upstream gets a 502 of ours.
-      this.core.transport.reportFault({ where: 'proxy response', error, ...this.core.transport.faultContext(res) });
+      this.el.transport.reportFault({ where: 'proxy response', error, ...this.el.transport.faultContext(res) });
       if (res.status < 200) return;
       fwd = this.localResponse(ctx, 502, 'Bad Response From Next Hop');
     }
@@ -524,11 +495,11 @@ export class ProxyCore {
   private sendCancel(branch: Branch): void {
     moveBranch(branch, 'Cancelled');
     const cancel = buildCancel(branch.tx!.request);
-    void this.core.send([branch.dest!], () => cancel);
+    void this.el.uac.send([branch.dest!], () => cancel);
   }
 
-  /** §16.10: a CANCEL for a proxied INVITE: cancel every pending branch. */
-  receiveCancel(invite: ServerTransaction): boolean {
+  /** §16.10: a CANCEL for a proxied INVITE: cancel every pending branch. False when the INVITE has no response context. */
+  private cancelBranches(invite: ServerTransaction): boolean {
     const ctx = this.contexts.get(invite);
     if (!ctx) return false;
     ctx.cancelled = true;
@@ -549,8 +520,7 @@ export class ProxyCore {
     const mf = ack.maxForwards;
     if (mf === 0) return;
     const routed = this.processRoutes(ack);
-    const nextHop = routed.routes.length > 0 ? parseNameAddr(routed.routes[0]!, 'Route').uriText : routed.requestUri;
-    const nh = parseUri(nextHop, 'Request-URI');
+    const nh = parseUri(nextHop(routed.routes, routed.requestUri), 'Request-URI');
     if (routed.routes.length === 0 && routed.flow) return this.sendAck(ack, routed, routed.requestUri, [], routed.flow);
     if (nh.kind === 'sip' && this.isLocal(nh) && routed.routes.length === 0) {
       let d: TargetDecision;
@@ -567,10 +537,10 @@ export class ProxyCore {
 
   private async sendAck(ack: SipRequest, routed: { requestUri: string; routes: string[] }, uri: string, extraRoutes: string[], destination?: Target): Promise<void> {
     const routes = [...extraRoutes, ...routed.routes];
-    const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : uri;
+    const hop = nextHop(routes, uri);
     let dests: Target[];
     try {
-      dests = destination && routes.length === 0 ? [destination] : (this.core.resolveSync(nextHop) ?? (await this.core.resolve(nextHop)));
+      dests = destination && routes.length === 0 ? [destination] : (this.el.uac.resolveSync(hop) ?? (await this.el.uac.resolve(hop)));
     } catch {
       dests = [];
     }
@@ -578,107 +548,13 @@ export class ProxyCore {
     if (!dest) return;
     const via = this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`);
     const fwd = forwardedRequest(ack, { uri, via, recordRoute: [], routes, receivedVia: false });
-    this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
+    this.el.uac.sendStateless(fwd, dest);
   }
 
   /** A 2xx retransmission whose client transaction is gone: forward upstream by its Via (§16.7). */
   forwardStrayResponse(res: SipResponse): void {
-    const vias = res.viaValues();
-    if (vias.length < 2) return; // only our Via: nobody upstream
-    let top;
-    try {
-      top = res.topVia;
-      const b = top.branch ?? '';
-      // Ours: a stateful branch (only its 2xx to INVITE outlive the transaction) or a stateless one.
-      const statefulStray = b.startsWith('z9hG4bKsb') && res.cseq.method === 'INVITE' && res.status >= 200 && res.status < 300;
-      if (!statefulStray && !b.startsWith(STATELESS_BRANCH_PREFIX)) return;
-      const own = parseUri(`sip:${top.host}${top.port ? `:${top.port}` : ''}`);
-      if (own.kind !== 'sip' || !this.isLocal(own)) return;
-      const next = res.via[1]!;
-      const fwd = withoutTopVia(res);
-      const address = next.received ?? next.hostname;
-      const port = next.rport ?? next.port ?? 5060;
-      const kind = kindFromToken(next.transport) ?? 'udp';
-      this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: { kind, address: address.replace(/^\[|\]$/g, ''), port } satisfies Target });
-    } catch {
-      /* malformed Via in a stray response: drop */
-    }
+    forwardStrayResponse(res, this.isLocal, (fwd, dest) => this.el.uac.sendStateless(fwd as unknown as SipRequest, dest));
   }
-}
-
-/** Branch prefix of requests forwarded statelessly (RFC 3261 §16.11). */
-export const STATELESS_BRANCH_PREFIX = 'z9hG4bKsl';
-
-const FLOW_PREFIX = 'sbf-';
-
-/** A flow token for a Record-Route user part: `sbf-` + base64url("kind|address|port"). */
-function flowToken(kind: TransportKind, address: string, port: number): string {
-  return FLOW_PREFIX + Buffer.from(`${kind}|${address}|${port}`).toString('base64url');
-}
-
-function parseFlowToken(user: string | undefined): Target | undefined {
-  if (!user || !user.startsWith(FLOW_PREFIX)) return undefined;
-  const m = /^(ws|wss|tcp|tls)\|([^|]+)\|(\d{1,5})$/.exec(Buffer.from(user.slice(FLOW_PREFIX.length), 'base64url').toString('utf8'));
-  return m ? { kind: m[1] as TransportKind, address: m[2]!, port: Number(m[3]) } : undefined;
-}
-
-/**
- * §16.6 steps 2–8 on the received bytes (STYLE §12.3: forwarding by edit list): the new
- * Request-URI, our Via and Record-Route on top, Route lines replaced by the route computed for
- * this target (at the end), Max-Forwards decremented (70 when absent). With `receivedVia`, the
- * Via we received goes out with the `received`/`rport` the transport noted (RFC 3261 §18.2.1,
- * RFC 3581). Everything else — order, spelling, compact forms, unknown headers, the body and its
- * Content-Length — is copied byte for byte.
- */
-export function forwardedRequest(
-  req: SipRequest,
-  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean; headers?: HeaderList },
-): SipRequest {
-  const e = new EditList(req).setStartLine(`${req.method} ${o.uri} SIP/2.0`);
-  e.prependHeader('Via', o.via);
-  for (const rr of o.recordRoute) e.prependHeader('Record-Route', rr);
-  const topVia = o.receivedVia ? req.receivedTopVia : undefined;
-  let mfDone = false;
-  let viaDone = false;
-  let lengthSeen = false;
-  const n = req.headerCount;
-  for (let j = 0; j < n; j++) {
-    const k = req.lineKey(j);
-    if (k === HEADER_KEYS.contentLength) lengthSeen = true;
-    else if (k === HEADER_KEYS.route) e.deleteLine(j);
-    else if (k === HEADER_KEYS.maxForwards) {
-      if (!mfDone) e.replaceLine(j, 'Max-Forwards', String(Math.max(0, (req.maxForwards ?? 70) - 1)));
-      else e.deleteLine(j);
-      mfDone = true;
-    } else if (k === HEADER_KEYS.via && !viaDone) {
-      viaDone = true;
-      if (topVia !== undefined) {
-        // Only the first value of the first Via line changes; the values after it stay as written.
-        const ve = req.lineValueEnd(j);
-        const fe = firstValueEnd(req.raw, req.lineValueStart(j), ve);
-        e.replaceLine(j, 'Via', fe < ve ? `${topVia}${req.raw.toString('utf8', fe, ve)}` : topVia);
-      }
-    }
-  }
-  if (!mfDone) e.appendHeader('Max-Forwards', '70');
-  for (const r of o.routes) e.appendHeader('Route', r);
-  for (const [name, value] of o.headers ?? []) e.appendHeader(name, value);
-  // Optional over UDP, mandatory over a stream (§18.3, §20.14): the next hop may be TCP.
-  if (!lengthSeen) e.appendHeader('Content-Length', String(req.body.length));
-  return parseMessage(e.toBuffer()) as SipRequest;
-}
-
-/** §16.6 step 8 / §16.3 step 4: a hash over the fields a loop would leave unchanged. */
-export function loopHash(req: SipRequest): string {
-  // Not the topmost Via: when a request comes back to us, the top Via is the previous hop's
-  // (our own, on a direct loop), with a fresh branch on every pass, so a hash over it never
-  // matches the one in our earlier Via and a loop would only end when Max-Forwards reaches 0
-  // (483 instead of 482). Branch uniqueness comes from the per-branch suffix, not from this hash.
-  const fields = [
-    req.uriText, req.to.tag ?? '', req.from.tag ?? '', req.callId, String(req.cseq.seq),
-    req.headers('Route').join(','), req.headers('Proxy-Require').join(','), req.headers('Proxy-Authorization').join(','),
-  ];
-  return crypto.hash('md5', fields.join('\0'), 'hex').slice(0, 16);
 }
 
 function groupByQ(targets: ProxyTarget[]): ProxyTarget[][] {
@@ -704,26 +580,6 @@ function better(a: SipResponse, b: SipResponse): boolean {
   return rank(a) > rank(b);
 }
 
-
-/**
- * §16.7 step 3: the response without the topmost Via value (ours), every other byte as
- * received. The next Via is the one we forwarded, `received`/`rport` included (§18.2.1).
- */
-export function withoutTopVia(res: SipResponse): SipResponse {
-  const n = res.headerCount;
-  for (let j = 0; j < n; j++) {
-    if (res.lineKey(j) !== HEADER_KEYS.via) continue;
-    const e = new EditList(res);
-    const vs = res.lineValueStart(j);
-    const ve = res.lineValueEnd(j);
-    const fe = firstValueEnd(res.raw, vs, ve);
-    if (fe >= ve) e.deleteLine(j);
-    else e.replaceLine(j, 'Via', res.raw.toString('utf8', fe + 1, ve).trimStart());
-    // Shorter than what was received and parsed, except where text was re-encoded: build limits.
-    return parseMessage(e.toBuffer(), { limits: { maxMessageSize: 4 << 20, maxHeaders: 4096 } }) as SipResponse;
-  }
-  return res;
-}
 
 function withStatus(res: SipResponse, status: number, reason: string): SipResponse {
   const headers: HeaderList = res.headerLines().filter(([n]) => !/^(content-length|l)$/i.test(n));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type SipRequest, type SipResponse, parseMessage } from '../sip/index.js';
-import { forwardedRequest, withoutTopVia } from './proxy-core.js';
+import { forwardedRequest, withoutTopVia } from './proxy-forwarding.js';
 
 const parse = (text: string) => parseMessage(Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8'));
 

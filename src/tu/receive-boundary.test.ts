@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { type SipResponse, parseMessage } from '../sip/index.js';
-import { UserAgentCore } from './user-agent-core.js';
+import { SipElement } from './element.js';
 import { VirtualClock, guardedClock } from '../util/clock.js';
 import { type FaultReport, describeFault, limitLines } from '../transport/fault.js';
 import { TransportLayer } from '../transport/transport-layer.js';
@@ -119,12 +119,20 @@ test('a response handler that throws is reported, the connection (TCP) stays usa
   assert.match(Buffer.concat(got).toString(), /^SIP\/2\.0 200 OK/);
 });
 
-test('UAS core: a TU that throws after the transaction exists answers 500 through it', async () => {
+test('element: a TU that throws after the transaction exists answers 500 through it', async () => {
   const { t, faults, udp } = await layer();
-  const core = new UserAgentCore({ transport: t, allow: ['OPTIONS', 'INVITE'] });
-  core.onRequest = () => {
-    throw new RangeError('role failed');
-  };
+  new SipElement({
+    transport: t,
+    users: () => ({
+      failing: {
+        uas: { allow: ['OPTIONS', 'INVITE'], supported: [], accept: ['application/sdp'] },
+        receiveRequest: () => {
+          throw new RangeError('role failed');
+        },
+      },
+    }),
+    routes: [{ tu: 'failing' }],
+  });
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
   cleanup.push(() => void sock.close());

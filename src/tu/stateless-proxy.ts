@@ -5,33 +5,53 @@
  * from the incoming request's top Via branch: a retransmission (and the CANCEL or non-2xx ACK of
  * an INVITE) gets the same branch downstream.
  *
- * @remarks Layer 4 (`tu/`). Shares the policy and route processing of {@link ProxyCore}.
+ * @remarks Layer 4 (`tu/`). A {@link TransactionUser} whose stateless band takes every request;
+ * shares the policy and the forwarding mechanics ({@link forwardedRequest}) of the stateful proxy.
  */
 import crypto from 'node:crypto';
-import { type HeaderList, type SipRequest, createResponse, parseNameAddr } from '../sip/index.js';
+import { type HeaderList, type SipRequest, type SipResponse, type SipUri, createResponse } from '../sip/index.js';
 import type { TransportKind } from '../transport/index.js';
-import { type ProxyCore, type ProxyPolicy, STATELESS_BRANCH_PREFIX, forwardedRequest } from './proxy-core.js';
-import type { Target, UserAgentCore } from './user-agent-core.js';
+import { nextHop } from '../dialog/index.js';
+import type { SipElement, TransactionUser } from './element.js';
+import type { ProxyPolicy } from './proxy-core.js';
+import { type ProcessorResult, STATELESS_VALIDATION, runChain } from './proxy-pipeline.js';
+import { STATELESS_BRANCH_PREFIX, forwardStrayResponse, forwardedRequest, processRoutes, viaFor } from './proxy-forwarding.js';
+import type { Target } from './uac-core.js';
 
-export class StatelessProxy {
+export class StatelessProxy implements TransactionUser {
   constructor(
-    private readonly core: UserAgentCore,
-    private readonly stateful: ProxyCore,
+    private readonly el: SipElement,
     private readonly policy: ProxyPolicy,
+    private readonly isLocal: (uri: SipUri) => boolean,
     private readonly supported: string[] = [],
   ) {}
+
+  /** Every request routed here is taken before any transaction exists ({@link TransactionUser}). */
+  receiveStateless(req: SipRequest): boolean {
+    this.receive(req).catch((e: unknown) => this.el.requestFailed('stateless proxy', req, undefined, e));
+    return true;
+  }
+
+  receiveRequest(): void {
+    /* never reached: receiveStateless takes every request */
+  }
+
+  /** Responses go back by their Via (§16.11). */
+  receiveStrayResponse(res: SipResponse): boolean {
+    forwardStrayResponse(res, this.isLocal, (fwd, dest) => this.el.uac.sendStateless(fwd as unknown as SipRequest, dest));
+    return true;
+  }
 
   /** Answers or forwards `req`; never creates a transaction. */
   async receive(req: SipRequest): Promise<void> {
     const reply = (status: number, headers: HeaderList = []) => {
       if (req.method === 'ACK') return;
-      this.core.transport.sendResponse(createResponse(req, status, { toTag: req.to.tag ? undefined : 'sl' + branchHash(req).slice(0, 8), headers }), req);
+      this.el.transport.sendResponse(createResponse(req, status, { toTag: req.to.tag ? undefined : 'sl' + branchHash(req).slice(0, 8), headers }), req);
     };
-    if (req.uri.kind === 'absolute') return reply(416);
-    if (req.maxForwards === 0) return reply(483);
-    const unsupported = req.optionTags('Proxy-Require').filter((t) => !this.supported.includes(t));
-    if (unsupported.length > 0) return reply(420, [['Unsupported', unsupported.join(', ')]]);
-    const routed = this.stateful.processRoutes(req);
+    // §16.3 steps 2–5, the same chain as the stateful proxy's (§16.11: a stateless proxy validates too).
+    const invalid = runChain(STATELESS_VALIDATION, req, { supported: this.supported, isLocal: this.isLocal, hash: '' }) as ProcessorResult;
+    if (invalid?.kind === 'respond') return reply(invalid.status, invalid.headers);
+    const routed = processRoutes(req, this.isLocal);
     let uri = routed.requestUri;
     let routes = routed.routes;
     if (routes.length === 0) {
@@ -42,10 +62,10 @@ export class StatelessProxy {
       uri = t.uri;
       routes = [...(t.route ?? []), ...routes];
     }
-    const nextHop = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : uri;
+    const hop = nextHop(routes, uri);
     let dests: Target[];
     try {
-      dests = this.core.resolveSync(nextHop) ?? (await this.core.resolve(nextHop));
+      dests = this.el.uac.resolveSync(hop) ?? (await this.el.uac.resolve(hop));
     } catch {
       dests = [];
     }
@@ -53,9 +73,9 @@ export class StatelessProxy {
     if (!dest) return reply(404);
     const kind: TransportKind = dest.kind;
     // §16.11: the same incoming request always yields the same branch (no state to remember it).
-    const via = this.stateful.viaFor(kind, `${STATELESS_BRANCH_PREFIX}${branchHash(req)}`);
+    const via = viaFor(this.el.transport, kind, `${STATELESS_BRANCH_PREFIX}${branchHash(req)}`);
     const fwd = forwardedRequest(req, { uri, via, recordRoute: [], routes, receivedVia: false });
-    this.core.transactions.sendStateless(fwd, { kind: 'request-destination', destination: dest });
+    this.el.uac.sendStateless(fwd, dest);
   }
 }
 

@@ -269,7 +269,7 @@ test('OPTIONS → 200 with Allow, Accept and Supported', async () => {
   assert.equal(res.topVia.rport, peer.port);
 });
 
-test('re-INVITE glare: a re-INVITE received while our own is outstanding → 491 (RFC 3261 §14.2)', async () => {
+test('re-INVITE glare: a re-INVITE received while our own is outstanding → 491 (RFC 3261 §14.2); ours, refused 491, is sent again after the §14.1 interval', async () => {
   const { ua, port } = await startUa();
   let uaCall: Call | undefined;
   ua.on('invite', (inv) => { uaCall = inv.accept(); });
@@ -309,7 +309,8 @@ test('re-INVITE glare: a re-INVITE received while our own is outstanding → 491
   assert.equal(glare.status, 491, `expected 491 Request Pending, got ${glare.status}`);
   peer.send(ackFor(glare, mine, peer, port, 2), port);
 
-  // Answer the UA's re-INVITE with 491 as well: its hold() resolves with it.
+  // Answer the UA's re-INVITE with 491 as well: it ACKs the 491 and, after the §14.1 interval
+  // (0–2 s: it did not choose the Call-ID), sends its re-INVITE again with a new CSeq.
   const reply491 = [
     'SIP/2.0 491 Request Pending',
     ...theirs.headers('Via').map((v) => `Via: ${v}`),
@@ -321,10 +322,30 @@ test('re-INVITE glare: a re-INVITE received while our own is outstanding → 491
     '',
     '',
   ].join('\r\n');
+  const sent491 = Date.now();
   peer.send(reply491, port);
-  assert.equal((await holding).status, 491);
   const theirAck = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'ACK', 'ACK for our 491');
   assert.equal(theirAck.cseq.seq, theirs.cseq.seq);
+  const retry = await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'INVITE' && m.cseq.seq > theirs.cseq.seq, 'the retried re-INVITE');
+  assert.ok(Date.now() - sent491 <= 2500, `retried after ${Date.now() - sent491} ms, §14.1 allows 0–2 s`);
+  assert.match(retry.body.toString(), /a=sendonly/);
+  const answerSdp = SDP(40002, 'recvonly');
+  peer.send([
+    'SIP/2.0 200 OK',
+    ...retry.headers('Via').map((v) => `Via: ${v}`),
+    `From: ${retry.header('From')}`,
+    `To: ${retry.header('To')}`,
+    `Call-ID: ${retry.callId}`,
+    `CSeq: ${retry.header('CSeq')}`,
+    `Contact: <sip:tester@127.0.0.1:${peer.port}>`,
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(answerSdp)}`,
+    '',
+    answerSdp,
+  ].join('\r\n'), port);
+  assert.equal((await holding).status, 200);
+  await peer.next<SipRequest>((m) => m.kind === 'request' && m.method === 'ACK' && m.cseq.seq === retry.cseq.seq, 'ACK for the 200 to the retry');
+  assert.match(uaCall!.localSdp ?? '', /a=sendonly/, 'the hold offer is in force once answered');
 
   // With nothing outstanding any more, a new re-INVITE from us is accepted.
   const again = request({ method: 'INVITE', uaPort: port, peer, callId: inv.callId, fromTag: inv.fromTag, toTag: uaTag, cseq: 3, body: SDP(40002, 'sendonly') });

@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { ProxyRoutingPolicy, type ProxyPolicyConfig, type ProxyPolicyDeps, type PrefixRoute } from './proxy-policy.js';
+export { type RoutingContext } from './proxy-policy.js';

@@ -9,7 +9,7 @@
 import type { DigestVerifier } from '../../auth/index.js';
 import { type SipRequest, type SipUri, percentDecode } from '../../sip/index.js';
 import type { LocationStore } from '../../store/index.js';
-import type { ProxyPolicy, ProxyTarget, TargetDecision } from '../../tu/index.js';
+import { type ProxyPolicy, type ProxyTarget, type RequestProcessor, type TargetDecision, runChain } from '../../tu/index.js';
 import { canonicalAor } from '../registrar/index.js';
 
 export interface PrefixRoute {
@@ -49,13 +49,77 @@ export interface ProxyPolicyDeps {
   isOwnAddress: (uri: SipUri) => boolean;
 }
 
+/** What the routing processors know about one request, worked out once. */
+export interface RoutingContext {
+  /** Is the Request-URI's host one of our domains or addresses (Kamailio's "myself")? */
+  local: boolean;
+  inDialog: boolean;
+  fromHost: string;
+  /** The From names one of our domains. */
+  fromUs: boolean;
+  /** The source is a trusted peer (gateway, other proxy). */
+  trusted: boolean;
+}
+
+type Processor = RequestProcessor<RoutingContext>;
+
+/**
+ * The routing policy as a chain of processors (see `tu/proxy-pipeline.ts`), in this order:
+ * `authenticate` → `tel-routes` → `sip-only` → for our domains `in-dialog` → `location` →
+ * `prefix-routes` → `default-route` → `not-found`; for foreign ones `relay-check` →
+ * `domain-routes` → `request-uri`. {@link processors} names them; docs/proxy.md shows each.
+ */
 export class ProxyRoutingPolicy implements ProxyPolicy {
   readonly recurseOn3xx: boolean;
   readonly sequentialTimeoutMs: number;
+  /** The target-determination chain (§16.5). */
+  readonly processors: readonly Processor[];
+  /** The chain for an initial request a pre-loaded Route carries (no target determination, §16.4). */
+  readonly routedProcessors: readonly Processor[];
 
   constructor(private readonly cfg: ProxyPolicyConfig, private readonly deps: ProxyPolicyDeps) {
     this.recurseOn3xx = cfg.recurseOn3xx;
     this.sequentialTimeoutMs = cfg.sequentialTimeoutMs;
+    const authenticate: Processor = { name: 'authenticate', process: (req, c) => this.authenticate(req, c) };
+    const ours = (name: string, fn: Processor['process']): Processor => ({ name, process: (req, c) => (c.local ? fn(req, c) : undefined) });
+    const foreign = (name: string, fn: Processor['process']): Processor => ({ name, process: (req, c) => (c.local ? undefined : fn(req, c)) });
+    this.processors = [
+      authenticate,
+      // tel: URIs through the prefix table (the dial plan's place).
+      { name: 'tel-routes', process: (req) => (req.uri.kind === 'tel' ? this.byPrefix(req.uri.number.replace(/[-.()]/g, '')) : undefined) },
+      { name: 'sip-only', process: (req) => (req.uri.kind !== 'sip' ? { kind: 'respond', status: 416 } : undefined) },
+      // An in-dialog request (our Record-Route already removed) whose Request-URI is the peer's
+      // Contact — a host of a served domain (e.g. the domain is an IP) but not our own address
+      // and port — goes straight there (§12.2.1.1 remote target, §16.5), never through the
+      // location service (the Contact "bob-0x…@127.0.0.1:5264" is no AOR).
+      ours('in-dialog', (req, c) => (c.inDialog && !this.deps.isOwnAddress(req.uri as SipUri) ? { kind: 'forward', targets: [{ uri: req.uriText }] } : undefined)),
+      ours('location', (req) => this.location(req)),
+      ours('prefix-routes', (req) => {
+        const u = req.uri as SipUri;
+        if (u.user === undefined || this.cfg.prefixRoutes.length === 0 || !/^\+?[0-9*#]+$/.test(percentDecode(u.user))) return undefined;
+        const d = this.byPrefix(percentDecode(u.user));
+        return d.kind === 'forward' ? d : undefined;
+      }),
+      ours('default-route', (req) => (this.cfg.defaultRoute ? { kind: 'forward', targets: [{ uri: this.defaultTarget(req) }] } : undefined)),
+      ours('not-found', (_req, c) => {
+        if (c.inDialog) return { kind: 'respond', status: 404, reason: 'No Route for In-Dialog Request' };
+        return { kind: 'respond', status: this.deps.location ? 404 : 480, reason: this.deps.location ? 'User Not Registered' : undefined };
+      }),
+      // A foreign Request-URI: relay only for our users, trusted peers, or in-dialog requests.
+      foreign('relay-check', (_req, c) => (!c.fromUs && !c.trusted && !c.inDialog ? { kind: 'respond', status: 403, reason: 'Relaying Denied' } : undefined)),
+      foreign('domain-routes', (req, c) => {
+        const host = (req.uri as SipUri).hostname.toLowerCase();
+        const routes = this.cfg.domainRoutes ?? [];
+        const dr = routes.find((r) => r.domain.toLowerCase() === host) ?? routes.find((r) => r.domain === '*');
+        if (!dr || c.inDialog) return undefined;
+        return { kind: 'forward', targets: [{ uri: req.uriText, route: [`<${dr.target.includes(';lr') ? dr.target : `${dr.target};lr`}>`] }] };
+      }),
+      foreign('request-uri', (req) => ({ kind: 'forward', targets: [{ uri: req.uriText }] })),
+    ];
+    this.routedProcessors = [
+      authenticate,
+      { name: 'routed-relay-check', process: (_req, c) => (!c.fromUs && !c.trusted ? { kind: 'respond', status: 403, reason: 'Relaying Denied' } : undefined) },
+    ];
   }
 
   private serves(host: string): boolean {
@@ -73,6 +137,29 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     return only.some((d) => hosts.includes(d.toLowerCase()));
   }
 
+  private context(req: SipRequest): RoutingContext {
+    let fromHost = '';
+    try {
+      const f = req.from.uri;
+      if (f.kind === 'sip') fromHost = f.hostname;
+    } catch {
+      /* validated earlier */
+    }
+    const u = req.uri;
+    return {
+      local: u.kind === 'sip' && (this.serves(u.hostname) || this.deps.isOwnAddress(u)),
+      inDialog: req.to.tag !== undefined,
+      fromHost,
+      fromUs: this.serves(fromHost),
+      trusted: req.source !== undefined && this.cfg.trustedPeers.includes(req.source.address),
+    };
+  }
+
+  /** §16.5: where this request goes, or a local answer — the first processor that decides. */
+  async decide(req: SipRequest): Promise<TargetDecision> {
+    return (await runChain(this.processors, req, this.context(req))) ?? { kind: 'forward', targets: [{ uri: req.uriText }] };
+  }
+
   /**
    * An initial request that carries a Route to another hop after our own entries (a pre-loaded
    * route, RFC 3261 §16.4) goes where that Route says, without target determination; it still
@@ -81,37 +168,20 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
    */
   async admitRouted(req: SipRequest): Promise<TargetDecision | undefined> {
     if (req.to.tag !== undefined || req.method === 'ACK' || req.method === 'CANCEL') return undefined;
-    const { fromHost, fromUs, trusted } = this.origin(req);
-    const refused = await this.authenticate(req, fromHost, fromUs, trusted);
-    if (refused) return refused;
-    if (!fromUs && !trusted) return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
-    return undefined;
-  }
-
-  private origin(req: SipRequest): { fromHost: string; fromUs: boolean; trusted: boolean } {
-    let fromHost = '';
-    try {
-      const f = req.from.uri;
-      if (f.kind === 'sip') fromHost = f.hostname;
-    } catch {
-      /* validated earlier */
-    }
-    const trusted = req.source !== undefined && this.cfg.trustedPeers.includes(req.source.address);
-    return { fromHost, fromUs: this.serves(fromHost), trusted };
+    return runChain(this.routedProcessors, req, this.context(req));
   }
 
   /** Authentication of our own users (RFC 3261 §22.3), except in-dialog requests, ACK and CANCEL. */
-  private async authenticate(req: SipRequest, fromHost: string, fromUs: boolean, trusted: boolean): Promise<TargetDecision | undefined> {
-    const inDialog = req.to.tag !== undefined;
-    if (!(this.cfg.authenticate && this.deps.verifier && fromUs && !trusted && !inDialog && req.method !== 'ACK' && req.method !== 'CANCEL')) return undefined;
-    const realm = this.cfg.realm ?? fromHost.toLowerCase();
+  private async authenticate(req: SipRequest, c: RoutingContext): Promise<TargetDecision | undefined> {
+    if (!(this.cfg.authenticate && this.deps.verifier && c.fromUs && !c.trusted && !c.inDialog && req.method !== 'ACK' && req.method !== 'CANCEL')) return undefined;
+    const realm = this.cfg.realm ?? c.fromHost.toLowerCase();
     const verdict = await this.deps.verifier.verify(req.header('Proxy-Authorization'), { method: req.method, realm, requestUri: req.uriText, source: req.source?.address });
     if (!verdict.ok) {
       if (verdict.reason === 'malformed') return { kind: 'respond', status: 400, reason: 'Malformed Proxy-Authorization' };
       return {
         kind: 'respond',
         status: 407,
-        headers: this.deps.verifier.challenge(realm, { stale: verdict.reason === 'stale' }).map((c) => ['Proxy-Authenticate', c] as [string, string]),
+        headers: this.deps.verifier.challenge(realm, { stale: verdict.reason === 'stale' }).map((h) => ['Proxy-Authenticate', h] as [string, string]),
       };
     }
     // Authorisation: the authenticated user must be the From user.
@@ -121,54 +191,24 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     return undefined;
   }
 
-  async decide(req: SipRequest): Promise<TargetDecision> {
-    const ruri = req.uri;
-    const inDialog = req.to.tag !== undefined;
-    const { fromHost, fromUs, trusted } = this.origin(req);
-    const refused = await this.authenticate(req, fromHost, fromUs, trusted);
-    if (refused) return refused;
-
-    // tel: and digit URIs through the prefix table (dial plan hook).
-    if (ruri.kind === 'tel') return this.byPrefix(ruri.number.replace(/[-.()]/g, ''));
-    if (ruri.kind !== 'sip') return { kind: 'respond', status: 416 };
-    const host = ruri.hostname;
-    if (this.serves(host) || this.deps.isOwnAddress(ruri)) {
-      // An in-dialog request (our Record-Route already removed) whose Request-URI is the peer's
-      // Contact — a host of a served domain (e.g. the domain is an IP) but not our own address
-      // and port — goes straight there (§12.2.1.1 remote target, §16.5), never through the
-      // location service (the Contact "bob-0x…@127.0.0.1:5264" is no AOR: 404 before).
-      if (inDialog && !this.deps.isOwnAddress(ruri)) return { kind: 'forward', targets: [{ uri: req.uriText }] };
-      if (ruri.user !== undefined && this.deps.location) {
-        // user@our-address means the user in one of our domains (a redirect points here so).
-        const aors = this.serves(host) ? [canonicalAor(ruri)] : this.cfg.domains.map((d) => canonicalAor(Object.assign(ruri.clone(), { host: d, port: undefined })));
-        let bindings: Awaited<ReturnType<LocationStore['lookup']>> = [];
-        for (const aor of aors) {
-          bindings = await this.deps.location.lookup(aor);
-          if (bindings.length > 0) break;
-        }
-        if (bindings.length > 0) {
-          const targets: ProxyTarget[] = bindings.map((b) => {
-            const t: ProxyTarget = { uri: b.contact, q: b.q, route: b.path };
-            const flow = wsFlow(b.contact, b.received, b.path);
-            if (flow) t.destination = flow;
-            return t;
-          });
-          return { kind: 'forward', targets, mode: this.cfg.forking };
-        }
-      }
-      if (ruri.user !== undefined && /^\+?[0-9*#]+$/.test(percentDecode(ruri.user)) && this.cfg.prefixRoutes.length > 0) {
-        const d = this.byPrefix(percentDecode(ruri.user));
-        if (d.kind === 'forward') return d;
-      }
-      if (this.cfg.defaultRoute) return { kind: 'forward', targets: [{ uri: this.defaultTarget(req) }] };
-      if (inDialog) return { kind: 'respond', status: 404, reason: 'No Route for In-Dialog Request' };
-      return { kind: 'respond', status: this.deps.location ? 404 : 480, reason: this.deps.location ? 'User Not Registered' : undefined };
+  /** The location service (§16.5): the bindings of the AOR, each a target (with its Path). */
+  private async location(req: SipRequest): Promise<TargetDecision | undefined> {
+    const ruri = req.uri as SipUri;
+    if (ruri.user === undefined || !this.deps.location) return undefined;
+    // user@our-address means the user in one of our domains (a redirect points here so).
+    const aors = this.serves(ruri.hostname) ? [canonicalAor(ruri)] : this.cfg.domains.map((d) => canonicalAor(Object.assign(ruri.clone(), { host: d, port: undefined })));
+    for (const aor of aors) {
+      const bindings = await this.deps.location.lookup(aor);
+      if (bindings.length === 0) continue;
+      const targets: ProxyTarget[] = bindings.map((b) => {
+        const t: ProxyTarget = { uri: b.contact, q: b.q, route: b.path };
+        const flow = wsFlow(b.contact, b.received, b.path);
+        if (flow) t.destination = flow;
+        return t;
+      });
+      return { kind: 'forward', targets, mode: this.cfg.forking };
     }
-    // A foreign Request-URI: relay only for our users, trusted peers, or in-dialog requests.
-    if (!fromUs && !trusted && !inDialog) return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
-    const dr = (this.cfg.domainRoutes ?? []).find((r) => r.domain.toLowerCase() === host.toLowerCase()) ?? (this.cfg.domainRoutes ?? []).find((r) => r.domain === '*');
-    if (dr && !inDialog) return { kind: 'forward', targets: [{ uri: req.uriText, route: [`<${dr.target.includes(';lr') ? dr.target : `${dr.target};lr`}>`] }] };
-    return { kind: 'forward', targets: [{ uri: req.uriText }] };
+    return undefined;
   }
 
   private defaultTarget(req: SipRequest): string {

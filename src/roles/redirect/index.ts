@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { RedirectServer, type RedirectConfig, type RedirectRule } from './redirect-server.js';
+export { RedirectUser } from './redirect-user.js';

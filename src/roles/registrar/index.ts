@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { Registrar, canonicalAor, DEFAULT_REGISTRAR_CONFIG, type RegistrarConfig, type RegistrarDeps, type Respond } from './registrar.js';
+export { RegistrarUser } from './registrar-user.js';

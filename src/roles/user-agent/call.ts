@@ -1,119 +1,151 @@
 /**
- * A call: one INVITE dialog usage with its offer/answer state (RFC 3261 §13–§15, RFC 3264).
+ * A call: the application's handle on one invite session (RFC 3261 §13–§15, RFC 3264).
  *
- * @remarks Role (`roles/user-agent`). Created by {@link UserAgent}; the application holds it.
+ * @remarks Role (`roles/user-agent`). A façade over `usage/invite`'s {@link InviteSession}
+ * (state, dialog, offer/answer); created by {@link UserAgent}; the application holds it.
  */
 import { EventEmitter } from 'node:events';
 import type { Dialog } from '../../dialog/index.js';
-import type { SipRequest, SipResponse } from '../../sip/index.js';
+import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import { holdSdp, resumeSdp } from '../../sdp/index.js';
+import { ClientInviteSession, type InviteSession, type ReOffer } from '../../usage/index.js';
 import { RequestError } from '../../util/errors.js';
 
 export type CallState = 'calling' | 'early' | 'established' | 'terminated' | 'failed';
-
-/** What the user agent does for a call; implemented by {@link UserAgent}. */
-export interface CallOwner {
-  sendInDialog(call: Call, method: string, opts?: { body?: string | Buffer; contentType?: string; headers?: Array<[string, string]> }): Promise<SipResponse>;
-  cancel(call: Call): Promise<void>;
-  release(call: Call): void;
-}
 
 export declare interface Call {
   on(event: 'established', fn: () => void): this;
   on(event: 'ended', fn: (reason: string) => void): this;
   on(event: 'request', fn: (req: SipRequest) => void): this;
   on(event: 'progress', fn: (res: SipResponse) => void): this;
+  /** A re-INVITE or UPDATE: `r.accept(sdp?)` or `r.reject(status)`, now or later (§14.2). Without a listener it is answered at once. */
+  on(event: 'reoffer', fn: (r: ReOffer) => void): this;
 }
 
 export class Call extends EventEmitter {
-  state: CallState = 'calling';
-  dialog: Dialog | undefined;
+  constructor(
+    readonly direction: 'outgoing' | 'incoming',
+    /** The invite usage this call is a view of. */
+    readonly session: InviteSession,
+  ) {
+    super();
+    const relay = session as EventEmitter;
+    for (const ev of ['established', 'ended', 'request', 'progress']) relay.on(ev, (...args: unknown[]) => this.emit(ev, ...args));
+    // Only when the application listens is a re-offer left to it (the session answers otherwise).
+    (this as EventEmitter).on('newListener', (ev: string) => {
+      if (ev === 'reoffer' && this.listenerCount('reoffer') === 0) session.on('reoffer', (r) => this.emit('reoffer', r));
+    });
+  }
+
+  get state(): CallState {
+    switch (this.session.state) {
+      case 'Calling':
+      case 'Incoming':
+        return 'calling';
+      case 'Early':
+        return 'early';
+      case 'WaitingForAck':
+      case 'Confirmed':
+        return 'established';
+      case 'Terminating':
+        return 'terminated';
+      case 'Terminated': {
+        const r = this.session.endReason ?? '';
+        return r.startsWith('failed') || r === 'cancelled' ? 'failed' : 'terminated';
+      }
+    }
+  }
+
+  get dialog(): Dialog | undefined {
+    return this.session.dialog;
+  }
+
   /** The INVITE that created the call. */
-  invite: SipRequest | undefined;
+  get invite(): SipRequest | undefined {
+    return this.session.invite;
+  }
+
   /** Final response to the INVITE (outgoing calls), for failures: 486, 408, 503 … */
-  finalResponse: SipResponse | undefined;
-  localSdp: string | undefined;
-  remoteSdp: string | undefined;
-  /** Why the call ended: 'local-bye', 'remote-bye', 'cancelled', 'no-ack', 'failed:486' … */
-  endReason: string | undefined;
+  get finalResponse(): SipResponse | undefined {
+    return this.session.finalResponse;
+  }
+
+  /** Our session description in force (before an answer: the offer we sent). */
+  get localSdp(): string | undefined {
+    const s = this.session;
+    return s.sdp.localSdp ?? (s instanceof ClientInviteSession ? s.offer : undefined);
+  }
+
+  /** The peer's session description in force (before an answer: an early 18x preview, or its offer). */
+  get remoteSdp(): string | undefined {
+    const s = this.session;
+    return s.sdp.remoteSdp ?? (s instanceof ClientInviteSession ? s.earlySdp : s.sdp.offerSdp);
+  }
+
+  /** Why the call ended: 'local-bye', 'remote-bye', 'cancelled', 'no-ack', 'sdp-failed', 'failed:486' … */
+  get endReason(): string | undefined {
+    return this.session.endReason;
+  }
+
   /**
    * Why a 2xx's SDP could not be used (no common codec, a malformed answer, no offer): the call
    * was ACKed and at once ended with BYE (RFC 3261 §13.2.2.4), end reason `sdp-failed`.
    */
-  sdpFailure: string | undefined;
-  private endedResolve!: (reason: string) => void;
-  /** Resolves when the call is over, with the reason. */
-  readonly ended: Promise<string>;
-
-  constructor(
-    readonly direction: 'outgoing' | 'incoming',
-    private readonly owner: CallOwner,
-  ) {
-    super();
-    this.ended = new Promise((r) => (this.endedResolve = r));
+  get sdpFailure(): string | undefined {
+    return this.session.sdpFailure;
   }
 
-  /** True once a 2xx was sent or received. */
+  /** Resolves when the call is over, with the reason. */
+  get ended(): Promise<string> {
+    return this.session.ended;
+  }
+
+  /** True once a 2xx was sent or received (and the call not ended). */
   get established(): boolean {
     return this.state === 'established';
   }
 
   /** Ends an established call with BYE (RFC 3261 §15.1.1); cancels one still ringing. */
-  async bye(reason = 'local-bye'): Promise<SipResponse | undefined> {
-    if (this.state === 'calling' || this.state === 'early') {
-      await this.owner.cancel(this);
-      return undefined;
-    }
-    if (this.state !== 'established') return undefined;
-    this.end(reason);
-    return this.owner.sendInDialog(this, 'BYE');
+  bye(reason = 'local-bye'): Promise<SipResponse | undefined> {
+    return this.session.bye(reason);
   }
 
   /** CANCEL an outgoing call that has not been answered (RFC 3261 §9.1). */
-  cancel(): Promise<void> {
-    return this.owner.cancel(this);
+  async cancel(): Promise<void> {
+    if (this.session instanceof ClientInviteSession) await this.session.cancel();
   }
 
-  /** Sends a re-INVITE with a new offer (RFC 3261 §14.1). */
-  async reinvite(sdp: string): Promise<SipResponse> {
-    const res = await this.owner.sendInDialog(this, 'INVITE', { body: sdp, contentType: 'application/sdp' });
-    if (res.status >= 200 && res.status < 300) {
-      this.localSdp = sdp;
-      if (res.body.length > 0) this.remoteSdp = res.body.toString('utf8');
-    }
-    return res;
+  /** Sends a re-INVITE with a new offer (RFC 3261 §14.1); a 491 is retried once after the §14.1 interval. */
+  reinvite(sdp: string): Promise<SipResponse> {
+    return this.session.request('INVITE', { body: sdp, contentType: 'application/sdp' });
   }
 
   /** Puts the call on hold with a sendonly (or inactive) re-offer (RFC 3264 §8.4). */
   hold(mode: 'sendonly' | 'inactive' = 'sendonly'): Promise<SipResponse> {
-    if (!this.localSdp) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
-    return this.reinvite(holdSdp(this.localSdp, mode));
+    const local = this.localSdp;
+    if (!local) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
+    return this.reinvite(holdSdp(local, mode));
   }
 
   /** Resumes a held call (sendrecv). */
   unhold(): Promise<SipResponse> {
-    if (!this.localSdp) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
-    return this.reinvite(resumeSdp(this.localSdp));
+    const local = this.localSdp;
+    if (!local) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
+    return this.reinvite(resumeSdp(local));
   }
 
   /** INFO within the dialog (RFC 6086), e.g. DTMF as application/dtmf-relay. */
   info(body: string, contentType = 'application/dtmf-relay'): Promise<SipResponse> {
-    return this.owner.sendInDialog(this, 'INFO', { body, contentType });
+    return this.session.request('INFO', { body, contentType });
   }
 
   /** Any other request within the dialog. */
-  request(method: string, opts?: { body?: string | Buffer; contentType?: string; headers?: Array<[string, string]> }): Promise<SipResponse> {
-    return this.owner.sendInDialog(this, method, opts);
+  request(method: string, opts?: { body?: string | Buffer; contentType?: string; headers?: HeaderList }): Promise<SipResponse> {
+    return this.session.request(method, opts);
   }
 
-  /** @internal */
+  /** @internal Ends the call without sending anything. */
   end(reason: string): void {
-    if (this.state === 'terminated' || this.state === 'failed') return;
-    this.state = reason.startsWith('failed') || reason === 'cancelled' ? 'failed' : 'terminated';
-    this.endReason = reason;
-    this.dialog?.transition('Terminated');
-    this.owner.release(this);
-    this.endedResolve(reason);
-    this.emit('ended', reason);
+    this.session.end(reason);
   }
 }

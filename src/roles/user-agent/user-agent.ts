@@ -9,29 +9,26 @@
  * ua.on('invite', (inv) => inv.accept());
  * ```
  *
- * @remarks Role (`roles/user-agent`). Composes `tu/` (UA cores), `dialog/`, `sdp/`, `auth/`.
+ * @remarks Role (`roles/user-agent`). The one transaction user of its own {@link SipElement};
+ * calls are `usage/invite` sessions behind the {@link Call} façade; SDP from `sdp/`.
  */
 import { EventEmitter } from 'node:events';
-import { answerChallenge, selectChallenge, formatCredentials } from '../../auth/index.js';
-import { Dialog, DialogTable } from '../../dialog/index.js';
-import { createAnswer, createOffer, negotiate, rejectingAnswer } from '../../sdp/index.js';
+import { type Dialog, DialogTable } from '../../dialog/index.js';
+import { createAnswer, createOffer, rejectingAnswer } from '../../sdp/index.js';
 import { type HeaderList, type SipRequest, type SipResponse, buildRequest, isDialogCreating, parseNameAddr } from '../../sip/index.js';
-import { buildCancel, type ClientTransaction, type ServerTransaction, type InviteServerTransaction, type TimerConfig } from '../../transaction/index.js';
+import type { ClientTransaction, InviteServerTransaction, ServerTransaction, TimerConfig } from '../../transaction/index.js';
 import {
   type ListenSpec, type ResolverOptions, type TraceEvent, type TransportKind, type TransportLayerOptions,
   Resolver, TransportLayer, kindFromToken, parseListenSpec,
 } from '../../transport/index.js';
-import { type Target, UserAgentCore } from '../../tu/index.js';
+import { type Credentials, SipElement, type SendResult, type Target, type TransactionUser, type UasPolicy } from '../../tu/index.js';
+import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import type { Clock } from '../../util/clock.js';
 import { newCallId, newTag } from '../../util/ids.js';
-import { Call, type CallOwner } from './call.js';
-import { IncomingCall, type IncomingCallOwner } from './incoming-call.js';
-import { RequestError } from '../../util/errors.js';
+import { Call } from './call.js';
+import { IncomingCall } from './incoming-call.js';
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials } from '../../tu/index.js';
 
 export interface UserAgentOptions {
   /** Listen addresses (`udp:127.0.0.1:0` by default). */
@@ -100,46 +97,67 @@ interface CallEntry {
   call: Call;
 }
 
-export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOwner {
-  readonly core: UserAgentCore;
+/** The §8.2 checks of this UA: no option tag is implemented yet (100rel, timer, replaces come with PRACK, session timers, REFER), so a Require of any of them gets 420. */
+const UAS_POLICY: UasPolicy = { allow: ALLOW, supported: [], accept: ['application/sdp'] };
+
+export class UserAgent extends EventEmitter {
+  /** The SIP element: transactions on {@link transport}, with this UA as its one transaction user. */
+  readonly element: SipElement;
   readonly transport: TransportLayer;
   private readonly dialogs = new DialogTable<CallEntry>();
-  private readonly pendingInvites = new WeakMap<Call, { tx?: ClientTransaction; target?: Target; cancelRequested?: boolean; provisional?: boolean; ist?: InviteServerTransaction }>();
+  private readonly calls = new WeakMap<InviteSession, Call>();
+  /** The session of each INVITE received, until it is answered (CANCEL finds it, §9.2). */
+  private readonly incoming = new WeakMap<SipRequest, ServerInviteSession>();
   private readonly mediaPort: number;
-  /** The ACK sent for each call's 2xx, sent again for a retransmitted 2xx (§13.2.2.4). */
-  private readonly lastAcks = new WeakMap<Call, { ack: SipRequest; target: Target }>();
+  private readonly sessionEnv: ClientSessionEnv & ServerSessionEnv;
   private stopped = false;
-  /** Calls with a re-INVITE of ours still waiting for its final response (glare, RFC 3261 §14.2). */
-  private readonly reinviting = new WeakSet<Call>();
 
   private constructor(private readonly opts: UserAgentOptions, transport: TransportLayer) {
     super();
-    const options = opts;
     this.transport = transport;
-    this.core = new UserAgentCore({
-      transport,
-      resolver: new Resolver({ hosts: options.hosts }),
-      clock: options.clock,
-      timers: options.timers,
-      allow: ALLOW,
-      // No option tag is implemented yet (replaces, norefersub, 100rel, timer come with REFER,
-      // PRACK and session timers): a Require of any of them gets 420 (§8.2.2.3).
-      supported: [],
-      product: options.product,
-      maxServerTransactions: options.maxServerTransactions,
-    });
-    this.mediaPort = options.mediaPort ?? 20000 + 2 * Math.floor(Math.random() * 10000);
-    this.core.hasDialog = (req) => this.findCall(req) !== undefined;
-    this.core.onRequest = (req, tx) => this.receiveRequest(req, tx);
-    this.core.onAck = (ack) => this.receiveAck(ack);
-    this.core.onCancel = (_c, invite) => {
-      for (const e of this.dialogs.values()) {
-        if (e.call.invite === invite) e.call.end('cancelled');
-      }
-      const c = this.inviteCalls.get(invite);
-      c?.end('cancelled');
+    this.mediaPort = opts.mediaPort ?? 20000 + 2 * Math.floor(Math.random() * 10000);
+    const user: TransactionUser = {
+      uas: UAS_POLICY,
+      hasDialog: (req) => this.findCall(req) !== undefined,
+      receiveRequest: (req, tx) => this.receiveRequest(req, tx),
+      receiveAck: (ack) => this.findCall(ack)?.call.session.receiveAck(ack),
+      receiveCancel: (_cancel, invite) => this.receiveCancel(invite),
+      receiveStrayResponse: (res) => this.reAck(res),
     };
-    this.core.onStray2xx = (res) => this.reAck(res);
+    this.element = new SipElement({
+      transport,
+      resolver: new Resolver({ hosts: opts.hosts }),
+      clock: opts.clock,
+      timers: opts.timers,
+      product: opts.product,
+      maxServerTransactions: opts.maxServerTransactions,
+      users: () => ({ ua: user }),
+      routes: [{ tu: 'ua' }],
+    });
+    const media = () => ({ address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
+    this.sessionEnv = {
+      element: this.element,
+      allow: ALLOW,
+      bind: (s) => {
+        const call = this.calls.get(s);
+        if (call && s.dialog) this.dialogs.add({ dialog: s.dialog, call });
+      },
+      release: (s) => {
+        const d = s.dialog;
+        const e = d ? this.dialogs.get(d.callId, d.localTag, d.remoteTag) : undefined;
+        if (e) this.dialogs.remove(e);
+      },
+      answer: (offer) => createAnswer(offer, media()).sdp,
+      offer: () => createOffer(media()),
+      rejectingAnswer: (offer) => {
+        try {
+          return rejectingAnswer(offer, { address: this.mediaAddress() });
+        } catch {
+          return undefined; // a malformed offer has no valid answer
+        }
+      },
+      contact: (kind) => this.element.uac.contactUri(kind),
+    };
   }
 
   /** Opens the listeners and returns a running user agent. */
@@ -157,10 +175,10 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
    * Timer J = 64·T1 (RFC 3261 §17.2.2) to repeat its final response, e.g. the 200 to a BYE whose
    * first copy was lost. `limitMs` defaults to 64·T1 plus one second.
    */
-  async settled(limitMs = 64 * this.core.timers.T1 + 1000): Promise<void> {
+  async settled(limitMs = 64 * this.element.timers.T1 + 1000): Promise<void> {
     const until = Date.now() + limitMs;
     for (;;) {
-      const live = this.core.transactions.size;
+      const live = this.element.transactions.size;
       if ((live.clients === 0 && live.servers === 0) || Date.now() >= until) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -211,63 +229,49 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     return r.response;
   }
 
-  private async requestWithDetails(method: string, target: string, opts: RequestOptions & { onTransaction?: (tx: ClientTransaction, t: Target) => void; onExtra2xx?: (res: SipResponse) => void; callId?: string; fromTag?: string; to?: string; extraHeaders?: (kind: TransportKind) => HeaderList }) {
+  private async requestWithDetails(
+    method: string,
+    target: string,
+    opts: RequestOptions & { onTransaction?: (tx: ClientTransaction, t: Target) => void; onExtra2xx?: (res: SipResponse) => void; callId?: string; fromTag?: string; to?: string; extraHeaders?: (kind: TransportKind) => HeaderList },
+  ): Promise<SendResult> {
+    const uac = this.element.uac;
     const uriText = target.replace(/^<|>$/g, '');
     const preferred = opts.transport ?? this.kindFor(uriText);
     const proxy = this.opts.outboundProxy;
-    const targets = await this.core.resolve(proxy ?? uriText, opts.transport);
+    const targets = await uac.resolve(proxy ?? uriText, opts.transport);
     const preloaded: HeaderList = proxy ? [['Route', `<${proxy.includes(';lr') ? proxy : `${proxy};lr`}>`]] : [];
     const callId = opts.callId ?? newCallId(this.transport.sentBy(preferred).host.replace(/[[\]]/g, ''));
     const fromTag = opts.fromTag ?? newTag();
-    let cseq = 1 + Math.floor(Math.random() * 10000);
-    const creds = opts.credentials ?? this.opts.credentials;
-    let auth: Array<[string, string]> = [];
-    const tried = new Set<string>();
-    let last: Awaited<ReturnType<UserAgentCore['send']>> | undefined;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const result = await this.core.send(targets, (t) => {
-        const headers: HeaderList = [
-          ['Via', this.core.via(t.kind)],
-          ['Max-Forwards', '70'],
-          ['From', `${this.fromValue(opts.from)};tag=${fromTag}`],
-          ['To', `<${opts.to ?? uriText}>`],
-          ['Call-ID', callId],
-          ['CSeq', `${cseq} ${method}`],
-          ['User-Agent', this.core.product],
-        ];
-        if (isDialogCreating(method)) {
-          if (!(opts.headers ?? []).some(([n]) => n.toLowerCase() === 'contact')) headers.push(['Contact', `<${this.core.contactUri(t.kind)}>`]);
-        }
-        if (method === 'INVITE' || method === 'OPTIONS') {
-          headers.push(['Allow', ALLOW.join(', ')]);
-          if (this.core.supported.length > 0) headers.push(['Supported', this.core.supported.join(', ')]);
-        }
-        headers.push(...preloaded);
-        if (opts.extraHeaders) headers.push(...opts.extraHeaders(t.kind));
-        if (opts.headers) headers.push(...opts.headers);
-        headers.push(...auth);
-        if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
-        return buildRequest({ method, uri: uriText, headers, body: opts.body });
-      }, { onProvisional: opts.onProvisional, onTransaction: opts.onTransaction, onExtra2xx: opts.onExtra2xx });
-      last = result;
-      const st = result.response.status;
-      if ((st === 401 || st === 407) && creds && attempt < 2) {
-        const header = st === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-        const challenge = selectChallenge(result.response.headers(header));
-        if (!challenge) return result;
-        // RFC 3261 §22.2: a second challenge for a realm we answered means wrong credentials,
-        // unless the nonce was only stale (RFC 7616 §3.3).
-        const key = challenge.realm;
-        if (tried.has(key) && !challenge.stale) return result;
-        tried.add(key);
-        const cred = answerChallenge(challenge, { username: creds.username, password: creds.password, method, uri: uriText });
-        auth = [[st === 401 ? 'Authorization' : 'Proxy-Authorization', formatCredentials(cred)]];
-        cseq++;
-        continue;
+    const cseq = 1 + Math.floor(Math.random() * 10000);
+    const build = (t: Target, auth: HeaderList, attempt: number): SipRequest => {
+      const headers: HeaderList = [
+        ['Via', uac.via(t.kind)],
+        ['Max-Forwards', '70'],
+        ['From', `${this.fromValue(opts.from)};tag=${fromTag}`],
+        ['To', `<${opts.to ?? uriText}>`],
+        ['Call-ID', callId],
+        ['CSeq', `${cseq + attempt} ${method}`],
+        ['User-Agent', this.element.product],
+      ];
+      if (isDialogCreating(method)) {
+        if (!(opts.headers ?? []).some(([n]) => n.toLowerCase() === 'contact')) headers.push(['Contact', `<${uac.contactUri(t.kind)}>`]);
       }
-      return result;
-    }
-    return last!;
+      if (method === 'INVITE' || method === 'OPTIONS') {
+        headers.push(['Allow', ALLOW.join(', ')]);
+        if (UAS_POLICY.supported.length > 0) headers.push(['Supported', UAS_POLICY.supported.join(', ')]);
+      }
+      headers.push(...preloaded);
+      if (opts.extraHeaders) headers.push(...opts.extraHeaders(t.kind));
+      if (opts.headers) headers.push(...opts.headers);
+      headers.push(...auth);
+      if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
+      return buildRequest({ method, uri: uriText, headers, body: opts.body });
+    };
+    return uac.sendAuthenticated(targets, build, opts.credentials ?? this.opts.credentials, {
+      onProvisional: opts.onProvisional,
+      onTransaction: opts.onTransaction,
+      onExtra2xx: opts.onExtra2xx,
+    });
   }
 
   /** OPTIONS (RFC 3261 §11). */
@@ -284,23 +288,21 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
    * REGISTER (RFC 3261 §10.2) for `aor` at `registrar`; `contact` defaults to our listener
    * (`*` with expires 0 removes all bindings).
    */
-  register(registrar: string, opts: { aor?: string; contact?: string; expires?: number; credentials?: Credentials; callId?: string; transport?: TransportKind } = {}): Promise<SipResponse> {
+  async register(registrar: string, opts: { aor?: string; contact?: string; expires?: number; credentials?: Credentials; callId?: string; transport?: TransportKind } = {}): Promise<SipResponse> {
     const aor = opts.aor ?? this.aor;
     const expires = opts.expires ?? 3600;
-    return this.requestWithDetails('REGISTER', registrar, {
+    const r = await this.requestWithDetails('REGISTER', registrar, {
       from: aor,
       to: aor,
       credentials: opts.credentials,
       transport: opts.transport,
       callId: opts.callId,
       extraHeaders: (kind) => [
-        ['Contact', opts.contact === '*' ? '*' : `<${opts.contact ?? this.core.contactUri(kind)}>`],
+        ['Contact', opts.contact === '*' ? '*' : `<${opts.contact ?? this.element.uac.contactUri(kind)}>`],
         ['Expires', String(expires)],
       ],
-    }).then((r) => {
-      // REGISTER's To is the AOR, not the registrar (§10.2): rebuild is done by the caller-facing API.
-      return r.response;
     });
+    return r.response;
   }
 
   // ---- calls (UAC) -------------------------------------------------------------------
@@ -310,201 +312,43 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
    * whether it was answered; otherwise `call.finalResponse` holds the failure (486, 408 …).
    */
   async invite(target: string, opts: InviteOptions = {}): Promise<Call> {
-    const call = new Call('outgoing', this);
-    const pending: { tx?: ClientTransaction; target?: Target; cancelRequested?: boolean; provisional?: boolean } = {};
-    this.pendingInvites.set(call, pending);
-    const offer = opts.sdp === null ? undefined : (opts.sdp ?? createOffer({ address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs }));
-    call.localSdp = offer;
-    let transportKind: TransportKind = 'udp';
-    const { response, request, target: dest } = await this.requestWithDetails('INVITE', target, {
+    const offer = opts.sdp === null ? undefined : (opts.sdp ?? this.sessionEnv.offer());
+    const session = new ClientInviteSession(this.sessionEnv, offer, (t) => `<${this.element.uac.contactUri(t.kind)}>`);
+    const call = new Call('outgoing', session);
+    this.calls.set(session, call);
+    const result = await this.requestWithDetails('INVITE', target, {
       ...opts,
       body: offer,
       contentType: 'application/sdp',
-      onTransaction: (tx, t) => {
-        pending.tx = tx;
-        pending.target = t;
-        transportKind = t.kind;
-        call.invite = tx.request;
-      },
+      onTransaction: (tx, t) => session.transactionStarted(tx, t),
       onProvisional: (res) => {
-        pending.provisional = true;
-        if (res.to.tag && res.status > 100 && !call.dialog && res.contact.length > 0) {
-          call.dialog = Dialog.asUac(call.invite!, res, `<${this.core.contactUri(transportKind)}>`);
-        }
-        if (res.status > 100 && call.state === 'calling') call.state = 'early';
-        if (res.body.length > 0 && res.contentType === 'application/sdp') call.remoteSdp = res.body.toString('utf8');
-        call.emit('progress', res);
+        session.provisional(res);
         opts.onProvisional?.(res);
-        if (pending.cancelRequested && pending.tx) this.sendCancel(pending.tx, pending.target!);
       },
-      onExtra2xx: (res) => this.ackExtra2xx(call, res),
+      onExtra2xx: (res) => session.extra2xx(res),
     });
-    call.invite = request;
-    call.finalResponse = response;
-    if (response.status >= 200 && response.status < 300) {
-      const dialog = Dialog.asUac(request, response, `<${this.core.contactUri(dest.kind)}>`);
-      call.dialog = dialog;
-      if (dest.kind !== 'udp') dialog.flowId = undefined;
-      const remote = response.body.length > 0 ? response.body.toString('utf8') : undefined;
-      let ackBody: string | undefined;
-      /** Why the session cannot go on, when the 2xx's SDP cannot be used (§13.2.2.4). */
-      let sdpFailure: string | undefined;
-      if (offer === undefined && remote) {
-        // Delayed offer: the 2xx carries the offer, the ACK the answer (RFC 3261 §13.2.1).
-        try {
-          const ans = createAnswer(remote, { address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
-          ackBody = ans.sdp;
-          call.localSdp = ans.sdp;
-        } catch (e) {
-          // §13.2.2.4: "generate a valid answer in the ACK and then send a BYE immediately".
-          sdpFailure = `offer in the 2xx not acceptable: ${(e as Error).message}`;
-          try {
-            ackBody = rejectingAnswer(remote, { address: this.mediaAddress() });
-          } catch {
-            ackBody = undefined; // a malformed offer has no valid answer
-          }
-        }
-      } else if (offer === undefined) sdpFailure = 'no offer in the 2xx to an INVITE without one (RFC 3261 §13.2.1)';
-      call.remoteSdp = remote ?? call.remoteSdp;
-      if (offer && remote) {
-        try {
-          negotiate(offer, remote);
-        } catch (e) {
-          sdpFailure = `answer in the 2xx not usable: ${(e as Error).message}`;
-        }
-      }
-      this.dialogs.add({ dialog, call });
-      call.state = 'established';
-      // The 2xx is ACKed whatever its SDP (the dialog exists, §13.2.2.4); a session that cannot
-      // be used is then ended with BYE.
-      await this.sendAck(call, ackBody);
-      if (sdpFailure !== undefined) {
-        call.sdpFailure = sdpFailure;
-        await call.bye('sdp-failed');
-        this.emit('call', call);
-        return call;
-      }
-      if (pending.cancelRequested) {
-        // A 2xx crossed our CANCEL: the call is up, so end it with BYE (RFC 3261 §9.1).
-        await call.bye();
-      }
-      call.emit('established');
-    } else {
-      call.end(`failed:${response.status}`);
-    }
+    await session.final(result);
     this.emit('call', call);
     return call;
   }
 
-  /** ACK for a 2xx (RFC 3261 §13.2.2.4): a new request within the dialog, same CSeq number. */
-  private async sendAck(call: Call, body?: string): Promise<void> {
-    const dialog = call.dialog!;
-    const targets = await this.dialogTargets(dialog);
-    const t = targets[0];
-    if (!t) return;
-    const ack = dialog.createRequest('ACK', {
-      via: this.core.via(t.kind),
-      cseq: call.invite!.cseq.seq,
-      body,
-      headers: body ? [['Content-Type', 'application/sdp']] : [],
-    });
-    this.lastAcks.set(call, { ack, target: t });
-    this.core.transactions.sendStateless(ack, { kind: 'request-destination', destination: t });
-  }
-
-  /** A retransmitted 2xx: the ACK is sent again (RFC 3261 §13.2.2.4). */
-  private reAck(res: SipResponse): void {
+  /** A retransmitted 2xx whose transaction is gone: the session's ACK again (RFC 3261 §13.2.2.4). */
+  private reAck(res: SipResponse): boolean {
+    if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;
     const entry = this.dialogs.get(res.callId, res.from.tag ?? '', res.to.tag ?? '');
-    if (!entry) return;
-    const last = this.lastAcks.get(entry.call);
-    if (last && last.ack.cseq.seq === res.cseq.seq) {
-      this.core.transactions.sendStateless(last.ack, { kind: 'request-destination', destination: last.target });
-    }
-  }
-
-  /** A 2xx from another fork (or a retransmission) after the first: ACK it; BYE a second dialog. */
-  private ackExtra2xx(call: Call, res: SipResponse): void {
-    if (call.dialog && res.to.tag === call.dialog.remoteTag) {
-      this.reAck(res);
-      return;
-    }
-    const d = Dialog.asUac(call.invite!, res, call.dialog?.localContact ?? '');
-    void (async () => {
-      const t = (await this.dialogTargets(d))[0];
-      if (!t) return;
-      const ack = d.createRequest('ACK', { via: this.core.via(t.kind), cseq: call.invite!.cseq.seq });
-      this.core.transactions.sendStateless(ack, { kind: 'request-destination', destination: t });
-      const bye = d.createRequest('BYE', { via: this.core.via(t.kind) });
-      await this.core.send([t], () => bye);
-    })();
-  }
-
-  /** Where requests within a dialog go: the first route, else the remote target (§12.2.1.1). */
-  private async dialogTargets(dialog: Dialog): Promise<Target[]> {
-    const { requestUri, routes } = dialog.requestTarget();
-    const next = routes.length > 0 ? parseNameAddr(routes[0]!, 'Route').uriText : requestUri;
-    const targets = await this.core.resolve(next);
-    if (dialog.flowId !== undefined && routes.length === 0) return targets.map((t) => ({ ...t, flowId: dialog.flowId }));
-    return targets;
-  }
-
-  // ---- CallOwner -------------------------------------------------------------------
-
-  async sendInDialog(call: Call, method: string, opts: { body?: string | Buffer; contentType?: string; headers?: Array<[string, string]> } = {}): Promise<SipResponse> {
-    const dialog = call.dialog;
-    if (!dialog) throw new RequestError('UA_ERR_NO_DIALOG', 'the call has no dialog');
-    const targets = await this.dialogTargets(dialog);
-    const headers: HeaderList = [...(opts.headers ?? [])];
-    if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
-    if (method === 'INVITE') this.reinviting.add(call);
-    let sent;
-    try {
-      sent = await this.core.send(targets, (t) =>
-        dialog.createRequest(method, { via: this.core.via(t.kind), headers, body: opts.body }),
-      );
-    } finally {
-      if (method === 'INVITE') this.reinviting.delete(call);
-    }
-    const { response, request } = sent;
-    dialog.receiveResponse(response);
-    if (method === 'INVITE' && response.status >= 200 && response.status < 300) {
-      const t = targets[0]!;
-      const ack = dialog.createRequest('ACK', { via: this.core.via(t.kind), cseq: request.cseq.seq });
-      this.core.transactions.sendStateless(ack, { kind: 'request-destination', destination: t });
-    }
-    if ((response.status === 481 || response.status === 408) && method !== 'BYE') call.end(`failed:${response.status}`);
-    return response;
-  }
-
-  async cancel(call: Call): Promise<void> {
-    const p = this.pendingInvites.get(call);
-    if (!p) return;
-    p.cancelRequested = true;
-    // RFC 3261 §9.1: CANCEL only after a provisional response has been received.
-    if (p.tx && p.provisional) this.sendCancel(p.tx, p.target!);
-  }
-
-  private sendCancel(tx: ClientTransaction, target: Target): void {
-    if (tx.state !== 'Proceeding' && tx.state !== 'Calling') return;
-    const cancel = buildCancel(tx.request);
-    void this.core.send([target], () => cancel);
-  }
-
-  release(call: Call): void {
-    if (call.direction === 'incoming' && call.invite) this.core.stopRetransmit2xx(call.invite);
-    if (call.dialog) {
-      const e = this.dialogs.get(call.dialog.callId, call.dialog.localTag, call.dialog.remoteTag);
-      if (e) this.dialogs.remove(e);
-    }
+    return entry?.call.session.reAck(res) ?? false;
   }
 
   // ---- UAS ---------------------------------------------------------------------------
 
-  private readonly inviteCalls = new WeakMap<SipRequest, Call>();
-  private readonly incomingByTx = new WeakMap<IncomingCall, InviteServerTransaction>();
-
   private findCall(req: SipRequest): CallEntry | undefined {
     return this.dialogs.get(req.callId, req.to.tag ?? '', req.from.tag ?? '');
+  }
+
+  private receiveCancel(invite: InviteServerTransaction): void {
+    const session = this.incoming.get(invite.request);
+    if (session) session.cancelled();
+    else if (invite.state === 'Proceeding') this.element.uas.respond(invite, invite.request, 487);
   }
 
   private receiveRequest(req: SipRequest, tx: ServerTransaction): void {
@@ -512,12 +356,11 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
     if (entry) return this.receiveInDialog(req, tx, entry);
     switch (req.method) {
       case 'INVITE': {
-        const call = new Call('incoming', this);
-        call.invite = req;
-        call.remoteSdp = req.body.length > 0 ? req.body.toString('utf8') : undefined;
-        this.inviteCalls.set(req, call);
-        const inv = new IncomingCall(req, call, this);
-        this.incomingByTx.set(inv, tx as InviteServerTransaction);
+        const session = new ServerInviteSession(this.sessionEnv, req, tx as InviteServerTransaction);
+        const call = new Call('incoming', session);
+        this.calls.set(session, call);
+        this.incoming.set(req, session);
+        const inv = new IncomingCall(req, call, session, (c) => this.emit('call', c));
         if (this.listenerCount('invite') === 0) {
           inv.reject(480);
           return;
@@ -526,8 +369,8 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
         return;
       }
       case 'OPTIONS':
-        this.core.respond(tx, req, 200, {
-          headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp'], ['Supported', this.core.supported.join(', ')], ['Accept-Language', 'en']],
+        this.element.uas.respond(tx, req, 200, {
+          headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp'], ['Supported', UAS_POLICY.supported.join(', ')], ['Accept-Language', 'en']],
         });
         return;
       default: {
@@ -544,122 +387,17 @@ export class UserAgent extends EventEmitter implements CallOwner, IncomingCallOw
       request: req,
       call,
       respond: (status, o = {}) => {
-        this.core.respond(tx, req, status, o);
+        this.element.uas.respond(tx, req, status, o);
       },
     };
   }
 
+  /** The session answers BYE, re-INVITE and UPDATE itself; anything else goes to the application (default 200). */
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: CallEntry): void {
-    const { dialog, call } = entry;
-    if (!dialog.receiveRequest(req)) {
-      // RFC 3261 §12.2.2: lower CSeq than the remote sequence number → 500.
-      this.core.respond(tx, req, 500, { reason: 'CSeq Out of Order' });
-      return;
-    }
-    switch (req.method) {
-      case 'BYE':
-        this.core.respond(tx, req, 200);
-        call.end('remote-bye');
-        return;
-      case 'INVITE':
-      case 'UPDATE': {
-        if (req.method === 'INVITE' && this.reinviting.has(call)) {
-          // RFC 3261 §14.2: our own re-INVITE is outstanding → 491; the peer retries later.
-          this.core.respond(tx, req, 491);
-          return;
-        }
-        // Target refresh with a new offer: answer with our codecs (RFC 3264 §8).
-        if (req.body.length > 0) {
-          try {
-            const ans = createAnswer(req.body, { address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
-            call.remoteSdp = req.body.toString('utf8');
-            call.localSdp = ans.sdp;
-            const res = this.core.respond(tx, req, 200, { headers: [['Contact', dialog.localContact], ['Content-Type', 'application/sdp']], body: ans.sdp });
-            if (req.method === 'INVITE') this.core.retransmit2xx(req, res, () => {});
-          } catch {
-            this.core.respond(tx, req, 488);
-          }
-        } else {
-          const res = this.core.respond(tx, req, 200, { headers: [['Contact', dialog.localContact], ['Content-Type', 'application/sdp']], body: call.localSdp });
-          if (req.method === 'INVITE') this.core.retransmit2xx(req, res, () => {});
-        }
-        call.emit('request', req);
-        return;
-      }
-      default: {
-        const incoming = this.incomingRequest(req, tx, call);
-        call.emit('request', req);
-        if (this.listenerCount('request') > 0) this.emit('request', incoming);
-        else incoming.respond(200);
-      }
-    }
-  }
-
-  private receiveAck(ack: SipRequest): void {
-    const entry = this.findCall(ack);
-    if (!entry) return;
-    if (ack.body.length > 0 && ack.contentType === 'application/sdp') entry.call.remoteSdp = ack.body.toString('utf8');
-  }
-
-  // ---- IncomingCallOwner -----------------------------------------------------------
-
-  progress(inv: IncomingCall, status: number, sdp?: string): void {
-    const tx = this.incomingByTx.get(inv)!;
-    const req = inv.request;
-    const localTag = this.core.toTagFor(tx);
-    const contact = `<${this.core.contactUri((req.source?.transport ?? 'udp') as TransportKind)}>`;
-    const headers: HeaderList = [['Contact', contact]];
-    if (sdp) headers.push(['Content-Type', 'application/sdp']);
-    this.core.respond(tx, req, status, { toTag: localTag, headers, body: sdp });
-    if (inv.call.state === 'calling') inv.call.state = 'early';
-  }
-
-  accept(inv: IncomingCall, sdp?: string): Call {
-    const tx = this.incomingByTx.get(inv)!;
-    const req = inv.request;
-    const call = inv.call;
-    if (inv.answered || tx.state !== 'Proceeding') return call;
-    inv.answered = true;
-    let body = sdp;
-    if (body === undefined) {
-      const offer = inv.offer;
-      if (offer) {
-        try {
-          body = createAnswer(offer, { address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs }).sdp;
-        } catch {
-          // RFC 3264 §6: no common codec → 488 Not Acceptable Here.
-          this.core.respond(tx, req, 488);
-          call.end('failed:488');
-          return call;
-        }
-      } else {
-        body = createOffer({ address: this.mediaAddress(), port: this.mediaPort, codecs: this.opts.codecs });
-      }
-    }
-    const kind = (req.source?.transport ?? 'udp') as TransportKind;
-    const contact = `<${this.core.contactUri(kind)}>`;
-    const localTag = this.core.toTagFor(tx);
-    const dialog = Dialog.asUas(req, localTag, contact, 'Confirmed');
-    if (kind !== 'udp') dialog.flowId = req.source?.connectionId;
-    call.dialog = dialog;
-    call.localSdp = body;
-    this.dialogs.add({ dialog, call });
-    const res = this.core.respond(tx, req, 200, { toTag: localTag, headers: [['Contact', contact], ['Allow', ALLOW.join(', ')], ['Content-Type', 'application/sdp']], body });
-    call.state = 'established';
-    this.core.retransmit2xx(req, res, () => {
-      // RFC 3261 §13.3.1.4: no ACK within 64·T1 — confirm then end the session with BYE.
-      void call.bye('no-ack').catch(() => {});
-    });
-    this.emit('call', call);
-    call.emit('established');
-    return call;
-  }
-
-  reject(inv: IncomingCall, status: number, reason?: string): void {
-    const tx = this.incomingByTx.get(inv)!;
-    if (inv.answered || tx.state !== 'Proceeding') return;
-    inv.answered = true;
-    this.core.respond(tx, inv.request, status, { reason });
-    inv.call.end(`failed:${status}`);
+    const { call } = entry;
+    if (call.session.receiveRequest(req, tx)) return;
+    const incoming = this.incomingRequest(req, tx, call);
+    if (this.listenerCount('request') > 0) this.emit('request', incoming);
+    else incoming.respond(200);
   }
 }

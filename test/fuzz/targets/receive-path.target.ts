@@ -162,7 +162,7 @@ function confine(server: RunningServer, clientPort: number): void {
   // The sockets do not keep the process alive: Jazzer.js ends a run by letting the event loop
   // drain, and never calls close().
   for (const u of [...t.udp, ...(t.replyUdp ?? [])]) (u as { socket?: { unref?: () => void } }).socket?.unref?.();
-  const resolver = server.core.resolver as unknown as { resolveLocal: (u: unknown) => Destination[] | undefined; resolve: (u: unknown) => Promise<Destination[]> };
+  const resolver = server.element.uac.resolver as unknown as { resolveLocal: (u: unknown) => Destination[] | undefined; resolve: (u: unknown) => Promise<Destination[]> };
   resolver.resolve = async (uri) => resolver.resolveLocal(uri) ?? [{ kind: 'udp', address: '127.0.0.1', port: clientPort, hostname: (uri as { hostname?: string }).hostname }];
 }
 

@@ -1,0 +1,153 @@
+/**
+ * The UAC side of an invite session (RFC 3261 §13.2): the INVITE's provisional responses
+ * (early dialogs of a {@link DialogSet}, one per fork), its final response (the dialog, the
+ * offer/answer of §13.2.1 and §13.2.2.4's ACK-then-BYE when the 2xx's SDP cannot be used),
+ * 2xx from other forks (ACK and BYE), and CANCEL (§9.1: only after a provisional response).
+ *
+ * @remarks Usage layer (`usage/invite`). The owner builds and sends the INVITE (it knows From,
+ * credentials, the outbound proxy) and feeds the transaction's events here.
+ */
+import { DialogSet } from '../../dialog/index.js';
+import { negotiate } from '../../sdp/index.js';
+import type { SipResponse } from '../../sip/index.js';
+import { type ClientTransaction, buildCancel } from '../../transaction/index.js';
+import type { SendResult, Target } from '../../tu/index.js';
+import { InviteSession, type InviteSessionEnv } from './invite-session.js';
+
+/** What a UAC session needs beyond {@link InviteSessionEnv}. */
+export interface ClientSessionEnv extends InviteSessionEnv {
+  /** A valid answer refusing every stream of `offer` (port 0), for §13.2.2.4; undefined when none can be built. */
+  rejectingAnswer(offer: string): string | undefined;
+}
+
+export class ClientInviteSession extends InviteSession {
+  private tx: ClientTransaction | undefined;
+  private target: Target | undefined;
+  private cancelRequested = false;
+  private provisionalSeen = false;
+  private dialogSet: DialogSet | undefined;
+  /** SDP of an unreliable 18x: a preview of the answer, for early media (RFC 6337 §3.1.1). */
+  earlySdp: string | undefined;
+
+  constructor(
+    env: ClientSessionEnv,
+    /** Our offer in the INVITE; undefined for a delayed offer (§13.2.1: the 2xx offers). */
+    readonly offer: string | undefined,
+    private readonly localContact: (target: Target) => string,
+  ) {
+    super('uac', env);
+  }
+
+  /** The client transaction of the INVITE exists (once per RFC 3263 attempt). */
+  transactionStarted(tx: ClientTransaction, target: Target): void {
+    this.tx = tx;
+    this.target = target;
+    this.invite = tx.request;
+    this.dialogSet = new DialogSet(tx.request, this.localContact(target));
+    const open = this.sdp.openOffer;
+    if (open !== undefined) this.sdp.rollback(open);
+    if (this.offer !== undefined) this.sdp.localOffer(this.offer, { method: 'INVITE', cseq: tx.request.cseq.seq });
+  }
+
+  /** A provisional response to the INVITE. */
+  provisional(res: SipResponse): void {
+    this.provisionalSeen = true;
+    const early = this.dialogSet?.early(res);
+    if (early !== undefined && this.dialog === undefined) this.dialog = early;
+    if (res.status > 100 && this.state === 'Calling') this.move('Early');
+    if (res.body.length > 0 && res.contentType === 'application/sdp') this.earlySdp = res.body.toString('utf8');
+    this.emit('progress', res);
+    if (this.cancelRequested) this.sendCancel();
+  }
+
+  /** The INVITE's final response (after RFC 3263 failover and digest retries). */
+  async final({ response, request, target }: SendResult): Promise<void> {
+    this.invite = request;
+    this.finalResponse = response;
+    const set = this.dialogSet ?? new DialogSet(request, this.localContact(target));
+    if (response.status < 200 || response.status >= 300) {
+      set.terminateEarly();
+      this.end(`failed:${response.status}`);
+      return;
+    }
+    const { dialog } = set.answered(response);
+    set.terminateEarly();
+    this.dialog = dialog;
+    if (target.kind !== 'udp') dialog.flowId = undefined;
+    const env = this.env as ClientSessionEnv;
+    const remote = response.body.length > 0 ? response.body.toString('utf8') : undefined;
+    const carrier = { method: 'INVITE', cseq: request.cseq.seq };
+    let ackBody: string | undefined;
+    if (this.offer === undefined && remote !== undefined) {
+      // Delayed offer: the 2xx carries the offer, the ACK the answer (RFC 3261 §13.2.1).
+      this.sdp.remoteOffer(remote, { ...carrier, inResponse: true });
+      try {
+        ackBody = env.answer(remote);
+        this.sdp.localAnswer(ackBody);
+      } catch (e) {
+        // §13.2.2.4: "generate a valid answer in the ACK and then send a BYE immediately".
+        this.sdpFailure = `offer in the 2xx not acceptable: ${(e as Error).message}`;
+        ackBody = env.rejectingAnswer(remote);
+      }
+    } else if (this.offer === undefined) {
+      this.sdpFailure = 'no offer in the 2xx to an INVITE without one (RFC 3261 §13.2.1)';
+    } else if (remote !== undefined) {
+      try {
+        negotiate(this.offer, remote);
+        if (this.sdp.carriedBy('INVITE', request.cseq.seq)) this.sdp.remoteAnswer(remote);
+      } catch (e) {
+        this.sdpFailure = `answer in the 2xx not usable: ${(e as Error).message}`;
+      }
+    }
+    this.env.bind(this);
+    this.move('Confirmed');
+    // The 2xx is ACKed whatever its SDP (the dialog exists, §13.2.2.4); a session that cannot be
+    // used is then ended with BYE.
+    await this.sendAck(dialog, request.cseq.seq, ackBody);
+    if (this.sdpFailure !== undefined) {
+      await this.bye('sdp-failed');
+      return;
+    }
+    // A 2xx crossed our CANCEL: the call is up, so end it with BYE (RFC 3261 §9.1).
+    if (this.cancelRequested) await this.bye();
+    else this.emit('established');
+  }
+
+  /** A 2xx after the first: a retransmission is ACKed again; another fork's is ACKed, then ended with BYE. */
+  extra2xx(res: SipResponse): void {
+    if (this.dialog !== undefined && res.to.tag === this.dialog.remoteTag) {
+      this.reAck(res);
+      return;
+    }
+    const set = this.dialogSet;
+    if (set === undefined || this.invite === undefined) return;
+    const { dialog } = set.answered(res);
+    const cseq = this.invite.cseq.seq;
+    void (async () => {
+      await this.sendAck(dialog, cseq, undefined, false);
+      const t = (await this.targets(dialog))[0];
+      if (!t) return;
+      const bye = dialog.createRequest('BYE', { via: this.element.uac.via(t.kind) });
+      await this.element.uac.send([t], () => bye);
+      dialog.transition('Terminated');
+    })().catch(() => {});
+  }
+
+  /** CANCEL (§9.1): sent once a provisional response came; the INVITE then ends with 487. */
+  async cancel(): Promise<void> {
+    if (this.state !== 'Calling' && this.state !== 'Early') return;
+    this.cancelRequested = true;
+    if (this.provisionalSeen) this.sendCancel();
+  }
+
+  protected override async hangUpEarly(): Promise<void> {
+    await this.cancel();
+  }
+
+  private sendCancel(): void {
+    const tx = this.tx;
+    if (!tx || !this.target || (tx.state !== 'Proceeding' && tx.state !== 'Calling')) return;
+    const cancel = buildCancel(tx.request);
+    void this.element.uac.send([this.target], () => cancel);
+  }
+}
