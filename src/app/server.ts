@@ -11,6 +11,7 @@ import { Registrar, RegistrarUser } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
 import { Screen } from '../roles/security/index.js';
 import { RedirectServer, RedirectUser } from '../roles/redirect/index.js';
+import { B2bua } from '../roles/b2bua/index.js';
 import type { SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
@@ -114,7 +115,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         const u = req.uri;
         return u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || config.domains.includes(u.hostname)) && !req.hasHeader('Route');
       },
-      routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled }),
+      routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled, b2bua: roles.has('b2bua') }),
       users: (el) => {
         const users: Record<string, TransactionUser> = { local: new OptionsUas(el.uas, uasPolicy) };
         const verifier = new DigestVerifier({
@@ -131,6 +132,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           );
           users.registrar = registrarUser = new RegistrarUser(registrar, el, uasPolicy, config.registrar.authenticate);
         }
+        if (roles.has('b2bua')) users.b2bua = new B2bua(el, config.b2bua, log, stores.cdrs);
         if (redirectEnabled) {
           const redirect = new RedirectServer(
             { domains: config.domains, rules: config.redirect.rules },
@@ -218,15 +220,19 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
  * Where a request outside any dialog goes (the element's {@link MethodRouter}), first match
  * wins; `local` is the server's own UAS (OPTIONS, §11).
  *
- * | roles            | REGISTER  | addressed to the server          | anything else |
- * | ---------------- | --------- | -------------------------------- | ------------- |
- * | registrar        | registrar | local                            | local (405)   |
- * | + proxy          | registrar | local                            | proxy         |
- * | + redirect       | registrar | local (OPTIONS without a user)   | redirect      |
+ * | roles            | REGISTER  | INVITE  | addressed to the server          | anything else |
+ * | ---------------- | --------- | ------- | -------------------------------- | ------------- |
+ * | registrar        | registrar | local   | local                            | local (405)   |
+ * | + proxy          | registrar | proxy   | local                            | proxy         |
+ * | + redirect       | registrar | redirect| local (OPTIONS without a user)   | redirect      |
+ * | + b2bua          | registrar | b2bua   | (as without b2bua)               | (as without)  |
+ *
+ * Requests within a dialog go first to the TU that holds it (the B2BUA's legs).
  */
-export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect: boolean }): RouteRule[] {
+export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect: boolean; b2bua?: boolean }): RouteRule[] {
   const rules: RouteRule[] = [];
   if (roles.registrar) rules.push({ tu: 'registrar', methods: ['REGISTER'] });
+  if (roles.b2bua) rules.push({ tu: 'b2bua', methods: ['INVITE'] });
   if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });
   else if (roles.proxy) rules.push({ tu: 'local', requestUri: 'server' }, { tu: 'proxy' });
   rules.push({ tu: 'local' });

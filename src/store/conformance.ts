@@ -4,6 +4,7 @@
  *
  * @remarks Store layer (`store/`), test support only (not exported from the index).
  */
+import type { CallDetailRecord, CdrStore } from './cdr-store.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -453,3 +454,28 @@ export function userConformance(h: UserHarness): void {
       }));
   });
 }
+
+/** A call detail record for the conformance suite. */
+export const cdrRecord = (n: number, extra: Partial<CallDetailRecord> = {}): CallDetailRecord => {
+  const r: CallDetailRecord = {
+    callId: `a-${n}`, callIdB: `b-${n}`, from: 'sip:phone@192.0.2.1', to: 'sip:2000@192.0.2.3', start: 1_000 * n, answer: 1_000 * n + 200, end: 1_000 * n + 5_000,
+    status: 200, endedBy: 'caller', reason: 'remote-bye', ...extra,
+  };
+  // A field given as undefined is absent (as a store returns it).
+  for (const k of Object.keys(r) as Array<keyof CallDetailRecord>) if (r[k] === undefined) delete r[k];
+  return r;
+};
+
+/** What every {@link CdrStore} must do (memory, SQLite, Redis). */
+export async function cdrConformance(store: CdrStore): Promise<void> {
+  await store.add(cdrRecord(1));
+  await store.add(cdrRecord(2, { callIdB: undefined, answer: undefined, status: 486, endedBy: 'callee', reason: 'failed:486' }));
+  await store.add(cdrRecord(3));
+  const all = await store.list();
+  assert.deepEqual(all.map((r) => r.callId), ['a-3', 'a-2', 'a-1'], 'newest first');
+  assert.deepEqual(all[1], cdrRecord(2, { callIdB: undefined, answer: undefined, status: 486, endedBy: 'callee', reason: 'failed:486' }));
+  assert.ok(!('answer' in all[1]!) && !('callIdB' in all[1]!), 'absent fields stay absent');
+  assert.deepEqual((await store.list(2)).map((r) => r.callId), ['a-3', 'a-2']);
+  await assert.rejects(store.add({ ...cdrRecord(4), callId: '' }), /invalid call detail record/);
+}
+

@@ -19,3 +19,4 @@ export { openSqlite, type SqliteDatabase, type SqliteSource } from './sqlite-db.
 export type { RedisClient, RedisSource, RedisTarget } from './redis-client.js';
 export { REDIS_URL_RE, createRedisClient, redactUrl, redisOptionsFromUrl } from './redis-client.js';
 export { openStores, type StoreSpec, type Stores } from './open-store.js';
+export { type CallDetailRecord, type CdrStore, DEFAULT_MAX_CDRS, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';

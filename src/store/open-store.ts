@@ -1,6 +1,6 @@
 /**
- * Opening the configured stores: `memory`, `sqlite` (one database file holds both tables) or a
- * Redis URL (one connection shared by both stores).
+ * Opening the configured stores: `memory`, `sqlite` (one database file holds every table) or a
+ * Redis URL (one connection shared by every store).
  *
  * @remarks Store layer (`store/`), a leaf.
  */
@@ -16,6 +16,7 @@ import { RedisLocationStore } from './redis-location-store.js';
 import { RedisUserStore } from './redis-user-store.js';
 import { REDIS_URL_RE, closeClient, connectRedis } from './redis-client.js';
 import { StoreError } from '../util/errors.js';
+import { type CdrStore, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';
 
 export interface StoreSpec {
   /** `memory`, `sqlite`, or a Redis URL: `redis://host:port[/db]`, `rediss://…`, `redis-sentinel://host:port/MASTER`, `redis-cluster://host:port,…`. */
@@ -41,6 +42,8 @@ export interface StoreSpec {
 export interface Stores {
   location: LocationStore;
   users: UserStore;
+  /** Call detail records (the B2BUA writes one per call). */
+  cdrs: CdrStore;
   /** Closes both stores and the shared database/connection. */
   close(): Promise<void>;
 }
@@ -50,17 +53,19 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
   if (spec.store === 'memory') {
     const location = new MemoryLocationStore({ ...common, maxBindings: spec.maxBindings });
     const users = new MemoryUserStore();
-    return { location, users, close: async () => void (await Promise.all([location.close(), users.close()])) };
+    return { location, users, cdrs: new MemoryCdrStore(), close: async () => void (await Promise.all([location.close(), users.close()])) };
   }
   if (spec.store === 'sqlite') {
     const db = openSqlite(spec.dbPath ?? './switchboard.db', spec.dbLocking);
     try {
       const location = new SqliteLocationStore(db, { ...common, commitDelayMs: spec.dbCommitDelayMs });
       const users = new SqliteUserStore(db);
+      const cdrs = new SqliteCdrStore(db);
       let closed = false;
       return {
         location,
         users,
+        cdrs,
         close: async () => {
           if (closed) return;
           closed = true;
@@ -80,10 +85,12 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       const keyPrefix = spec.redisPrefix ?? 'sb:';
       const location = await RedisLocationStore.open(client, { ...common, keyPrefix, subscribeEvents: spec.subscribeEvents });
       const users = await RedisUserStore.open(client, { keyPrefix });
+      const cdrs = new RedisCdrStore(client, keyPrefix);
       let closed = false;
       return {
         location,
         users,
+        cdrs,
         close: async () => {
           if (closed) return;
           closed = true;

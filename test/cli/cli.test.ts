@@ -28,6 +28,8 @@ const USAGE_ERRORS: Array<{ name: string; args: string[]; mentions: RegExp }> = 
   { name: '--duration abc', args: ['call', 'sip:service@127.0.0.1:9', '--duration', 'abc'], mentions: /--duration "abc"/ },
   { name: 'unknown option', args: ['call', 'sip:service@127.0.0.1:9', '--frob'], mentions: /--frob/ },
   { name: '--workers 0', args: ['serve', '--workers', '0'], mentions: /--workers "0"/ },
+  { name: 'unknown cdr subcommand', args: ['cdr', 'frob'], mentions: /unknown cdr subcommand "frob" \(expected list\)/ },
+  { name: 'cdr list --limit 0', args: ['cdr', 'list', '--limit', '0'], mentions: /--limit "0"/ },
   { name: 'workers with a per-process store', args: ['serve', '--store', 'memory', '--listen', 'udp:127.0.0.1:5999', '--workers', '2'], mentions: /workers = 2: a memory store is private to each worker/ },
   { name: 'workers with a stream listener', args: ['serve', '--listen', 'udp:127.0.0.1:5999', '--listen', 'tcp:127.0.0.1:5999', '--workers', '2'], mentions: /listen = "tcp:127\.0\.0\.1:5999": with several workers every listener must be udp/ },
 ];

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { UsageError } from './usage-error.js';
-import { ConfigError, locationCommand, serveCommand, userCommand } from './server-commands.js';
+import { ConfigError, cdrCommand, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
 const USAGE = `usage: switchboard <command> [options]
 
@@ -20,11 +20,12 @@ commands:
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
-  serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy)
+  serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy, b2bua …)
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
+  cdr list [--json] [--limit N]       the B2BUA's call detail records, newest first (default 100)
   user add USER --password P [--domain D]   add a user (HA1 stored, never the password)
   user rm USER | user list | user import FILE.csv   (lines user,password[,domain])
 
@@ -55,6 +56,7 @@ const OPTIONS = {
   store: { type: 'string' },
   json: { type: 'boolean' },
   workers: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -105,10 +107,12 @@ export async function main(argv: string[]): Promise<number> {
       return serveCommand(serverFlags(v, common));
     case 'location':
       return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
+    case 'cdr':
+      return cdrCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false, limit: intFlag(v.limit, '--limit', 100, 1)! });
     case 'user':
       return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, user)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, cdr, user)`);
   }
 }
 

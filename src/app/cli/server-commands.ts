@@ -191,6 +191,28 @@ export async function locationCommand(args: string[], flags: ServerFlags & { jso
   }
 }
 
+/** `switchboard cdr list [--json] [--limit N]`: the B2BUA's call detail records, newest first. */
+export async function cdrCommand(args: string[], flags: ServerFlags & { json: boolean; limit: number }): Promise<number> {
+  const [sub] = args;
+  if (sub !== 'list') throw new UsageError(`unknown cdr subcommand "${sub ?? ''}" (expected list)`);
+  const config = resolveConfig(flags);
+  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  try {
+    const records = await stores.cdrs.list(flags.limit);
+    if (flags.json) process.stdout.write(JSON.stringify(records) + '\n');
+    else if (records.length === 0) process.stdout.write('no call detail records\n');
+    else {
+      const iso = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+      for (const r of records) {
+        process.stdout.write(`${iso(r.start)}\t${r.from} -> ${r.to}\t${r.status}\tanswer=${iso(r.answer)}\tend=${iso(r.end)}\tby=${r.endedBy}\t${r.reason}\tcall-id=${r.callId}${r.callIdB ? `\tleg-b=${r.callIdB}` : ''}\n`);
+      }
+    }
+    return 0;
+  } finally {
+    await stores.close();
+  }
+}
+
 /** `switchboard user add|rm|list|import`. */
 export async function userCommand(args: string[], flags: ServerFlags & { password?: string; json: boolean }): Promise<number> {
   const [sub, name] = args;

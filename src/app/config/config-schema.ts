@@ -110,6 +110,16 @@ const cidr = z.string().refine((v) => {
   return /^\d+$/.test(b) && n <= (net.isIPv6(a!) ? 128 : 32);
 }, { message: 'expected an IP address or network (CIDR), e.g. 192.0.2.0/24' });
 
+/** The B2BUA role (handbook call flow 4): where leg B goes and how. */
+export const B2buaSchema = z.strictObject({
+  /** Leg B's Request-URI; `{user}` is replaced by the user part of leg A's Request-URI. */
+  target: z.string().regex(/^sips?:/, { message: 'expected a sip: or sips: URI, e.g. sip:{user}@192.0.2.10:5060' }).default('sip:{user}@127.0.0.1:5090'),
+  /** `delayed`: leg B's INVITE carries no SDP, its 2xx offers (the handbook); `forward`: leg A's offer goes to leg B. */
+  offer: z.enum(['delayed', 'forward']).default('delayed'),
+  /** Header fields copied from leg A's INVITE to leg B's (`X-*` for a prefix); nothing else crosses (topology hiding). */
+  copyHeaders: z.array(z.string().regex(/^[A-Za-z0-9!%'`~_.+-]+\*?$/, { message: 'expected a header name, or a prefix ending in *' })).default([]),
+});
+
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */
 export const SecuritySchema = z.strictObject({
   /** Never screened; the host itself by default (a benchmark or a local app is not an attacker). */
@@ -143,7 +153,7 @@ export const UserSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   domains: z.array(z.string().min(1)).default([]),
   listen: z.array(listenString).min(1).default(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']),
-  roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway'])).default(['registrar', 'proxy']),
+  roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway', 'b2bua'])).default(['registrar', 'proxy']),
   store: storeString.default('sqlite'),
   db: z.string().min(1).default('./switchboard.db'),
   /** SQLite file sharing: `shared` (CLI and other processes may use the file) or `exclusive`. */
@@ -156,6 +166,7 @@ export const ConfigSchema = z.strictObject({
   timers: TimersSchema.default(TimersSchema.parse({})),
   proxy: ProxySchema.default(ProxySchema.parse({})),
   redirect: RedirectSchema.default(RedirectSchema.parse({})),
+  b2bua: B2buaSchema.default(B2buaSchema.parse({})),
   /** Static host map for RFC 3263 resolution (tests, closed networks): name → "IP[:PORT]". */
   hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),
@@ -227,6 +238,8 @@ export function checkWorkers(cfg: Config, source: string): void {
   if (cfg.workers === 1) return;
   const v = `${source}: workers = ${cfg.workers}`;
   if (cfg.roles.includes('gateway')) throw new ConfigError(`${v}: the gateway role runs in one process (set workers: 1)`);
+  // Leg B's Call-ID is new: its requests would hash to another worker than leg A's.
+  if (cfg.roles.includes('b2bua')) throw new ConfigError(`${v}: the b2bua role runs in one process (set workers: 1)`);
   // A connection lives in the worker that accepted or opened it, but a request for the peer at
   // its other end (a registered TCP/WS client, a flow token in a Record-Route) may be handled by
   // any worker: until connections can be reached across workers, several workers mean UDP only.

@@ -73,6 +73,11 @@ export interface RequestOptions {
 export interface InviteOptions extends RequestOptions {
   /** SDP offer; default a generated audio offer; `null` sends no offer (delayed offer). */
   sdp?: string | null;
+  /**
+   * Called with the call before the INVITE is sent, so that it can be ended while it rings:
+   * `call.cancel()` sends CANCEL once a provisional response has come (§9.1).
+   */
+  onCall?: (call: Call) => void;
 }
 
 /** An incoming request outside INVITE dialogs (MESSAGE, INFO, NOTIFY, other extension). */
@@ -316,6 +321,7 @@ export class UserAgent extends EventEmitter {
     const session = new ClientInviteSession(this.sessionEnv, offer, (t) => `<${this.element.uac.contactUri(t.kind)}>`);
     const call = new Call('outgoing', session);
     this.calls.set(session, call);
+    opts.onCall?.(call);
     const result = await this.requestWithDetails('INVITE', target, {
       ...opts,
       body: offer,

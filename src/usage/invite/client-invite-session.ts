@@ -135,7 +135,7 @@ export class ClientInviteSession extends InviteSession {
 
   /** CANCEL (§9.1): sent once a provisional response came; the INVITE then ends with 487. */
   async cancel(): Promise<void> {
-    if (this.state !== 'Calling' && this.state !== 'Early') return;
+    if ((this.state !== 'Calling' && this.state !== 'Early') || this.cancelRequested) return;
     this.cancelRequested = true;
     if (this.provisionalSeen) this.sendCancel();
   }

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { stopAll } from '../../harness/processes.js';
-import { locationConformance, userConformance } from '../../../src/store/conformance.js';
+import { cdrConformance, locationConformance, userConformance } from '../../../src/store/conformance.js';
 import { RedisLocationStore } from '../../../src/store/redis-location-store.js';
 import { RedisUserStore } from '../../../src/store/redis-user-store.js';
 import { openStores } from '../../../src/store/open-store.js';
@@ -167,4 +167,18 @@ describe('RedisLocationStore across processes', () => {
       client.disconnect();
     }
   });
+});
+
+test('call detail records in Redis: a list, newest first, shared by every process of the store', { timeout: 20_000 }, async () => {
+  const url = (await redis()).url;
+  const prefix = freshPrefix();
+  const stores = await openStores({ store: url, redisPrefix: prefix });
+  try {
+    await cdrConformance(stores.cdrs);
+    const other = await openStores({ store: url, redisPrefix: prefix });
+    assert.deepEqual((await other.cdrs.list()).map((r) => r.callId), ['a-3', 'a-2', 'a-1']);
+    await other.close();
+  } finally {
+    await stores.close();
+  }
 });

@@ -1,0 +1,283 @@
+/**
+ * One call through the B2BUA (the handbook's call flow 4): leg A is the caller's INVITE,
+ * answered as a UAS; leg B a new INVITE of ours — new Call-ID, tags, CSeq, Via and Contact,
+ * none of leg A's Via, Record-Route, Contact or tags — sent as a UAC. Each leg is an invite
+ * session of `usage/invite` with its own offer/answer state; this file is the bridge between
+ * them:
+ *
+ * - leg B's 180 → 180 on leg A; its 183 with SDP → 183 on leg A whose SDP lists the codecs both
+ *   endpoints have at leg B's media address (media passthrough);
+ * - leg B's 2xx → ACK (in the delayed-offer mode with the answer: the caller's address and the
+ *   chosen codec), then 200 on leg A with the same answer as in the 183;
+ * - no codec in common → 488 on leg A, leg B cancelled (before its final response) or ACKed and
+ *   ended (after a 2xx); a failure on leg B → the same status on leg A (a timeout → 408);
+ * - CANCEL on leg A → CANCEL on leg B, 487 on leg A; BYE on either leg → BYE on the other;
+ * - re-INVITE (hold/resume) and INFO relayed to the other leg, answered with its answer.
+ *
+ * @remarks Role (`roles/b2bua`).
+ */
+import { type HeaderList, type SipRequest, type SipResponse, buildRequest } from '../../sip/index.js';
+import { syntheticCause } from '../../transaction/index.js';
+import { type SipElement, type Target } from '../../tu/index.js';
+import type { ClientInviteSession, InviteSession, ServerInviteSession } from '../../usage/index.js';
+import { newCallId, newTag } from '../../util/ids.js';
+import { bridgedAnswer, sideOf } from './sdp-policy.js';
+
+export interface B2buaCallConfig {
+  /** Leg B's Request-URI; `{user}` is leg A's Request-URI user. */
+  target: string;
+  /** `delayed`: leg B's INVITE carries no SDP (the handbook); `forward`: it carries the caller's offer. */
+  offer: 'delayed' | 'forward';
+  /** Header fields copied from leg A's INVITE to leg B's (names, case-insensitive; `X-*` for a prefix). */
+  copyHeaders: readonly string[];
+}
+
+/** Where a bridged call stands. */
+export type BridgeState = 'Routing' | 'Early' | 'Answered' | 'Ended';
+
+/** What a finished call reports (the B2BUA makes a call detail record of it). */
+export interface CallOutcome {
+  callId: string;
+  callIdB: string | undefined;
+  from: string;
+  to: string;
+  start: number;
+  answer: number | undefined;
+  end: number;
+  status: number;
+  endedBy: 'caller' | 'callee' | 'server';
+  reason: string;
+}
+
+export class B2buaCall {
+  state: BridgeState = 'Routing';
+  private readonly startedAt: number;
+  private answeredAt: number | undefined;
+  /** The final status leg A got. */
+  private statusA: number | undefined;
+  private endedBy: CallOutcome['endedBy'] | undefined;
+  private endReason: string | undefined;
+  private reported = false;
+  /** The answer leg A got (in a 183 or the 200): the same in both (the handbook's step 5). */
+  private answerToA: string | undefined;
+  private readonly offerA: string | undefined;
+  /** Leg A was cancelled or ended before leg B answered. */
+  private abandoned = false;
+
+  constructor(
+    private readonly element: SipElement,
+    private readonly cfg: B2buaCallConfig,
+    readonly a: ServerInviteSession,
+    readonly b: ClientInviteSession,
+    private readonly log: (line: string) => void,
+    private readonly now: () => number = Date.now,
+    /** Called once, when both legs have ended. */
+    private readonly onDone: (outcome: CallOutcome) => void = () => {},
+  ) {
+    this.startedAt = now();
+    this.offerA = a.offer;
+    a.on('ended', (reason) => this.legEnded(a, b, reason));
+    b.on('ended', (reason) => this.legEnded(b, a, reason));
+    // Re-offers (hold/resume, RFC 3264 §8) and other in-dialog requests go to the other leg.
+    for (const [from, to] of [[a, b], [b, a]] as const) {
+      from.on('reoffer', (r) => {
+        if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
+        void to.request(r.request.method, r.offer !== undefined ? { body: r.offer, contentType: 'application/sdp' } : {}).then(
+          (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? res.body.toString('utf8') : undefined) : r.reject(res.status)),
+          () => r.reject(500),
+        );
+      });
+    }
+  }
+
+  get callIdB(): string | undefined {
+    return this.b.invite?.callId;
+  }
+
+  /** Sends leg B's INVITE and bridges its responses to leg A. */
+  async start(): Promise<void> {
+    const req = this.a.invite!;
+    const uac = this.element.uac;
+    const user = req.uri.kind === 'sip' ? (req.uri.user ?? '') : req.uri.kind === 'tel' ? req.uri.number : '';
+    const target = this.cfg.target.replace('{user}', user);
+    let targets: Target[];
+    try {
+      targets = await uac.resolve(target);
+    } catch {
+      targets = [];
+    }
+    if (targets.length === 0) {
+      this.log(`b2bua: ${req.callId}: leg B target ${target} does not resolve: 404 to leg A`);
+      this.fail(404, 'No Route to Leg B');
+      this.b.end('no-route');
+      return;
+    }
+    const host = this.element.transport.sentBy(targets[0]!.kind).host;
+    const callId = newCallId(host.replace(/[[\]]/g, ''));
+    const fromTag = newTag();
+    const fromUser = req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous';
+    const display = req.from.displayName ? `"${req.from.displayName}" ` : '';
+    const body = this.cfg.offer === 'forward' ? this.offerA : undefined;
+    const copied = this.copiedHeaders(req);
+    const result = await uac.send(targets, (t) => {
+      const sb = this.element.transport.sentBy(t.kind);
+      const headers: HeaderList = [
+        ['Via', uac.via(t.kind)],
+        ['Max-Forwards', String(Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)))],
+        ['From', `${display}<sip:${fromUser}@${sb.host}>;tag=${fromTag}`],
+        ['To', `<${target}>`],
+        ['Call-ID', callId],
+        ['CSeq', '1 INVITE'],
+        ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
+        ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE'],
+        ['User-Agent', this.element.product],
+        ...copied,
+      ];
+      if (body !== undefined) headers.push(['Content-Type', 'application/sdp']);
+      return buildRequest({ method: 'INVITE', uri: target, headers, body });
+    }, {
+      onTransaction: (tx, t) => {
+        this.b.transactionStarted(tx, t);
+        if (this.abandoned) void this.b.cancel();
+      },
+      onProvisional: (res) => {
+        this.b.provisional(res);
+        this.relayProvisional(res);
+      },
+      onExtra2xx: (res) => this.b.extra2xx(res),
+    });
+    const res = result.response;
+    if (res.status >= 200 && res.status < 300) {
+      await this.b.final(result);
+      if (this.b.sdpFailure !== undefined) {
+        this.log(`b2bua: ${req.callId}: leg B ${callId} answered with SDP that cannot be bridged (${this.b.sdpFailure}): 488 to leg A, leg B ended`);
+        return this.fail(488, 'Not Acceptable Here');
+      }
+      if (this.abandoned || this.a.state === 'Terminated') return; // the 2xx crossed a CANCEL: b.final sent BYE
+      this.answerA(res);
+      return;
+    }
+    await this.b.final(result);
+    if (this.abandoned) return;
+    const cause = syntheticCause(res);
+    const status = cause === 'timeout' ? 408 : cause === 'transport-error' ? 503 : res.status;
+    this.log(`b2bua: ${req.callId}: leg B ${callId} failed with ${res.status}${cause ? ` (${cause})` : ''}: ${status} to leg A`);
+    this.fail(status, cause ? undefined : res.reason, cause ? 'server' : 'callee');
+  }
+
+  private copiedHeaders(req: SipRequest): HeaderList {
+    if (this.cfg.copyHeaders.length === 0) return [];
+    const names = this.cfg.copyHeaders.map((n) => n.toLowerCase());
+    const out: HeaderList = [];
+    for (const [name, value] of req.headerLines()) {
+      const n = name.toLowerCase();
+      if (names.some((p) => (p.endsWith('*') ? n.startsWith(p.slice(0, -1)) : n === p))) out.push([name, value]);
+    }
+    return out;
+  }
+
+  /** Leg B's 180/183 on leg A; a 183 with SDP gets the bridged answer (its address, the common codecs). */
+  private relayProvisional(res: SipResponse): void {
+    if (res.status === 100 || this.abandoned || this.a.answered) return;
+    const sdp = res.body.length > 0 && res.contentType === 'application/sdp' ? res.body.toString('utf8') : undefined;
+    if (sdp === undefined || this.offerA === undefined) {
+      this.a.progress(res.status);
+      this.state = 'Early';
+      return;
+    }
+    try {
+      this.answerToA = bridgedAnswer(this.offerA, sideOf(sdp));
+    } catch (e) {
+      this.log(`b2bua: ${this.a.invite!.callId}: no codec in common with leg B's ${res.status} (${(e as Error).message}): 488 to leg A, leg B cancelled`);
+      this.fail(488, 'Not Acceptable Here');
+      void this.b.cancel();
+      return;
+    }
+    this.a.progress(res.status, this.answerToA);
+    this.state = 'Early';
+  }
+
+  /** Leg B answered: leg A gets 200 with the answer it got in the 183, or one made from leg B's SDP now. */
+  private answerA(res: SipResponse): void {
+    let sdp = this.answerToA;
+    if (sdp === undefined && this.offerA !== undefined) {
+      const theirs = this.b.sdp.remoteSdp ?? (res.body.length > 0 ? res.body.toString('utf8') : undefined);
+      try {
+        sdp = bridgedAnswer(this.offerA, sideOf(theirs ?? ''));
+      } catch {
+        sdp = undefined;
+      }
+      if (sdp === undefined) {
+        void this.b.bye('sdp-failed');
+        return this.fail(488, 'Not Acceptable Here');
+      }
+    }
+    if (this.a.accept(sdp)) {
+      this.state = 'Answered';
+      this.statusA = 200;
+      this.answeredAt = this.now();
+    } else void this.b.bye('leg-a-gone');
+  }
+
+  /** The answer leg B gets to an offer in its 2xx (delayed offer): the caller's address, the codec leg A was given. */
+  answerForB(offerB: string): string {
+    const offerA = this.offerA;
+    if (offerA === undefined) throw new TypeError('leg A made no offer');
+    const chosen = this.answerToA ?? bridgedAnswer(offerA, sideOf(offerB));
+    this.answerToA = chosen;
+    return bridgedAnswer(offerB, { codecs: sideOf(chosen).codecs, media: sideOf(offerA).media });
+  }
+
+  private fail(status: number, reason?: string, by: CallOutcome['endedBy'] = 'server'): void {
+    this.endedBy ??= by;
+    if (!this.a.answered) {
+      this.statusA = status;
+      this.a.reject(status, reason);
+    }
+    this.state = 'Ended';
+  }
+
+  /** CANCEL on leg A (§9.2: 487 there): leg B is cancelled too. */
+  cancelled(): void {
+    this.abandoned = true;
+    this.endedBy ??= 'caller';
+    if (!this.a.answered) this.statusA = 487;
+    this.a.cancelled();
+    void this.b.cancel();
+  }
+
+  /** One leg ended: the other ends too (BYE after a 2xx, CANCEL before). */
+  private legEnded(leg: InviteSession, other: InviteSession, reason: string): void {
+    this.state = 'Ended';
+    this.endReason ??= reason;
+    this.endedBy ??= reason === 'remote-bye' || reason === 'cancelled' ? (leg === this.a ? 'caller' : 'callee') : reason.startsWith('failed:') && leg === this.b ? 'callee' : 'server';
+    if (this.a.state === 'Terminated' && this.b.state === 'Terminated') this.report();
+    else {
+      const both = () => {
+        if (this.a.state === 'Terminated' && this.b.state === 'Terminated') this.report();
+      };
+      other.once('ended', both);
+    }
+    if (leg === this.a && reason !== 'failed:488') this.abandoned = true;
+    if (other.state === 'Confirmed' || other.state === 'WaitingForAck') void other.bye(`other-leg:${reason}`).catch(() => {});
+    else if (other === this.b) void this.b.cancel();
+  }
+
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const req = this.a.invite!;
+    this.onDone({
+      callId: req.callId,
+      callIdB: this.b.invite?.callId,
+      from: req.from.uri.toString(),
+      to: req.uriText,
+      start: this.startedAt,
+      answer: this.answeredAt,
+      end: this.now(),
+      status: this.statusA ?? this.b.finalResponse?.status ?? 500,
+      endedBy: this.endedBy ?? 'server',
+      reason: this.endReason ?? 'unknown',
+    });
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The B2BUA role (handbook §7.4, call flow 4): a transaction user of the server's element that
+ * answers INVITEs as a UAS and calls the configured target as a UAC on a new call
+ * ({@link B2buaCall}), and owns both legs' dialogs, so every request within either dialog comes
+ * back here (the method router asks `hasDialog` first).
+ *
+ * @remarks Role (`roles/b2bua`).
+ */
+import { DialogTable, type Dialog } from '../../dialog/index.js';
+import { rejectingAnswer } from '../../sdp/index.js';
+import type { SipRequest, SipResponse } from '../../sip/index.js';
+import type { InviteServerTransaction, ServerTransaction } from '../../transaction/index.js';
+import type { CdrStore } from '../../store/index.js';
+import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
+import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
+import { B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
+
+/** What the B2BUA answers as a UAS (RFC 3261 §8.2): PRACK, REFER and session timers are not implemented yet. */
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE'];
+
+interface LegEntry {
+  dialog: Dialog;
+  session: InviteSession;
+  call: B2buaCall;
+}
+
+export class B2bua implements TransactionUser {
+  readonly uas: UasPolicy = { allow: ALLOW, supported: [], accept: ['application/sdp'] };
+  private readonly legs = new DialogTable<LegEntry>();
+  private readonly byInvite = new WeakMap<SipRequest, B2buaCall>();
+  private readonly callOf = new WeakMap<InviteSession, B2buaCall>();
+  private readonly env: ServerSessionEnv & ClientSessionEnv;
+  /** Calls with at least one leg not ended. */
+  private live = 0;
+
+  constructor(
+    private readonly element: SipElement,
+    private readonly cfg: B2buaCallConfig,
+    private readonly log: (line: string) => void = () => {},
+    /** Where a call detail record of each call goes (none: not recorded). */
+    private readonly cdrs?: CdrStore,
+    /** Wall-clock time for the records. */
+    private readonly now: () => number = Date.now,
+  ) {
+    this.env = {
+      element,
+      allow: ALLOW,
+      bind: (s) => {
+        const call = this.callOf.get(s);
+        if (call && s.dialog) this.legs.add({ dialog: s.dialog, session: s, call });
+      },
+      release: (s) => {
+        const d = s.dialog;
+        const e = d ? this.legs.get(d.callId, d.localTag, d.remoteTag) : undefined;
+        if (e) this.legs.remove(e);
+      },
+      // Leg B's 2xx offers (delayed offer): the answer is made from leg A's offer.
+      answer: (offer) => {
+        throw new TypeError(`no bridge for this offer (${offer.length} bytes)`);
+      },
+      offer: () => {
+        throw new TypeError('leg A without an offer is not supported');
+      },
+      rejectingAnswer: (offer) => {
+        try {
+          return rejectingAnswer(offer, { address: element.transport.sentBy('udp').host.replace(/[[\]]/g, '') });
+        } catch {
+          return undefined;
+        }
+      },
+      contact: (kind) => element.uac.contactUri(kind, 'b2bua'),
+    };
+  }
+
+  /** Calls under way (both legs, or one leg not yet ended). */
+  get activeCalls(): number {
+    return this.live;
+  }
+
+  hasDialog(req: SipRequest): boolean {
+    return this.legs.get(req.callId, req.to.tag ?? '', req.from.tag ?? '') !== undefined;
+  }
+
+  receiveRequest(req: SipRequest, tx: ServerTransaction): void {
+    const entry = req.to.tag !== undefined ? this.legs.get(req.callId, req.to.tag, req.from.tag ?? '') : undefined;
+    if (entry) return this.receiveInDialog(req, tx, entry);
+    if (req.method === 'OPTIONS') {
+      return void this.element.uas.respond(tx, req, 200, { headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp']] });
+    }
+    if (req.method !== 'INVITE') return void this.element.uas.respond(tx, req, 481);
+    if (req.body.length === 0) {
+      // An INVITE without an offer would need leg B's offer relayed and leg A's answer (in its
+      // ACK) waited for before leg B's ACK: not supported yet, said so.
+      return void this.element.uas.respond(tx, req, 488, { reason: 'Offer Required', headers: [['Warning', `399 ${this.element.transport.sentBy('udp').host} "the B2BUA needs an SDP offer in the INVITE"`]] });
+    }
+    const a = new ServerInviteSession(this.env, req, tx as InviteServerTransaction);
+    const env = this.env;
+    let call: B2buaCall | undefined;
+    const legEnv: ClientSessionEnv = { ...env, answer: (offer) => call!.answerForB(offer) };
+    // Forward mode: leg B's INVITE carries leg A's offer; delayed: none (leg B's 2xx offers).
+    const b = new ClientInviteSession(legEnv, this.cfg.offer === 'forward' ? a.offer : undefined, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
+    call = new B2buaCall(this.element, this.cfg, a, b, this.log, this.now, (outcome) => {
+      this.live--;
+      this.cdrs?.add(outcome).catch((e: unknown) => this.log(`b2bua: ${outcome.callId}: the call detail record could not be stored: ${(e as Error).message}`));
+    });
+    this.callOf.set(a, call);
+    this.callOf.set(b, call);
+    this.byInvite.set(req, call);
+    this.live++;
+    this.log(`b2bua: ${req.callId}: leg A from ${req.from.uri.toString()} to ${req.uriText}; leg B to ${this.cfg.target}`);
+    call.start().catch((e: unknown) => {
+      this.element.requestFailed('b2bua', req, tx, e, 'B2BUA Error');
+      if (b.invite === undefined) b.end('error');
+      else void b.cancel();
+      if (a.state !== 'Terminated') a.end('error');
+    });
+  }
+
+  private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: LegEntry): void {
+    const { session, call } = entry;
+    if (session.receiveRequest(req, tx)) return;
+    // INFO (RFC 6086) and the like: relayed to the other leg, answered with its final response.
+    const other = session === call.a ? call.b : call.a;
+    const body = req.body.length > 0 ? req.body : undefined;
+    void other.request(req.method, { body, contentType: req.contentType }).then(
+      (res: SipResponse) => this.element.uas.respond(tx, req, res.status, { reason: res.reason }),
+      () => this.element.uas.respond(tx, req, 500, { reason: 'Other Leg Unreachable' }),
+    );
+  }
+
+  receiveAck(ack: SipRequest): void {
+    this.legs.get(ack.callId, ack.to.tag ?? '', ack.from.tag ?? '')?.session.receiveAck(ack);
+  }
+
+  receiveCancel(_cancel: SipRequest, invite: InviteServerTransaction): void {
+    const call = this.byInvite.get(invite.request);
+    if (call) call.cancelled();
+    else if (invite.state === 'Proceeding') this.element.uas.respond(invite, invite.request, 487);
+  }
+
+  receiveStrayResponse(res: SipResponse): boolean {
+    if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;
+    return this.legs.get(res.callId, res.from.tag ?? '', res.to.tag ?? '')?.session.reAck(res) ?? false;
+  }
+}

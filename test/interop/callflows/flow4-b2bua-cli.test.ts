@@ -1,0 +1,56 @@
+// Call flow 4 from the command line: `switchboard serve --config examples/callflow-4-b2bua.yaml`
+// (SQLite store) between `switchboard call` (the phone) and `switchboard answer` (GW-B); then
+// `switchboard cdr list --json` on the same database shows the call's record. The SIPp variants
+// of the flow (SDP checked in every message, 488, CANCEL, loss) are in flow4-b2bua.test.ts.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stopAll } from '../../harness/processes.js';
+import { runSwitchboard } from '../sipp/sipp.js';
+import { describeRun, exampleConfig, freePorts, isReq, startAnswerUa, startServe } from './callflow-harness.js';
+
+after(async () => {
+  await stopAll();
+});
+
+test('call flow 4 with the CLI: the phone\'s call is answered through the B2BUA by GW-B on a new Call-ID; `cdr list` shows one record', { timeout: 90_000 }, async () => {
+  const [b2buaPort, gwPort] = (await freePorts(2)) as [number, number];
+  const dir = mkdtempSync(join(tmpdir(), 'sb-flow4-'));
+  const db = join(dir, 'sb.db');
+  const cfg = exampleConfig('callflow-4-b2bua', { 5070: b2buaPort, 5090: gwPort }, (t) => t.replace('store: memory', `store: sqlite\ndb: ${db}`));
+  const server = await startServe(cfg.path, { udpPorts: [b2buaPort], hop: 'b2bua' });
+  const gw = await startAnswerUa(gwPort);
+  try {
+    const r = await runSwitchboard(['call', `sip:2000@127.0.0.1:${b2buaPort}`, '--duration', '1', '--listen', 'udp:127.0.0.1:0'], 30_000);
+    assert.equal(r.code, 0, `${describeRun(r)}\n--- b2bua ---\n${server.output().stderr.slice(-4000)}`);
+    const invites = server.trace().filter(isReq('INVITE'));
+    const legA = invites.find((m) => m.dir === 'Received')!;
+    const legB = invites.find((m) => m.dir === 'Sent')!;
+    assert.ok(legA && legB, 'one INVITE in, one out');
+    assert.notEqual(legB.callId, legA.callId, 'leg B is a new call');
+    assert.match(server.output().stderr, /b2bua: .*leg A from .* leg B to sip:\{user\}@127\.0\.0\.1:\d+/, 'the call is logged');
+    // The record is written when both legs have ended.
+    await new Promise((res) => setTimeout(res, 500));
+  } finally {
+    await gw.stop();
+    await server.stop();
+  }
+  try {
+    const list = await runSwitchboard(['cdr', 'list', '--json', '--store', 'sqlite', '--db', db], 15_000);
+    assert.equal(list.code, 0, describeRun(list));
+    const records = JSON.parse(list.stdout) as Array<{ callId: string; callIdB: string; status: number; endedBy: string; reason: string; answer?: number }>;
+    assert.equal(records.length, 1, list.stdout);
+    assert.equal(records[0]!.status, 200);
+    assert.equal(records[0]!.endedBy, 'caller');
+    assert.equal(records[0]!.reason, 'remote-bye');
+    assert.ok(records[0]!.answer !== undefined && records[0]!.callIdB && records[0]!.callIdB !== records[0]!.callId);
+    const text = await runSwitchboard(['cdr', 'list', '--store', 'sqlite', '--db', db], 15_000);
+    assert.match(text.stdout, /\t200\t.*by=caller\tremote-bye\tcall-id=/, describeRun(text));
+  } finally {
+    cfg.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
