@@ -33,9 +33,7 @@ export {
   type CodecInfo,
 } from './codecs.js';
 export {
-  InvalidStateError,
   audioEndpoint,
-  checkTransition,
   createAnswer,
   rejectingAnswer,
   createOffer,
@@ -50,7 +48,5 @@ export {
   type NegotiatedCodec,
   type NegotiationResult,
   type RtpEndpoint,
-  type SdpKind,
-  type SignalingOperation,
-  type SignalingState,
 } from './offer-answer.js';
+export { InvalidStateError, checkTransition, type SdpKind, type SignalingOperation, type SignalingState } from './signaling-state.js';

@@ -1,16 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { InvalidStateError, checkTransition, type SignalingState } from './signaling-state.js';
 import {
-  InvalidStateError,
   audioEndpoint,
-  checkTransition,
   createAnswer,
   createOffer,
   holdSdp,
   isOnHold,
   negotiate,
   resumeSdp,
-  type SignalingState,
 } from './offer-answer.js';
 import { SdpError, parseSdp } from './session-description.js';
 
