@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { B2bua } from '../../src/roles/b2bua/index.js';
 import { type Call, UserAgent } from '../../src/roles/user-agent/index.js';
-import { audioEndpoint } from '../../src/sdp/index.js';
+import { audioEndpoint, createOffer } from '../../src/sdp/index.js';
 import { parseMessage } from '../../src/sip/index.js';
 import { TransportLayer, VirtualNetwork, parseListenSpec } from '../../src/transport/index.js';
 import { SipElement } from '../../src/tu/index.js';
@@ -190,6 +190,33 @@ test('CANCEL from the phone while GW-B rings: CANCEL on leg B, 487 to the phone 
     await settle(s);
     const [cdr] = await s.cdrs.list();
     assert.deepEqual([cdr!.status, cdr!.endedBy, cdr!.reason], [487, 'caller', 'cancelled']);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('100rel on both legs: the phone requires it, GW-B sends its 183 reliably with its offer; each leg PRACKs its own provisional with its own RSeq', async () => {
+  const s = await setup({ gwCodecs: ['PCMU', 'telephone-event'], seed: 6 });
+  try {
+    let b: Call | undefined;
+    s.gw.on('invite', (inv) => {
+      assert.equal(inv.offer, undefined, 'delayed offer toward GW-B');
+      inv.progress(183, createOffer({ address: '10.0.0.2', port: 6000, codecs: ['PCMU', 'telephone-event'] }), { reliable: true });
+      b = inv.accept();
+    });
+    const a = await drive(s.clock, s.phone.invite('sip:2000@10.0.0.3:5060', { require100rel: true }));
+    assert.ok(a.established, `phone: ${a.finalResponse?.status}`);
+    assert.ok(b?.established);
+    const legA = a.invite!.callId;
+    const legB = b!.invite!.callId;
+    const pracks = s.wire.filter((w) => w.what === 'PRACK');
+    assert.deepEqual(pracks.map((w) => `${w.who}:${w.callId === legA ? 'A' : w.callId === legB ? 'B' : '?'}`).sort(), ['B:B', 'P:A'], 'the phone PRACKs leg A, the B2BUA leg B');
+    // Leg B's PRACK answers GW-B's offer with the phone's address; the phone's 183 has GW-B's.
+    const prackB = pracks.find((w) => w.who === 'B')!;
+    assert.deepEqual([audioEndpoint(prackB.body)!.address, audioEndpoint(prackB.body)!.port], ['10.0.0.1', 7000]);
+    assert.deepEqual([audioEndpoint(a.remoteSdp!)!.address, audioEndpoint(a.remoteSdp!)!.port], ['10.0.0.2', 6000]);
+    assert.equal(s.wire.find((w) => w.who === 'B' && w.what === 'ACK' && w.callId === legB)!.body, '', 'the offer was answered in the PRACK');
+    await drive(s.clock, a.bye());
   } finally {
     await s.stop();
   }

@@ -113,11 +113,11 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   try {
-    const call = await ua.invite(target, { transport: kind, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
     if (!call.established) {
       const r = call.finalResponse!;
       process.stdout.write(`call failed: ${r.status} ${r.reason}\n`);
@@ -139,7 +139,7 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number }): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean }): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
   const { ua } = await startUa(flags, undefined);
   for (const l of ua.transport.boundListeners) process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
@@ -156,7 +156,7 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number }):
         return;
       }
       answered++;
-      inv.progress(180);
+      inv.progress(180, undefined, { reliable: flags.rel100 });
       const call = inv.accept();
       call.ended.then((reason) => {
         ended++;

@@ -19,7 +19,7 @@
 import { type HeaderList, type SipRequest, type SipResponse, buildRequest } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
 import { type SipElement, type Target } from '../../tu/index.js';
-import type { ClientInviteSession, InviteSession, ServerInviteSession } from '../../usage/index.js';
+import { type ClientInviteSession, type InviteSession, type ServerInviteSession, requires100rel } from '../../usage/index.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { bridgedAnswer, sideOf } from './sdp-policy.js';
 
@@ -129,7 +129,8 @@ export class B2buaCall {
         ['Call-ID', callId],
         ['CSeq', '1 INVITE'],
         ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
-        ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE'],
+        ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, INFO, UPDATE'],
+        ['Supported', '100rel'],
         ['User-Agent', this.element.product],
         ...copied,
       ];
@@ -180,8 +181,11 @@ export class B2buaCall {
   private relayProvisional(res: SipResponse): void {
     if (res.status === 100 || this.abandoned || this.a.answered) return;
     const sdp = res.body.length > 0 && res.contentType === 'application/sdp' ? res.body.toString('utf8') : undefined;
+    // A reliable provisional on leg B is sent reliably on leg A too when the caller supports it
+    // (each leg PRACKs its own, RFC 3262); a caller that requires 100rel gets them reliably anyway.
+    const reliable = requires100rel(res);
     if (sdp === undefined || this.offerA === undefined) {
-      this.a.progress(res.status);
+      this.a.progress(res.status, undefined, { reliable });
       this.state = 'Early';
       return;
     }
@@ -193,7 +197,7 @@ export class B2buaCall {
       void this.b.cancel();
       return;
     }
-    this.a.progress(res.status, this.answerToA);
+    this.a.progress(res.status, this.answerToA, { reliable });
     this.state = 'Early';
   }
 

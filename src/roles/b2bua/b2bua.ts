@@ -15,8 +15,8 @@ import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import { B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
 
-/** What the B2BUA answers as a UAS (RFC 3261 §8.2): PRACK, REFER and session timers are not implemented yet. */
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE'];
+/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER and session timers are not implemented yet. */
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE'];
 
 interface LegEntry {
   dialog: Dialog;
@@ -25,7 +25,8 @@ interface LegEntry {
 }
 
 export class B2bua implements TransactionUser {
-  readonly uas: UasPolicy = { allow: ALLOW, supported: [], accept: ['application/sdp'] };
+  /** Reliable provisionals (RFC 3262) on both legs, each with its own RSeq space. */
+  readonly uas: UasPolicy = { allow: ALLOW, supported: ['100rel'], accept: ['application/sdp'] };
   private readonly legs = new DialogTable<LegEntry>();
   private readonly byInvite = new WeakMap<SipRequest, B2buaCall>();
   private readonly callOf = new WeakMap<InviteSession, B2buaCall>();

@@ -26,9 +26,13 @@ export class IncomingCall {
     return this.session.offer;
   }
 
-  /** 180 Ringing, or 183 Session Progress with early media SDP. */
-  progress(status = 180, sdp?: string): void {
-    this.session.progress(status, sdp);
+  /**
+   * 180 Ringing, or 183 Session Progress with early media SDP. `{ reliable: true }` sends it
+   * reliably (RFC 3262: `Require: 100rel`, RSeq, retransmitted until the caller's PRACK) when the
+   * INVITE supports it; an INVITE that requires it gets every provisional reliably anyway.
+   */
+  progress(status = 180, sdp?: string, opts: { reliable?: boolean } = {}): void {
+    this.session.progress(status, sdp, opts);
   }
 
   /**

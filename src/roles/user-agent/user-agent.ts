@@ -73,6 +73,8 @@ export interface RequestOptions {
 export interface InviteOptions extends RequestOptions {
   /** SDP offer; default a generated audio offer; `null` sends no offer (delayed offer). */
   sdp?: string | null;
+  /** `Require: 100rel` in the INVITE: the callee must send its provisionals reliably (RFC 3262; default: only `Supported`). */
+  require100rel?: boolean;
   /**
    * Called with the call before the INVITE is sent, so that it can be ended while it rings:
    * `call.cancel()` sends CANCEL once a provisional response has come (§9.1).
@@ -88,8 +90,8 @@ export interface IncomingRequest {
   respond(status: number, opts?: { reason?: string; headers?: HeaderList; body?: string | Buffer }): void;
 }
 
-// Only what this UA implements: PRACK (RFC 3262) comes with reliable provisionals.
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY'];
+// Only what this UA implements.
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'PRACK', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY'];
 
 export declare interface UserAgent {
   on(event: 'invite', fn: (inv: IncomingCall) => void): this;
@@ -102,8 +104,11 @@ interface CallEntry {
   call: Call;
 }
 
-/** The §8.2 checks of this UA: no option tag is implemented yet (100rel, timer, replaces come with PRACK, session timers, REFER), so a Require of any of them gets 420. */
-const UAS_POLICY: UasPolicy = { allow: ALLOW, supported: [], accept: ['application/sdp'] };
+/**
+ * The §8.2 checks of this UA: reliable provisionals (RFC 3262, `100rel`) are implemented; a
+ * Require of anything else (timer, replaces …) gets 420.
+ */
+const UAS_POLICY: UasPolicy = { allow: ALLOW, supported: ['100rel'], accept: ['application/sdp'] };
 
 export class UserAgent extends EventEmitter {
   /** The SIP element: transactions on {@link transport}, with this UA as its one transaction user. */
@@ -324,6 +329,7 @@ export class UserAgent extends EventEmitter {
     opts.onCall?.(call);
     const result = await this.requestWithDetails('INVITE', target, {
       ...opts,
+      headers: opts.require100rel ? [['Require', '100rel'], ...(opts.headers ?? [])] : opts.headers,
       body: offer,
       contentType: 'application/sdp',
       onTransaction: (tx, t) => session.transactionStarted(tx, t),

@@ -7,12 +7,13 @@
  * @remarks Usage layer (`usage/invite`). The owner builds and sends the INVITE (it knows From,
  * credentials, the outbound proxy) and feeds the transaction's events here.
  */
-import { DialogSet } from '../../dialog/index.js';
+import { type Dialog, DialogSet } from '../../dialog/index.js';
 import { negotiate } from '../../sdp/index.js';
-import type { SipResponse } from '../../sip/index.js';
+import type { HeaderList, SipResponse } from '../../sip/index.js';
 import { type ClientTransaction, buildCancel } from '../../transaction/index.js';
 import type { SendResult, Target } from '../../tu/index.js';
 import { InviteSession, type InviteSessionEnv } from './invite-session.js';
+import { requires100rel } from './reliable-provisional.js';
 
 /** What a UAC session needs beyond {@link InviteSessionEnv}. */
 export interface ClientSessionEnv extends InviteSessionEnv {
@@ -26,6 +27,8 @@ export class ClientInviteSession extends InviteSession {
   private cancelRequested = false;
   private provisionalSeen = false;
   private dialogSet: DialogSet | undefined;
+  /** The last RSeq of each early dialog (RFC 3262 §4). */
+  private readonly lastRSeq = new WeakMap<Dialog, number>();
   /** SDP of an unreliable 18x: a preview of the answer, for early media (RFC 6337 §3.1.1). */
   earlySdp: string | undefined;
 
@@ -51,13 +54,54 @@ export class ClientInviteSession extends InviteSession {
 
   /** A provisional response to the INVITE. */
   provisional(res: SipResponse): void {
-    this.provisionalSeen = true;
     const early = this.dialogSet?.early(res);
     if (early !== undefined && this.dialog === undefined) this.dialog = early;
+    const reliable = early !== undefined && requires100rel(res);
+    if (reliable && !this.takeReliable(res, early)) return; // a retransmission or out of order (RFC 3262 §4)
+    this.provisionalSeen = true;
     if (res.status > 100 && this.state === 'Calling') this.move('Early');
     if (res.body.length > 0 && res.contentType === 'application/sdp') this.earlySdp = res.body.toString('utf8');
     this.emit('progress', res);
     if (this.cancelRequested) this.sendCancel();
+  }
+
+  /**
+   * A reliable provisional (RFC 3262 §4): processed only when its RSeq is the next of its early
+   * dialog; its SDP is the answer to our offer (or, for an INVITE without one, the offer, answered
+   * in the PRACK); a PRACK with `RAck: rseq cseq INVITE` is sent within the early dialog.
+   */
+  private takeReliable(res: SipResponse, dialog: Dialog): boolean {
+    const rseq = Number(res.header('RSeq'));
+    if (!Number.isInteger(rseq) || rseq < 1) return false;
+    const last = this.lastRSeq.get(dialog);
+    if (last !== undefined && rseq !== last + 1) return false;
+    this.lastRSeq.set(dialog, rseq);
+    const invite = this.invite!;
+    let body: string | undefined;
+    if (res.body.length > 0 && res.contentType === 'application/sdp') {
+      const sdp = res.body.toString('utf8');
+      if (this.sdp.state === 'have-local-offer' && this.sdp.carriedBy('INVITE', invite.cseq.seq)) this.sdp.remoteAnswer(sdp);
+      else if (this.sdp.state === 'stable' && this.sdp.remoteSdp === undefined) {
+        this.sdp.remoteOffer(sdp, { method: 'INVITE', cseq: invite.cseq.seq, inResponse: true });
+        try {
+          body = this.env.answer(sdp);
+          this.sdp.localAnswer(body);
+        } catch (e) {
+          this.sdpFailure = `offer in the reliable ${res.status} not acceptable: ${(e as Error).message}`;
+          body = (this.env as ClientSessionEnv).rejectingAnswer(sdp);
+        }
+      }
+    }
+    void (async () => {
+      const t = (await this.targets(dialog))[0];
+      if (!t) return;
+      const headers: HeaderList = [['RAck', `${rseq} ${invite.cseq.seq} INVITE`]];
+      if (body !== undefined) headers.push(['Content-Type', 'application/sdp']);
+      const prack = dialog.createRequest('PRACK', { via: this.element.uac.via(t.kind), headers, body });
+      await this.element.uac.send([t], () => prack);
+      if (this.sdpFailure !== undefined) void this.cancel();
+    })().catch(() => {});
+    return true;
   }
 
   /** The INVITE's final response (after RFC 3263 failover and digest retries). */
@@ -78,7 +122,12 @@ export class ClientInviteSession extends InviteSession {
     const remote = response.body.length > 0 ? response.body.toString('utf8') : undefined;
     const carrier = { method: 'INVITE', cseq: request.cseq.seq };
     let ackBody: string | undefined;
-    if (this.offer === undefined && remote !== undefined) {
+    // Offer and answer already exchanged in a reliable provisional and its PRACK (RFC 3262):
+    // the 2xx's SDP, if any, repeats the answerer's description.
+    const settled = this.sdp.state === 'stable' && this.sdp.remoteSdp !== undefined;
+    if (settled) {
+      /* nothing to negotiate */
+    } else if (this.offer === undefined && remote !== undefined) {
       // Delayed offer: the 2xx carries the offer, the ACK the answer (RFC 3261 §13.2.1).
       this.sdp.remoteOffer(remote, { ...carrier, inResponse: true });
       try {

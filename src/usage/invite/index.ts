@@ -7,3 +7,4 @@ export { ClientInviteSession, type ClientSessionEnv } from './client-invite-sess
 export { ServerInviteSession, type ServerSessionEnv } from './server-invite-session.js';
 export { SessionOfferAnswer, type OfferCarrier } from './session-offer-answer.js';
 export { TwoXxRetransmitter } from './retransmit-2xx.js';
+export { ReliableProvisionals, parseRAck, requires100rel, type RAck } from './reliable-provisional.js';

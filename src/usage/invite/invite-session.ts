@@ -249,10 +249,18 @@ export class InviteSession extends EventEmitter {
       case 'UPDATE':
         this.receiveReOffer(req, tx);
         return true;
+      case 'PRACK':
+        this.receivePrack(req, tx);
+        return true;
       default:
         this.emit('request', req);
         return false;
     }
+  }
+
+  /** RFC 3262: a PRACK acknowledges a reliable provisional of a UAS session; anywhere else it matches nothing. */
+  protected receivePrack(req: SipRequest, tx: ServerTransaction): void {
+    this.element.uas.respond(tx, req, 481, { reason: 'No Matching Reliable Provisional' });
   }
 
   /** §14.2 / RFC 3311: a re-INVITE or UPDATE — glare, then the owner's answer. */

@@ -7,9 +7,10 @@
  */
 import { Dialog } from '../../dialog/index.js';
 import type { HeaderList, SipRequest } from '../../sip/index.js';
-import type { InviteServerTransaction } from '../../transaction/index.js';
+import type { InviteServerTransaction, ServerTransaction } from '../../transaction/index.js';
 import type { TransportKind } from '../../transport/index.js';
 import { InviteSession, type InviteSessionEnv } from './invite-session.js';
+import { ReliableProvisionals, parseRAck, requires100rel } from './reliable-provisional.js';
 
 /** What a UAS session needs beyond {@link InviteSessionEnv}. */
 export interface ServerSessionEnv extends InviteSessionEnv {
@@ -24,12 +25,38 @@ export interface ServerSessionEnv extends InviteSessionEnv {
 export class ServerInviteSession extends InviteSession {
   /** A final response was sent. */
   answered = false;
+  /** Reliable provisionals (RFC 3262) sent and waiting for their PRACK. */
+  private reliable: ReliableProvisionals | undefined;
+  /** A 2xx asked for while a reliable provisional with SDP waits for its PRACK (§3). */
+  private deferredAccept: (() => void) | undefined;
 
   constructor(env: ServerSessionEnv, request: SipRequest, private readonly tx: InviteServerTransaction) {
     super('uas', env);
     this.invite = request;
     const offer = this.offer;
     if (offer !== undefined) this.sdp.remoteOffer(offer, { method: 'INVITE', cseq: request.cseq.seq });
+  }
+
+  /** The INVITE lets us send provisionals reliably (`Supported` or `Require: 100rel`, RFC 3262 §3). */
+  get reliableAllowed(): boolean {
+    const req = this.invite!;
+    return req.optionTags('Supported').includes('100rel') || requires100rel(req);
+  }
+
+  /** The INVITE insists (`Require: 100rel`): every provisional but 100 goes reliably. */
+  get reliableRequired(): boolean {
+    return requires100rel(this.invite!);
+  }
+
+  /** The early dialog a reliable provisional creates (§12.1.1): PRACK and UPDATE are sent within it. */
+  private earlyDialog(contact: string): Dialog {
+    if (this.dialog === undefined) {
+      const req = this.invite!;
+      this.dialog = Dialog.asUas(req, this.element.uas.toTagFor(this.tx), contact, 'Early');
+      if (this.kind !== 'udp') this.dialog.flowId = req.source?.connectionId;
+      this.env.bind(this);
+    }
+    return this.dialog;
   }
 
   /** The offer in the INVITE, or undefined for a delayed offer (RFC 3261 §13.2.1). */
@@ -42,13 +69,73 @@ export class ServerInviteSession extends InviteSession {
     return (this.invite!.source?.transport ?? 'udp') as TransportKind;
   }
 
-  /** 180 Ringing, or 183 Session Progress with early media SDP (an unreliable preview, RFC 6337). */
-  progress(status: number, sdp?: string): void {
+  /**
+   * 180 Ringing, or 183 Session Progress with SDP. Unreliable by default (its SDP a preview,
+   * RFC 6337 §3.1.1); reliable (RFC 3262) when the INVITE requires it, or when `reliable` is asked
+   * and the INVITE supports it: then it carries `Require: 100rel` and an `RSeq`, is retransmitted
+   * until its PRACK, and its SDP is the answer to the INVITE's offer (or, for an INVITE without
+   * one, our offer, answered in the PRACK).
+   */
+  progress(status: number, sdp?: string, opts: { reliable?: boolean } = {}): void {
     if (this.answered || this.tx.state !== 'Proceeding') return;
-    const headers: HeaderList = [['Contact', `<${(this.env as ServerSessionEnv).contact(this.kind)}>`]];
+    const contact = `<${(this.env as ServerSessionEnv).contact(this.kind)}>`;
+    const headers: HeaderList = [['Contact', contact]];
     if (sdp) headers.push(['Content-Type', 'application/sdp']);
-    this.element.uas.respond(this.tx, this.invite!, status, { headers, body: sdp });
-    if (status > 100 && this.state === 'Incoming') this.move('Early');
+    const reliable = status > 100 && (this.reliableRequired || (opts.reliable === true && this.reliableAllowed));
+    if (!reliable) {
+      this.element.uas.respond(this.tx, this.invite!, status, { headers, body: sdp });
+      if (status > 100 && this.state === 'Incoming') this.move('Early');
+      return;
+    }
+    this.earlyDialog(contact);
+    this.reliable ??= new ReliableProvisionals(this.element, this.invite!, () => {
+      // §3: no PRACK within 64·T1 — the INVITE is rejected with a 5xx.
+      this.reject(504, 'No PRACK');
+    });
+    this.reliable.send((rseq) => {
+      if (sdp !== undefined) {
+        const carrier = { method: 'INVITE', cseq: this.invite!.cseq.seq, inResponse: true };
+        if (this.sdp.state === 'have-remote-offer') this.sdp.localAnswer(sdp);
+        else if (this.sdp.state === 'stable' && this.sdp.remoteSdp === undefined) this.sdp.localOffer(sdp, carrier);
+      }
+      if (this.state === 'Incoming') this.move('Early');
+      return this.element.uas.respond(this.tx, this.invite!, status, { headers: [...headers, ['Require', '100rel'], ['RSeq', String(rseq)]], body: sdp });
+    }, sdp !== undefined);
+  }
+
+  /**
+   * A PRACK within the early dialog (RFC 3262 §3): it acknowledges the reliable provisional its
+   * RAck names (else 481); an answer in it completes the offer of that provisional, an offer in
+   * it is answered in its 200.
+   */
+  protected override receivePrack(req: SipRequest, tx: ServerTransaction): void {
+    const uas = this.element.uas;
+    const rack = parseRAck(req.header('RAck'));
+    if (rack === undefined || this.reliable === undefined || !this.reliable.acknowledge(rack)) {
+      uas.respond(tx, req, 481, { reason: 'No Matching Reliable Provisional' });
+      return;
+    }
+    let body: string | undefined;
+    if (req.body.length > 0 && req.contentType === 'application/sdp') {
+      const sdp = req.body.toString('utf8');
+      if (this.sdp.state === 'have-local-offer') this.sdp.remoteAnswer(sdp);
+      else {
+        try {
+          this.sdp.remoteOffer(sdp, { method: 'PRACK', cseq: req.cseq.seq });
+          body = this.env.answer(sdp);
+          this.sdp.localAnswer(body);
+        } catch {
+          uas.respond(tx, req, 488);
+          return;
+        }
+      }
+    }
+    uas.respond(tx, req, 200, body ? { headers: [['Content-Type', 'application/sdp']], body } : {});
+    if (!this.reliable.unacknowledgedSdp && this.deferredAccept) {
+      const go = this.deferredAccept;
+      this.deferredAccept = undefined;
+      go();
+    }
   }
 
   /**
@@ -58,10 +145,17 @@ export class ServerInviteSession extends InviteSession {
    */
   accept(sdp?: string): boolean {
     if (this.answered || this.tx.state !== 'Proceeding') return false;
+    if (this.reliable?.unacknowledgedSdp) {
+      // RFC 3262 §3: no 2xx while a reliable provisional with SDP waits for its PRACK.
+      this.deferredAccept = () => void this.accept(sdp);
+      return true;
+    }
     const env = this.env as ServerSessionEnv;
     const req = this.invite!;
     const offer = this.offer;
-    let body = sdp;
+    // The offer/answer already done in a reliable provisional and its PRACK: the 2xx repeats our description.
+    const settled = this.sdp.state === 'stable' && this.sdp.localSdp !== undefined;
+    let body = sdp ?? (settled ? this.sdp.localSdp : undefined);
     if (body === undefined) {
       if (offer !== undefined) {
         try {
@@ -76,12 +170,17 @@ export class ServerInviteSession extends InviteSession {
     const kind = this.kind;
     const contact = `<${env.contact(kind)}>`;
     const localTag = this.element.uas.toTagFor(this.tx);
-    const dialog = Dialog.asUas(req, localTag, contact, 'Confirmed');
+    const early = this.dialog;
+    const dialog = early ?? Dialog.asUas(req, localTag, contact, 'Confirmed');
+    dialog.transition('Confirmed');
     if (kind !== 'udp') dialog.flowId = req.source?.connectionId;
     this.dialog = dialog;
-    if (offer !== undefined) this.sdp.localAnswer(body);
-    else this.sdp.localOffer(body, { method: 'INVITE', cseq: req.cseq.seq, inResponse: true });
-    this.env.bind(this);
+    this.reliable?.stop();
+    if (!settled) {
+      if (offer !== undefined) this.sdp.localAnswer(body);
+      else this.sdp.localOffer(body, { method: 'INVITE', cseq: req.cseq.seq, inResponse: true });
+    }
+    if (early === undefined) this.env.bind(this);
     const res = this.element.uas.respond(this.tx, req, 200, {
       toTag: localTag,
       headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp']],
@@ -97,6 +196,8 @@ export class ServerInviteSession extends InviteSession {
   reject(status: number, reason?: string): void {
     if (this.answered || this.tx.state !== 'Proceeding') return;
     this.answered = true;
+    this.reliable?.stop();
+    this.deferredAccept = undefined;
     this.element.uas.respond(this.tx, this.invite!, status, { reason });
     this.end(`failed:${status}`);
   }

@@ -192,8 +192,8 @@ export async function startServe(configPath: string, opts: { udpPorts: number[];
 }
 
 /** `switchboard answer --listen udp:127.0.0.1:PORT --trace` (a GW-B). */
-export async function startAnswerUa(port: number, opts: { maxLifetimeMs?: number } = {}): Promise<TracedProcess> {
-  const m = await startProcess(process.execPath, [SWITCHBOARD_CLI, 'answer', '--listen', `udp:127.0.0.1:${port}`, '--trace'], {
+export async function startAnswerUa(port: number, opts: { maxLifetimeMs?: number; args?: string[] } = {}): Promise<TracedProcess> {
+  const m = await startProcess(process.execPath, [SWITCHBOARD_CLI, 'answer', '--listen', `udp:127.0.0.1:${port}`, '--trace', ...(opts.args ?? [])], {
     readyPattern: new RegExp(`listening on udp:127\\.0\\.0\\.1:${port}\\b`),
     readyCheck: () => isListening('udp', port),
     timeoutMs: 20_000,

@@ -54,3 +54,27 @@ test('call flow 4 with the CLI: the phone\'s call is answered through the B2BUA 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('call flow 4 with reliable provisionals: `call --100rel` through the B2BUA to `answer --100rel`: each leg\'s 180 has an RSeq and gets its own PRACK', { timeout: 90_000 }, async () => {
+  const [b2buaPort, gwPort] = (await freePorts(2)) as [number, number];
+  const cfg = exampleConfig('callflow-4-b2bua', { 5070: b2buaPort, 5090: gwPort });
+  const server = await startServe(cfg.path, { udpPorts: [b2buaPort], hop: 'b2bua' });
+  const gw = await startAnswerUa(gwPort, { args: ['--100rel'] });
+  try {
+    const r = await runSwitchboard(['call', `sip:2000@127.0.0.1:${b2buaPort}`, '--duration', '1', '--100rel', '--listen', 'udp:127.0.0.1:0'], 30_000);
+    assert.equal(r.code, 0, `${describeRun(r)}\n--- b2bua ---\n${server.output().stderr.slice(-4000)}`);
+    const trace = server.trace();
+    const ringing = trace.filter((m) => m.kind === 'response' && m.status === 180);
+    const legA = ringing.find((m) => m.dir === 'Sent')!;
+    const legB = ringing.find((m) => m.dir === 'Received')!;
+    const rseq = (m: typeof legA) => m.headers.find(([n]) => n.toLowerCase() === 'rseq')?.[1];
+    assert.ok(legA && legB && rseq(legA) && rseq(legB), 'a reliable 180 on each leg');
+    const pracks = trace.filter(isReq('PRACK'));
+    assert.ok(pracks.some((m) => m.dir === 'Received' && m.callId === legA.callId), 'the phone PRACKs leg A');
+    assert.ok(pracks.some((m) => m.dir === 'Sent' && m.callId === legB.callId), 'the B2BUA PRACKs leg B');
+  } finally {
+    await gw.stop();
+    await server.stop();
+    cfg.cleanup();
+  }
+});
