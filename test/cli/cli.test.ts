@@ -29,6 +29,7 @@ const USAGE_ERRORS: Array<{ name: string; args: string[]; mentions: RegExp }> = 
   { name: 'unknown option', args: ['call', 'sip:service@127.0.0.1:9', '--frob'], mentions: /--frob/ },
   { name: '--workers 0', args: ['serve', '--workers', '0'], mentions: /--workers "0"/ },
   { name: 'unknown cdr subcommand', args: ['cdr', 'frob'], mentions: /unknown cdr subcommand "frob" \(expected list\)/ },
+  { name: '--session-timer below 90 s', args: ['call', 'sip:service@127.0.0.1:9', '--session-timer', '30'], mentions: /--session-timer "30": expected a whole number >= 90/ },
   { name: 'cdr list --limit 0', args: ['cdr', 'list', '--limit', '0'], mentions: /--limit "0"/ },
   { name: 'workers with a per-process store', args: ['serve', '--store', 'memory', '--listen', 'udp:127.0.0.1:5999', '--workers', '2'], mentions: /workers = 2: a memory store is private to each worker/ },
   { name: 'workers with a stream listener', args: ['serve', '--listen', 'udp:127.0.0.1:5999', '--listen', 'tcp:127.0.0.1:5999', '--workers', '2'], mentions: /listen = "tcp:127\.0\.0\.1:5999": with several workers every listener must be udp/ },

@@ -46,7 +46,7 @@ async function setup(opts: { gwCodecs: string[]; offer?: 'delayed' | 'forward'; 
     transport,
     clock,
     timers,
-    users: (el) => ({ b2bua: (b2bua = new B2bua(el, { target: 'sip:{user}@10.0.0.2:5060', offer: opts.offer ?? 'delayed', copyHeaders: ['X-*'] }, () => {}, cdrs, () => clock.now())) }),
+    users: (el) => ({ b2bua: (b2bua = new B2bua(el, { target: 'sip:{user}@10.0.0.2:5060', offer: opts.offer ?? 'delayed', copyHeaders: ['X-*'], sessionTimer: { expires: 1800, minSE: 90 } }, () => {}, cdrs, () => clock.now())) }),
     routes: [{ tu: 'b2bua' }],
   });
   const common = { clock, timers, transport: { network: net } };
@@ -216,6 +216,25 @@ test('100rel on both legs: the phone requires it, GW-B sends its 183 reliably wi
     assert.deepEqual([audioEndpoint(prackB.body)!.address, audioEndpoint(prackB.body)!.port], ['10.0.0.1', 7000]);
     assert.deepEqual([audioEndpoint(a.remoteSdp!)!.address, audioEndpoint(a.remoteSdp!)!.port], ['10.0.0.2', 6000]);
     assert.equal(s.wire.find((w) => w.who === 'B' && w.what === 'ACK' && w.callId === legB)!.body, '', 'the offer was answered in the PRACK');
+    await drive(s.clock, a.bye());
+  } finally {
+    await s.stop();
+  }
+});
+
+test('session timers per leg: the phone refreshes leg A and the B2BUA answers it itself; the B2BUA refreshes leg B; after 31 minutes both legs are up', async () => {
+  const s = await setup({ gwCodecs: ['PCMU'], seed: 7 });
+  try {
+    const { a, b } = await call(s);
+    assert.ok(a.established && b?.established);
+    const legA = a.invite!.callId;
+    const legB = b!.invite!.callId;
+    const before = s.wire.length;
+    await drive(s.clock, new Promise<void>((r) => s.clock.setTimer(1_860_000, r)), 1_900_000);
+    const later = s.wire.slice(before);
+    const reinvites = later.filter((w) => w.what === 'INVITE').map((w) => `${w.who}:${w.callId === legA ? 'A' : w.callId === legB ? 'B' : '?'}`);
+    assert.deepEqual(reinvites.sort(), ['B:B', 'B:B', 'P:A', 'P:A'], 'each leg refreshed twice by its own UAC; nothing relayed');
+    assert.ok(a.established && b!.established);
     await drive(s.clock, a.bye());
   } finally {
     await s.stop();

@@ -60,7 +60,7 @@ async function localAddressFor(host: string): Promise<string> {
   });
 }
 
-async function startUa(flags: CommonFlags, target: string | undefined, extra: { from?: string; user?: string; password?: string } = {}): Promise<{ ua: UserAgent; kind: TransportKind | undefined }> {
+async function startUa(flags: CommonFlags, target: string | undefined, extra: { from?: string; user?: string; password?: string; sessionTimer?: number } = {}): Promise<{ ua: UserAgent; kind: TransportKind | undefined }> {
   const kind = transportFlag(flags.transport);
   let listen = flags.listen;
   if (listen.length === 0) {
@@ -87,6 +87,7 @@ async function startUa(flags: CommonFlags, target: string | undefined, extra: { 
     credentials,
     onTrace: flags.trace ? (ev) => printTrace(ev) : undefined,
     outboundProxy: flags.proxy ? targetUri(flags.proxy, '--proxy') : undefined,
+    sessionTimer: extra.sessionTimer === undefined ? undefined : { expires: extra.sessionTimer, minSE: Math.min(90, extra.sessionTimer) },
   });
   return { ua, kind };
 }
@@ -113,7 +114,7 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   try {
@@ -139,9 +140,9 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean }): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number }): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
-  const { ua } = await startUa(flags, undefined);
+  const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
   for (const l of ua.transport.boundListeners) process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
   let ended = 0;
   let answered = 0;

@@ -16,9 +16,11 @@ commands:
   call <uri> [--duration S]           place a call, wait S seconds (default 5), hang up
        [--from URI] [--user U --password P] [--proxy URI]
        [--100rel]                     require reliable provisionals (RFC 3262)
+       [--session-timer S]            ask for a session interval of S seconds (RFC 4028; default 1800)
   answer --listen udp:HOST:PORT       answer every INVITE (180, 200 + SDP) and OPTIONS
        [--listen tcp:...] [--max-calls N]
        [--100rel]                     send the 180 reliably when the caller supports it
+       [--session-timer S]            the session interval offered at most (RFC 4028; default 1800)
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
@@ -60,6 +62,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   limit: { type: 'string' },
   '100rel': { type: 'boolean' },
+  'session-timer': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -99,10 +102,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'options':
       return optionsCommand(parsed.positionals, { ...common, proxy: v.proxy });
     case 'call':
-      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'] });
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90) });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'] });
+      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90) });
     case 'register':
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':

@@ -118,6 +118,8 @@ export const B2buaSchema = z.strictObject({
   offer: z.enum(['delayed', 'forward']).default('delayed'),
   /** Header fields copied from leg A's INVITE to leg B's (`X-*` for a prefix); nothing else crosses (topology hiding). */
   copyHeaders: z.array(z.string().regex(/^[A-Za-z0-9!%'`~_.+-]+\*?$/, { message: 'expected a header name, or a prefix ending in *' })).default([]),
+  /** Session timers (RFC 4028) on each leg: the interval asked for and the smallest accepted (s); false: off. */
+  sessionTimer: z.union([z.literal(false), z.strictObject({ expires: z.number().int().min(90).default(1800), minSE: z.number().int().min(90).default(90) }).refine((v) => v.expires >= v.minSE, { message: 'expires must not be below minSE' })]).default({ expires: 1800, minSE: 90 }),
 });
 
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */

@@ -19,7 +19,7 @@
 import { type HeaderList, type SipRequest, type SipResponse, buildRequest } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
 import { type SipElement, type Target } from '../../tu/index.js';
-import { type ClientInviteSession, type InviteSession, type ServerInviteSession, requires100rel } from '../../usage/index.js';
+import { type ClientInviteSession, type InviteSession, type ServerInviteSession, type SessionTimerSettings, requires100rel, uacSessionTimerHeaders } from '../../usage/index.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { bridgedAnswer, sideOf } from './sdp-policy.js';
 
@@ -30,6 +30,8 @@ export interface B2buaCallConfig {
   offer: 'delayed' | 'forward';
   /** Header fields copied from leg A's INVITE to leg B's (names, case-insensitive; `X-*` for a prefix). */
   copyHeaders: readonly string[];
+  /** Session timers (RFC 4028) on each leg, or false. */
+  sessionTimer?: SessionTimerSettings | false;
 }
 
 /** Where a bridged call stands. */
@@ -81,6 +83,9 @@ export class B2buaCall {
     // Re-offers (hold/resume, RFC 3264 §8) and other in-dialog requests go to the other leg.
     for (const [from, to] of [[a, b], [b, a]] as const) {
       from.on('reoffer', (r) => {
+        // A session refresh (RFC 4028: the same description again, or none) is this leg's own
+        // business; only a changed offer (hold, resume, a new codec) goes to the other leg.
+        if (r.offer === undefined || r.offer === from.sdp.remoteSdp) return r.accept(r.offer === undefined ? undefined : from.sdp.localSdp);
         if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
         void to.request(r.request.method, r.offer !== undefined ? { body: r.offer, contentType: 'application/sdp' } : {}).then(
           (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? res.body.toString('utf8') : undefined) : r.reject(res.status)),
@@ -130,7 +135,8 @@ export class B2buaCall {
         ['CSeq', '1 INVITE'],
         ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
         ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, INFO, UPDATE'],
-        ['Supported', '100rel'],
+        ['Supported', this.cfg.sessionTimer ? '100rel, timer' : '100rel'],
+        ...(this.cfg.sessionTimer ? uacSessionTimerHeaders(this.cfg.sessionTimer) : []),
         ['User-Agent', this.element.product],
         ...copied,
       ];

@@ -15,7 +15,7 @@ import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import { B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
 
-/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER and session timers are not implemented yet. */
+/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER is not implemented yet. */
 const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE'];
 
 interface LegEntry {
@@ -25,8 +25,8 @@ interface LegEntry {
 }
 
 export class B2bua implements TransactionUser {
-  /** Reliable provisionals (RFC 3262) on both legs, each with its own RSeq space. */
-  readonly uas: UasPolicy = { allow: ALLOW, supported: ['100rel'], accept: ['application/sdp'] };
+  /** Reliable provisionals (RFC 3262) on both legs, each with its own RSeq space; session timers (RFC 4028) per leg. */
+  readonly uas: UasPolicy;
   private readonly legs = new DialogTable<LegEntry>();
   private readonly byInvite = new WeakMap<SipRequest, B2buaCall>();
   private readonly callOf = new WeakMap<InviteSession, B2buaCall>();
@@ -43,9 +43,11 @@ export class B2bua implements TransactionUser {
     /** Wall-clock time for the records. */
     private readonly now: () => number = Date.now,
   ) {
+    this.uas = { allow: ALLOW, supported: cfg.sessionTimer ? ['100rel', 'timer'] : ['100rel'], accept: ['application/sdp'] };
     this.env = {
       element,
       allow: ALLOW,
+      sessionTimer: cfg.sessionTimer,
       bind: (s) => {
         const call = this.callOf.get(s);
         if (call && s.dialog) this.legs.add({ dialog: s.dialog, session: s, call });
@@ -95,6 +97,7 @@ export class B2bua implements TransactionUser {
       return void this.element.uas.respond(tx, req, 488, { reason: 'Offer Required', headers: [['Warning', `399 ${this.element.transport.sentBy('udp').host} "the B2BUA needs an SDP offer in the INVITE"`]] });
     }
     const a = new ServerInviteSession(this.env, req, tx as InviteServerTransaction);
+    if (!a.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
     const env = this.env;
     let call: B2buaCall | undefined;
     const legEnv: ClientSessionEnv = { ...env, answer: (offer) => call!.answerForB(offer) };

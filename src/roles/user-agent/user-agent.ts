@@ -22,7 +22,10 @@ import {
   Resolver, TransportLayer, kindFromToken, parseListenSpec,
 } from '../../transport/index.js';
 import { type Credentials, SipElement, type SendResult, type Target, type TransactionUser, type UasPolicy } from '../../tu/index.js';
-import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
+import {
+  ClientInviteSession, type ClientSessionEnv, DEFAULT_SESSION_TIMER, type InviteSession, ServerInviteSession, type ServerSessionEnv, type SessionTimerSettings,
+  parseMinSE, uacSessionTimerHeaders,
+} from '../../usage/index.js';
 import type { Clock } from '../../util/clock.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { Call } from './call.js';
@@ -56,6 +59,11 @@ export interface UserAgentOptions {
   outboundProxy?: string;
   /** Most server transactions alive at once; beyond it a stateless 503 (default: no limit). */
   maxServerTransactions?: number;
+  /**
+   * Session timers (RFC 4028): the interval we ask for and the smallest we accept, seconds
+   * (default 1800 and 90); `false` turns them off (no `timer` in Supported).
+   */
+  sessionTimer?: SessionTimerSettings | false;
 }
 
 export interface RequestOptions {
@@ -104,11 +112,6 @@ interface CallEntry {
   call: Call;
 }
 
-/**
- * The §8.2 checks of this UA: reliable provisionals (RFC 3262, `100rel`) are implemented; a
- * Require of anything else (timer, replaces …) gets 420.
- */
-const UAS_POLICY: UasPolicy = { allow: ALLOW, supported: ['100rel'], accept: ['application/sdp'] };
 
 export class UserAgent extends EventEmitter {
   /** The SIP element: transactions on {@link transport}, with this UA as its one transaction user. */
@@ -120,14 +123,22 @@ export class UserAgent extends EventEmitter {
   private readonly incoming = new WeakMap<SipRequest, ServerInviteSession>();
   private readonly mediaPort: number;
   private readonly sessionEnv: ClientSessionEnv & ServerSessionEnv;
+  /**
+   * The §8.2 checks of this UA: reliable provisionals (RFC 3262, `100rel`) and session timers
+   * (RFC 4028, `timer`, unless turned off) are implemented; a Require of anything else gets 420.
+   */
+  private readonly uasPolicy: UasPolicy;
+  private readonly timerSettings: SessionTimerSettings | false;
   private stopped = false;
 
   private constructor(private readonly opts: UserAgentOptions, transport: TransportLayer) {
     super();
     this.transport = transport;
     this.mediaPort = opts.mediaPort ?? 20000 + 2 * Math.floor(Math.random() * 10000);
+    this.timerSettings = opts.sessionTimer === undefined ? DEFAULT_SESSION_TIMER : opts.sessionTimer;
+    this.uasPolicy = { allow: ALLOW, supported: this.timerSettings ? ['100rel', 'timer'] : ['100rel'], accept: ['application/sdp'] };
     const user: TransactionUser = {
-      uas: UAS_POLICY,
+      uas: this.uasPolicy,
       hasDialog: (req) => this.findCall(req) !== undefined,
       receiveRequest: (req, tx) => this.receiveRequest(req, tx),
       receiveAck: (ack) => this.findCall(ack)?.call.session.receiveAck(ack),
@@ -167,6 +178,7 @@ export class UserAgent extends EventEmitter {
         }
       },
       contact: (kind) => this.element.uac.contactUri(kind),
+      sessionTimer: this.timerSettings,
     };
   }
 
@@ -268,7 +280,7 @@ export class UserAgent extends EventEmitter {
       }
       if (method === 'INVITE' || method === 'OPTIONS') {
         headers.push(['Allow', ALLOW.join(', ')]);
-        if (UAS_POLICY.supported.length > 0) headers.push(['Supported', UAS_POLICY.supported.join(', ')]);
+        if (this.uasPolicy.supported.length > 0) headers.push(['Supported', this.uasPolicy.supported.join(', ')]);
       }
       headers.push(...preloaded);
       if (opts.extraHeaders) headers.push(...opts.extraHeaders(t.kind));
@@ -327,18 +339,28 @@ export class UserAgent extends EventEmitter {
     const call = new Call('outgoing', session);
     this.calls.set(session, call);
     opts.onCall?.(call);
-    const result = await this.requestWithDetails('INVITE', target, {
-      ...opts,
-      headers: opts.require100rel ? [['Require', '100rel'], ...(opts.headers ?? [])] : opts.headers,
-      body: offer,
-      contentType: 'application/sdp',
-      onTransaction: (tx, t) => session.transactionStarted(tx, t),
-      onProvisional: (res) => {
-        session.provisional(res);
-        opts.onProvisional?.(res);
-      },
-      onExtra2xx: (res) => session.extra2xx(res),
-    });
+    const callId = newCallId(this.transport.sentBy(opts.transport ?? this.kindFor(target.replace(/^<|>$/g, ''))).host.replace(/[[\]]/g, ''));
+    const fromTag = newTag();
+    const send = (sessionExpires: Array<[string, string]>) =>
+      this.requestWithDetails('INVITE', target, {
+        ...opts,
+        callId,
+        fromTag,
+        headers: [...(opts.require100rel ? ([['Require', '100rel']] as HeaderList) : []), ...sessionExpires, ...(opts.headers ?? [])],
+        body: offer,
+        contentType: 'application/sdp',
+        onTransaction: (tx, t) => session.transactionStarted(tx, t),
+        onProvisional: (res) => {
+          session.provisional(res);
+          opts.onProvisional?.(res);
+        },
+        onExtra2xx: (res) => session.extra2xx(res),
+      });
+    const timer = this.timerSettings;
+    let result = await send(timer ? uacSessionTimerHeaders(timer) : []);
+    // RFC 4028 §7.4: 422 Session Interval Too Small — once more with the Min-SE it named.
+    const minSE = result.response.status === 422 && timer ? parseMinSE(result.response) : undefined;
+    if (minSE !== undefined && timer && minSE <= 86_400) result = await send(uacSessionTimerHeaders(timer, Math.max(minSE, timer.minSE), Math.max(minSE, timer.expires)));
     await session.final(result);
     this.emit('call', call);
     return call;
@@ -369,6 +391,7 @@ export class UserAgent extends EventEmitter {
     switch (req.method) {
       case 'INVITE': {
         const session = new ServerInviteSession(this.sessionEnv, req, tx as InviteServerTransaction);
+        if (!session.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
         const call = new Call('incoming', session);
         this.calls.set(session, call);
         this.incoming.set(req, session);
@@ -382,7 +405,7 @@ export class UserAgent extends EventEmitter {
       }
       case 'OPTIONS':
         this.element.uas.respond(tx, req, 200, {
-          headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp'], ['Supported', UAS_POLICY.supported.join(', ')], ['Accept-Language', 'en']],
+          headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp'], ['Supported', this.uasPolicy.supported.join(', ')], ['Accept-Language', 'en']],
         });
         return;
       default: {

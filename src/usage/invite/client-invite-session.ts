@@ -14,6 +14,7 @@ import { type ClientTransaction, buildCancel } from '../../transaction/index.js'
 import type { SendResult, Target } from '../../tu/index.js';
 import { InviteSession, type InviteSessionEnv } from './invite-session.js';
 import { requires100rel } from './reliable-provisional.js';
+import { uacSessionTimer } from './session-timer.js';
 
 /** What a UAC session needs beyond {@link InviteSessionEnv}. */
 export interface ClientSessionEnv extends InviteSessionEnv {
@@ -158,8 +159,14 @@ export class ClientInviteSession extends InviteSession {
       return;
     }
     // A 2xx crossed our CANCEL: the call is up, so end it with BYE (RFC 3261 §9.1).
-    if (this.cancelRequested) await this.bye();
-    else this.emit('established');
+    if (this.cancelRequested) {
+      await this.bye();
+      return;
+    }
+    // RFC 4028 §7.2: a Session-Expires in the 2xx starts the session timer (we refresh when it names the UAC).
+    const timer = this.env.sessionTimer ? uacSessionTimer(response) : undefined;
+    if (timer !== undefined) this.runSessionTimer(timer.seconds, timer.refresher === 'uac');
+    this.emit('established');
   }
 
   /** A 2xx after the first: a retransmission is ACKed again; another fork's is ACKed, then ended with BYE. */

@@ -8,3 +8,4 @@ export { ServerInviteSession, type ServerSessionEnv } from './server-invite-sess
 export { SessionOfferAnswer, type OfferCarrier } from './session-offer-answer.js';
 export { TwoXxRetransmitter } from './retransmit-2xx.js';
 export { ReliableProvisionals, parseRAck, requires100rel, type RAck } from './reliable-provisional.js';
+export { ABSOLUTE_MIN_SE, DEFAULT_SESSION_TIMER, SessionTimer, parseMinSE, parseSessionExpires, tooSmall, uacSessionTimer, uacSessionTimerHeaders, uasSessionTimer, type Refresher, type SessionTimerSettings } from './session-timer.js';

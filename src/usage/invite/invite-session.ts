@@ -21,6 +21,7 @@ import type { ServerTransaction } from '../../transaction/index.js';
 import type { SipElement, Target } from '../../tu/index.js';
 import { StateError } from '../../util/errors.js';
 import { TwoXxRetransmitter } from './retransmit-2xx.js';
+import { SessionTimer, type SessionTimerSettings, parseSessionExpires, uacSessionTimer } from './session-timer.js';
 import { SessionOfferAnswer } from './session-offer-answer.js';
 
 export type InviteSessionState = 'Calling' | 'Incoming' | 'Early' | 'WaitingForAck' | 'Confirmed' | 'Terminating' | 'Terminated';
@@ -44,6 +45,8 @@ export interface InviteSessionEnv {
   release(session: InviteSession): void;
   /** An answer to `offer`; throws when nothing in it is acceptable (→ 488, RFC 3264 §6). */
   answer(offer: string): string;
+  /** Session timers (RFC 4028) this owner runs; false or undefined: none. */
+  readonly sessionTimer?: SessionTimerSettings | false;
 }
 
 /** A re-INVITE or UPDATE with an offer, waiting for its owner's answer (RFC 3261 §14.2). */
@@ -67,6 +70,8 @@ export declare interface InviteSession {
   on(event: 'reoffer', fn: (r: ReOffer) => void): this;
   /** UAS: the ACK for our 2xx arrived (§13.3.1.4). */
   on(event: 'confirmed', fn: () => void): this;
+  /** RFC 4028: no refresh came in time; the session is ended with BYE (end reason `session-expired`). */
+  on(event: 'session-expired', fn: () => void): this;
 }
 
 export class InviteSession extends EventEmitter {
@@ -90,6 +95,8 @@ export class InviteSession extends EventEmitter {
   /** The ACK sent for the 2xx of each INVITE of ours, sent again for a retransmitted 2xx (§13.2.2.4). */
   private lastAck: { ack: SipRequest; target: Target } | undefined;
   private retransmitter: TwoXxRetransmitter | undefined;
+  /** RFC 4028: refresh or expiry of the session. */
+  private timer: SessionTimer | undefined;
 
   constructor(
     readonly role: 'uac' | 'uas',
@@ -122,6 +129,7 @@ export class InviteSession extends EventEmitter {
     this.endReason = reason;
     this.dialog?.transition('Terminated');
     this.retransmitter?.stop();
+    this.timer?.stop();
     this.env.release(this);
     this.endedResolve(reason);
     this.emit('ended', reason);
@@ -178,6 +186,9 @@ export class InviteSession extends EventEmitter {
     const targets = await this.targets(dialog);
     const headers: HeaderList = [...(opts.headers ?? [])];
     if (opts.body !== undefined) headers.push(['Content-Type', opts.contentType ?? 'application/sdp']);
+    // RFC 4028 §7.4: a re-INVITE or UPDATE of ours is a refresh; it says who refreshes next.
+    const refreshes = (method === 'INVITE' || method === 'UPDATE') && this.timer?.running === true && !headers.some(([n]) => /^(session-expires|x)$/i.test(n));
+    if (refreshes) headers.push(['Session-Expires', `${this.timer!.seconds};refresher=${this.timer!.refreshing ? 'uac' : 'uas'}`], ['Supported', 'timer']);
     const offering = (method === 'INVITE' || method === 'UPDATE') && opts.body !== undefined && (opts.contentType ?? 'application/sdp') === 'application/sdp';
     if (method === 'INVITE') this.reinviting = true;
     let sent;
@@ -203,6 +214,12 @@ export class InviteSession extends EventEmitter {
       else this.sdp.rollback({ method, cseq: request.cseq.seq });
     }
     if (method === 'INVITE' && ok) await this.sendAck(dialog, request.cseq.seq);
+    if (ok && (method === 'INVITE' || method === 'UPDATE')) {
+      // §7.4 / §10: the 2xx of a refresh restarts the timer with what it says (none: no timer).
+      const st = uacSessionTimer(response);
+      if (st !== undefined) this.runSessionTimer(st.seconds, st.refresher === 'uac');
+      else if (refreshes) this.timer?.stop();
+    }
     if ((response.status === 481 || response.status === 408) && method !== 'BYE') this.end(`failed:${response.status}`);
     return response;
   }
@@ -288,7 +305,18 @@ export class InviteSession extends EventEmitter {
       answered = true;
       if (status >= 200 && status < 300) {
         if (offer !== undefined && body !== undefined) this.sdp.localAnswer(body);
-        const res = uas.respond(tx, req, status, { headers: [['Contact', dialog.localContact], ...(body ? ([['Content-Type', 'application/sdp']] as HeaderList) : [])], body });
+        const extra: HeaderList = body ? [['Content-Type', 'application/sdp']] : [];
+        // RFC 4028 §9: a refresh from the peer restarts our timer; the 2xx says the interval and
+        // who refreshes (the refresher the request named, else the one so far).
+        const asked = parseSessionExpires(req);
+        if (this.timer?.running || asked !== undefined) {
+          const seconds = asked?.seconds ?? this.timer!.seconds;
+          const peerRefreshes = asked?.refresher !== undefined ? asked.refresher === 'uac' : !(this.timer?.refreshing ?? false);
+          extra.push(['Session-Expires', `${seconds};refresher=${peerRefreshes ? 'uac' : 'uas'}`]);
+          if (peerRefreshes) extra.push(['Require', 'timer']);
+          this.runSessionTimer(seconds, !peerRefreshes);
+        }
+        const res = uas.respond(tx, req, status, { headers: [['Contact', dialog.localContact], ...extra], body });
         if (req.method === 'INVITE') this.retransmit2xx(req, res);
       } else {
         this.sdp.rollback({ method: req.method, cseq: req.cseq.seq });
@@ -314,6 +342,31 @@ export class InviteSession extends EventEmitter {
     if (this.listenerCount('reoffer') > 0) this.emit('reoffer', reOffer);
     else reOffer.accept();
     this.emit('request', req);
+  }
+
+  /**
+   * RFC 4028 §10: as refresher, a re-INVITE with our current description at half the interval;
+   * otherwise, BYE when no refresh came by the interval minus min(32 s, interval/3).
+   */
+  protected runSessionTimer(seconds: number, weRefresh: boolean): void {
+    this.timer ??= new SessionTimer(
+      this.element.clock,
+      () => {
+        if (this.st !== 'Confirmed') return;
+        const sdp = this.sdp.localSdp;
+        void this.request('INVITE', sdp !== undefined ? { body: sdp, contentType: 'application/sdp' } : {}).catch(() => {});
+      },
+      () => {
+        this.emit('session-expired');
+        void this.bye('session-expired').catch(() => {});
+      },
+    );
+    this.timer.start(seconds, weRefresh);
+  }
+
+  /** The session timer's interval and whether we refresh (RFC 4028), while one runs. */
+  get sessionInterval(): { seconds: number; refresher: boolean } | undefined {
+    return this.timer?.running ? { seconds: this.timer.seconds, refresher: this.timer.refreshing } : undefined;
   }
 
   /** A 2xx of ours to an INVITE is sent again until its ACK (§13.3.1.4); none within 64·T1 ends the session. */

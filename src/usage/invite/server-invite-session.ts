@@ -11,6 +11,7 @@ import type { InviteServerTransaction, ServerTransaction } from '../../transacti
 import type { TransportKind } from '../../transport/index.js';
 import { InviteSession, type InviteSessionEnv } from './invite-session.js';
 import { ReliableProvisionals, parseRAck, requires100rel } from './reliable-provisional.js';
+import { tooSmall, uasSessionTimer } from './session-timer.js';
 
 /** What a UAS session needs beyond {@link InviteSessionEnv}. */
 export interface ServerSessionEnv extends InviteSessionEnv {
@@ -35,6 +36,21 @@ export class ServerInviteSession extends InviteSession {
     this.invite = request;
     const offer = this.offer;
     if (offer !== undefined) this.sdp.remoteOffer(offer, { method: 'INVITE', cseq: request.cseq.seq });
+  }
+
+  /**
+   * RFC 4028 §8.1: an INVITE asking for a session interval below our Min-SE is answered
+   * `422 Session Interval Too Small` with our Min-SE. Returns false when it was (the session ended).
+   */
+  admitSessionInterval(): boolean {
+    const settings = this.env.sessionTimer;
+    if (!settings) return true;
+    const min = tooSmall(this.invite!, settings);
+    if (min === undefined) return true;
+    this.answered = true;
+    this.element.uas.respond(this.tx, this.invite!, 422, { headers: [['Min-SE', String(min)]] });
+    this.end('failed:422');
+    return false;
   }
 
   /** The INVITE lets us send provisionals reliably (`Supported` or `Require: 100rel`, RFC 3262 §3). */
@@ -181,13 +197,16 @@ export class ServerInviteSession extends InviteSession {
       else this.sdp.localOffer(body, { method: 'INVITE', cseq: req.cseq.seq, inResponse: true });
     }
     if (early === undefined) this.env.bind(this);
+    // RFC 4028 §9: the interval and refresher, when the UAC asked for or supports session timers.
+    const timer = env.sessionTimer ? uasSessionTimer(req, env.sessionTimer) : undefined;
     const res = this.element.uas.respond(this.tx, req, 200, {
       toTag: localTag,
-      headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp']],
+      headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp'], ...(timer?.headers ?? [])],
       body,
     });
     this.move('WaitingForAck');
     this.retransmit2xx(req, res);
+    if (timer !== undefined) this.runSessionTimer(timer.seconds, timer.refresher === 'uas');
     this.emit('established');
     return true;
   }
