@@ -114,8 +114,9 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
+  const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   try {
     const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
@@ -125,6 +126,12 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
       return r.status === 408 ? 3 : 1;
     }
     process.stdout.write(`call established: ${call.dialog!.callId}\n`);
+    if (transferTo !== undefined) {
+      // Blind transfer (RFC 3515): REFER the callee to the target, report the NOTIFYs' outcome.
+      const t = await call.transfer(transferTo);
+      process.stdout.write(`transfer: REFER ${t.response.status} ${t.response.reason}; ${t.final === undefined ? 'no final NOTIFY' : `the transferee's call to ${transferTo} ended ${t.final}`}\n`);
+      return t.final !== undefined && t.final >= 200 && t.final < 300 ? 0 : 1;
+    }
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), flags.duration * 1000));
     const outcome = await Promise.race([timer, call.ended]);
     if (outcome !== 'timeout') {

@@ -15,8 +15,11 @@ import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import { B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
 
-/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER is not implemented yet. */
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE'];
+/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER and NOTIFY are passed to the other leg. */
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'NOTIFY'];
+
+/** Header fields an in-dialog request keeps when it is relayed to the other leg (RFC 3515, RFC 6665, RFC 6086). */
+const RELAYED_HEADERS = ['Refer-To', 'Referred-By', 'Event', 'Subscription-State', 'Info-Package'];
 
 interface LegEntry {
   dialog: Dialog;
@@ -123,10 +126,13 @@ export class B2bua implements TransactionUser {
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: LegEntry): void {
     const { session, call } = entry;
     if (session.receiveRequest(req, tx)) return;
-    // INFO (RFC 6086) and the like: relayed to the other leg, answered with its final response.
+    // INFO (RFC 6086), REFER (RFC 3515: passed through, the far end does the transfer) and its
+    // NOTIFYs: relayed to the other leg, answered with its final response.
     const other = session === call.a ? call.b : call.a;
     const body = req.body.length > 0 ? req.body : undefined;
-    void other.request(req.method, { body, contentType: req.contentType }).then(
+    const headers: Array<[string, string]> = [];
+    for (const name of RELAYED_HEADERS) for (const v of req.headers(name)) headers.push([name, v]);
+    void other.request(req.method, { body, contentType: req.contentType, headers }).then(
       (res: SipResponse) => this.element.uas.respond(tx, req, res.status, { reason: res.reason }),
       () => this.element.uas.respond(tx, req, 500, { reason: 'Other Leg Unreachable' }),
     );

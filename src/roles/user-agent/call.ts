@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Dialog } from '../../dialog/index.js';
 import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import { holdSdp, resumeSdp } from '../../sdp/index.js';
-import { ClientInviteSession, type InviteSession, type ReOffer } from '../../usage/index.js';
+import { ClientInviteSession, type InviteSession, type ReOffer, type ReferOutcome, sendRefer } from '../../usage/index.js';
 import { RequestError } from '../../util/errors.js';
 
 export type CallState = 'calling' | 'early' | 'established' | 'terminated' | 'failed';
@@ -20,6 +20,8 @@ export declare interface Call {
   on(event: 'progress', fn: (res: SipResponse) => void): this;
   /** A re-INVITE or UPDATE: `r.accept(sdp?)` or `r.reject(status)`, now or later (§14.2). Without a listener it is answered at once. */
   on(event: 'reoffer', fn: (r: ReOffer) => void): this;
+  /** The peer REFERred us (RFC 3515) and we placed `next`, the call to the Refer-To target. */
+  on(event: 'transferred', fn: (next: Call) => void): this;
 }
 
 export class Call extends EventEmitter {
@@ -132,6 +134,19 @@ export class Call extends EventEmitter {
     const local = this.localSdp;
     if (!local) throw new RequestError('UA_ERR_NO_SDP', 'no local SDP to modify');
     return this.reinvite(resumeSdp(local));
+  }
+
+  /**
+   * Blind transfer (RFC 3515): REFER the peer to `target`; resolves with the REFER's response
+   * and the final status of the peer's call to the target, from its NOTIFYs. When that call was
+   * answered (2xx), this call is ended with BYE (end reason `transferred`).
+   */
+  async transfer(target: string, opts: { timeoutMs?: number } = {}): Promise<ReferOutcome> {
+    const dialog = this.session.dialog;
+    if (!dialog) throw new RequestError('UA_ERR_NO_DIALOG', 'the call has no dialog');
+    const outcome = await sendRefer(this.session, target, { referredBy: dialog.localUri, timeoutMs: opts.timeoutMs ?? 64 * this.session.element.timers.T1 });
+    if (outcome.final !== undefined && outcome.final >= 200 && outcome.final < 300) await this.bye('transferred');
+    return outcome;
   }
 
   /** INFO within the dialog (RFC 6086), e.g. DTMF as application/dtmf-relay. */

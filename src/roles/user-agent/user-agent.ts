@@ -24,8 +24,9 @@ import {
 import { type Credentials, SipElement, type SendResult, type Target, type TransactionUser, type UasPolicy } from '../../tu/index.js';
 import {
   ClientInviteSession, type ClientSessionEnv, DEFAULT_SESSION_TIMER, type InviteSession, ServerInviteSession, type ServerSessionEnv, type SessionTimerSettings,
-  parseMinSE, uacSessionTimerHeaders,
+  ReferNotifier, parseMinSE, uacSessionTimerHeaders,
 } from '../../usage/index.js';
+import { RequestError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { Call } from './call.js';
@@ -99,7 +100,7 @@ export interface IncomingRequest {
 }
 
 // Only what this UA implements.
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'PRACK', 'INFO', 'UPDATE', 'MESSAGE', 'NOTIFY'];
+const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'OPTIONS', 'BYE', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'MESSAGE', 'NOTIFY'];
 
 export declare interface UserAgent {
   on(event: 'invite', fn: (inv: IncomingCall) => void): this;
@@ -417,6 +418,41 @@ export class UserAgent extends EventEmitter {
     }
   }
 
+  /**
+   * Transferee (RFC 3515 §2.4): a REFER within a call is accepted with 202, the Refer-To target
+   * called (with the Referred-By), and its progress reported in NOTIFYs within this call's dialog;
+   * the transferor ends this call once the new one is answered.
+   */
+  private receiveRefer(req: SipRequest, tx: ServerTransaction, call: Call): void {
+    let target: string;
+    try {
+      const to = parseNameAddr(req.header('Refer-To') ?? '', 'Refer-To');
+      if (to.uri.kind !== 'sip') throw new RequestError('UA_ERR_REFER_TO', `cannot call a ${to.uri.scheme}: URI`);
+      target = to.uriText;
+    } catch (e) {
+      this.element.uas.respond(tx, req, e instanceof RequestError ? 416 : 400, { reason: e instanceof RequestError ? 'Unsupported Refer-To' : 'Bad Refer-To' });
+      return;
+    }
+    // RFC 3515 §2.4.1: exactly one Refer-To.
+    if (req.headerValues('Refer-To').length !== 1) return void this.element.uas.respond(tx, req, 400, { reason: 'One Refer-To Expected' });
+    this.element.uas.respond(tx, req, 202);
+    const notifier = new ReferNotifier(call.session);
+    void notifier.notify(100, 'Trying');
+    const referredBy = req.header('Referred-By');
+    void this.invite(target, {
+      headers: referredBy ? [['Referred-By', referredBy]] : [],
+      onProvisional: (res) => {
+        if (res.status > 100) void notifier.notify(res.status, res.reason);
+      },
+    }).then(
+      (next) => {
+        void notifier.notify(next.finalResponse?.status ?? 500, next.finalResponse?.reason ?? 'Server Internal Error');
+        call.emit('transferred', next);
+      },
+      () => void notifier.notify(503, 'Service Unavailable'),
+    );
+  }
+
   private incomingRequest(req: SipRequest, tx: ServerTransaction, call?: Call): IncomingRequest {
     return {
       request: req,
@@ -431,6 +467,7 @@ export class UserAgent extends EventEmitter {
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: CallEntry): void {
     const { call } = entry;
     if (call.session.receiveRequest(req, tx)) return;
+    if (req.method === 'REFER') return this.receiveRefer(req, tx, call);
     const incoming = this.incomingRequest(req, tx, call);
     if (this.listenerCount('request') > 0) this.emit('request', incoming);
     else incoming.respond(200);

@@ -118,7 +118,7 @@ export class InviteSession extends EventEmitter {
     this.st = to;
   }
 
-  protected get element(): SipElement {
+  get element(): SipElement {
     return this.env.element;
   }
 

@@ -1,0 +1,6 @@
+/**
+ * Subscription usages (RFC 6665): today the implicit subscription of REFER (RFC 3515); presence
+ * and the other event packages come with the presence server.
+ * @packageDocumentation
+ */
+export { ReferNotifier, isReferNotify, sendRefer, sipfrag, sipfragStatus, type ReferOutcome } from './refer.js';

@@ -1,0 +1,35 @@
+// Blind transfer from the command line, three processes: `switchboard call --transfer-to` (the
+// transferor) calls one `switchboard answer` (the transferee) and REFERs it to another (the
+// target); the transferee's traced NOTIFYs report the target's 200, and the transferor exits 0.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stopAll } from '../../harness/processes.js';
+import { runSwitchboard } from '../sipp/sipp.js';
+import { describeRun, freePorts, isReq, startAnswerUa } from './callflow-harness.js';
+
+after(async () => {
+  await stopAll();
+});
+
+test('call --transfer-to: REFER 202, the transferee calls the target with Referred-By and NOTIFYs 200; exit 0', { timeout: 90_000 }, async () => {
+  const [bobPort, carolPort] = (await freePorts(2)) as [number, number];
+  const bob = await startAnswerUa(bobPort);
+  const carol = await startAnswerUa(carolPort);
+  try {
+    const r = await runSwitchboard(['call', `sip:bob@127.0.0.1:${bobPort}`, '--transfer-to', `sip:carol@127.0.0.1:${carolPort}`, '--listen', 'udp:127.0.0.1:0'], 45_000);
+    assert.equal(r.code, 0, `${describeRun(r)}\n--- transferee ---\n${bob.output().stderr.slice(-4000)}`);
+    assert.match(r.stdout, new RegExp(`transfer: REFER 202 Accepted; the transferee's call to sip:carol@127\\.0\\.0\\.1:${carolPort} ended 200`));
+    const bobTrace = bob.trace();
+    const refer = bobTrace.find((m) => m.dir === 'Received' && m.kind === 'request' && m.method === 'REFER');
+    assert.ok(refer, 'the transferee got the REFER');
+    const toCarol = bobTrace.find((m) => m.dir === 'Sent' && isReq('INVITE')(m))!;
+    assert.ok(toCarol.headers.some(([n]) => n === 'Referred-By'), 'the INVITE to the target carries Referred-By');
+    const notifies = bobTrace.filter((m) => m.dir === 'Sent' && isReq('NOTIFY')(m));
+    assert.ok(notifies.some((m) => /SIP\/2\.0 200 OK/.test(m.text)), 'a NOTIFY reports the 200');
+    assert.ok(carol.trace().some((m) => m.dir === 'Received' && isReq('INVITE')(m)), 'the target was called');
+  } finally {
+    await bob.stop();
+    await carol.stop();
+  }
+});
