@@ -44,6 +44,7 @@ const CLI = path.join(ROOT, 'dist/src/app/cli/main.js');
 const PARSER_JS = path.join(ROOT, 'dist/bench/parse.bench.js');
 const PROXY_CFG = path.join(ROOT, 'examples/proxy-bench.yaml');
 const REGISTRAR_CFG = path.join(HERE, 'registrar-bench.yaml');
+const B2BUA_CFG = path.join(ROOT, 'examples/callflow-4-b2bua.yaml');
 const RESULTS = path.join(HERE, 'results');
 
 const env = (k, d) => {
@@ -63,6 +64,10 @@ const PAUSE_S = env('BENCH_PAUSE_S', 3);
 const PROXY_WORKERS = env('BENCH_PROXY_WORKERS', 2);
 const WARMUP_S = env('BENCH_WARMUP_S', 5);
 const FLOOR = env('BENCH_FLOOR', 1) !== 0;
+// The b2bua part's held calls: how many, set up at what rate, held how long (0 calls: skipped).
+const HELD_CALLS = env('BENCH_HELD_CALLS', 1000);
+const HELD_RATE = env('BENCH_HELD_RATE', 200);
+const HELD_S = env('BENCH_HELD_S', 20);
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -108,9 +113,9 @@ const live = new Map();
  * Runs a command to completion with a hard timeout (SIGTERM to its pid, SIGKILL 5 s later);
  * stdout is returned, stderr passed through with a prefix.
  */
-function run(cmd, args, { timeoutMs, label, input } = {}) {
+function run(cmd, args, { timeoutMs, label, input, env: extraEnv } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: ROOT, env: extraEnv ? { ...process.env, ...extraEnv } : process.env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const desc = `${label ?? path.basename(cmd)} (${[cmd, ...args].join(' ')})`;
     live.set(child.pid, desc);
     let out = '';
@@ -232,7 +237,7 @@ async function freshRegistrarDb(tag) {
 
 async function startSwitchboard(kind, tag, extra = []) {
   checkPortsFree(`before starting Switchboard ${kind}`);
-  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : PROXY_CFG, ...extra];
+  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : kind === 'b2bua' ? B2BUA_CFG : PROXY_CFG, ...extra];
   if (kind === 'registrar') args.push('--db', await freshRegistrarDb(tag));
   const logPath = path.join(scratch, `switchboard-${kind}-${tag}.log`);
   const fd = fs.openSync(logPath, 'w');
@@ -371,7 +376,9 @@ function summarise(runs) {
 async function sideBySide(part) {
   const scenario = part === 'register' ? 'register' : 'call';
   const kamKind = part === 'register' ? 'registrar' : 'proxy';
-  const variants = [{ key: 'switchboard', extra: [] }];
+  // The b2bua part: Switchboard's B2BUA (examples/callflow-4-b2bua.yaml, the same path SIPp uac →
+  // 5070 → SIPp uas 5090) beside Kamailio's proxy and Switchboard's own proxy on that path.
+  const variants = part === 'b2bua' ? [{ key: 'switchboard', kind: 'b2bua', extra: [] }, { key: 'switchboard_proxy', kind: 'proxy', extra: [] }] : [{ key: 'switchboard', extra: [] }];
   if (part === 'proxy' && PROXY_WORKERS > 1) variants.push({ key: `switchboard_${PROXY_WORKERS}w`, extra: ['--workers', String(PROXY_WORKERS)] });
   // The register part also measures the Node.js floor (fixed rate only: it is a reference line,
   // not a server whose highest rate matters).
@@ -384,7 +391,7 @@ async function sideBySide(part) {
     try { out.kamailio.push(await sippLoad('kamailio', scenario, kpid)); } finally { await stopKamailio(); }
     await sleep(PAUSE_S * 1000);
     for (const v of variants) {
-      const sb = v.floor ? await startFloor(`${part}-${i}`) : await startSwitchboard(kamKind, `${part}-${v.key}-${i}`, v.extra);
+      const sb = v.floor ? await startFloor(`${part}-${i}`) : await startSwitchboard(v.kind ?? kamKind, `${part}-${v.key}-${i}`, v.extra);
       try { out[v.key].push(await sippLoad(v.key, scenario, sb.pid)); } finally { await stopSwitchboard(sb); }
       await sleep(PAUSE_S * 1000);
     }
@@ -401,12 +408,71 @@ async function sideBySide(part) {
     await sleep(PAUSE_S * 1000);
     for (const v of variants) {
       if (v.floor) continue;
-      const sb = await startSwitchboard(kamKind, `${part}-${v.key}-max`, v.extra);
+      const sb = await startSwitchboard(v.kind ?? kamKind, `${part}-${v.key}-max`, v.extra);
       try { out[`max_${v.key}`] = await findMax(v.key, scenario, sb.pid); } finally { await stopSwitchboard(sb); }
       await sleep(PAUSE_S * 1000);
     }
   }
   return out;
+}
+
+/** Resident set size of a process and its descendants, kB (from /proc). */
+function rssKb(pid) {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop();
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]);
+      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
+        const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
+        if (kids) stack.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+/**
+ * Memory per held call: HELD_CALLS calls set up through the B2BUA at HELD_RATE/s and held for
+ * HELD_S seconds (SIPp uac `-d`, `-l`), the server's RSS sampled before (after a warm-up), at the
+ * peak and after every call ended; (peak - before) / HELD_CALLS is the figure.
+ */
+async function heldCalls() {
+  const sb = await startSwitchboard('b2bua', 'held');
+  try {
+    await warmUp('switchboard', 'call', sb.pid);
+    await sleep(3000);
+    const before = rssKb(sb.pid);
+    const setupS = Math.ceil(HELD_CALLS / HELD_RATE);
+    const args = [TARGET, 'call', String(HELD_RATE), String(setupS), String(sb.pid), String(HELD_CALLS)];
+    const env = { SIPP_EXTRA: `-d ${HELD_S * 1000} -l ${HELD_CALLS}`, GRACE_S: String(HELD_S + 15) };
+    log(`held calls: SIPP_EXTRA="${env.SIPP_EXTRA}" GRACE_S=${env.GRACE_S} sipp-load.sh ${args.join(' ')}`);
+    record(`# held: SIPP_EXTRA="${env.SIPP_EXTRA}" GRACE_S=${env.GRACE_S} ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
+    const done = run(SIPP_LOAD, args, { timeoutMs: (setupS + HELD_S + 60) * 1000, label: 'sipp-load.sh (held calls)', env });
+    let peak = before;
+    let finished = false;
+    void done.then(() => (finished = true));
+    while (!finished) {
+      peak = Math.max(peak, rssKb(sb.pid));
+      await sleep(500);
+    }
+    const r = await done;
+    await sleep(5000);
+    const after = rssKb(sb.pid);
+    const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD ')) ?? `SIPP_LOAD verdict=ERROR rc=${r.code}`;
+    record(`${line} server=switchboard held=${HELD_CALLS}`);
+    const o = kv(line);
+    const out = { calls: HELD_CALLS, held_s: HELD_S, rss_before_kb: before, rss_peak_kb: peak, rss_after_kb: after, bytes_per_held_call: Math.round(((peak - before) * 1024) / HELD_CALLS), verdict: o.verdict, successful: o.successful ?? o.calls_ok, failed: o.failed ?? o.calls_failed };
+    record(`HELD ${Object.entries(out).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    log(`held calls: RSS ${before} kB before, ${peak} kB at the peak, ${after} kB after: ${out.bytes_per_held_call} bytes per held call; ${o.verdict}`);
+    return out;
+  } finally {
+    await stopSwitchboard(sb);
+  }
 }
 
 async function parser() {
@@ -485,7 +551,7 @@ function printSummary(res) {
       lines.push(`  ratio vs fastest other stack: ${f(p.ratio_vs_fastest, 2)}x  (target >= 1,000,000 msg/s: ${p.switchboard >= 1e6 ? 'met' : 'NOT met'}; >= 5x: ${p.ratio_vs_fastest >= 5 ? 'met' : 'NOT met'})`);
     }
   }
-  for (const key of ['register', 'proxy']) {
+  for (const key of ['register', 'proxy', 'b2bua']) {
     const r = res[key];
     if (!r) continue;
     const vs = r.variants ?? ['switchboard'];
@@ -508,6 +574,7 @@ function printSummary(res) {
       const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
       lines.push(`  ${'highest sustained rate /s'.padEnd(26)} ${m(r.max_kamailio).padStart(11)}  ${vs.map((v) => `${m(r[`max_${v}`]).padStart(16)}        `).join('  ')}(find-max.sh, cap ${MAX_CEILING}/s)`);
     }
+    if (r.held) lines.push(`  held calls: ${r.held.calls} for ${r.held.held_s} s (${r.held.verdict}): RSS ${r.held.rss_before_kb} kB before, ${r.held.rss_peak_kb} kB at the peak, ${r.held.rss_after_kb} kB after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192)`);
     if (Math.max(k.other_cpu_s_max, ...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
   }
   process.stdout.write(lines.join('\n') + '\n');
@@ -531,8 +598,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const sel = process.argv[2] ?? 'all';
-  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], all: ['parser', 'register', 'proxy'] };
-  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|all]');
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], all: ['parser', 'register', 'proxy', 'b2bua'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|all]');
   const parts = valid[sel];
   preflight(parts);
 
@@ -551,6 +618,10 @@ async function main() {
     if (parts.includes('parser')) res.parser = await parser();
     if (parts.includes('register')) res.register = await sideBySide('register');
     if (parts.includes('proxy')) res.proxy = await sideBySide('proxy');
+    if (parts.includes('b2bua')) {
+      res.b2bua = await sideBySide('b2bua');
+      if (HELD_CALLS > 0) res.b2bua.held = await heldCalls();
+    }
   } finally {
     await cleanupAll();
   }

@@ -114,7 +114,6 @@ export class B2bua implements TransactionUser {
     this.callOf.set(b, call);
     this.byInvite.set(req, call);
     this.live++;
-    this.log(`b2bua: ${req.callId}: leg A from ${req.from.uri.toString()} to ${req.uriText}; leg B to ${this.cfg.target}`);
     call.start().catch((e: unknown) => {
       this.element.requestFailed('b2bua', req, tx, e, 'B2BUA Error');
       if (b.invite === undefined) b.end('error');

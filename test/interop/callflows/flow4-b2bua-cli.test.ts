@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll } from '../../harness/processes.js';
-import { runSwitchboard } from '../sipp/sipp.js';
+import { isListening, startProcess, stopAll } from '../../harness/processes.js';
+import { SWITCHBOARD_CLI, describeSipp, runSipp, runSwitchboard, startSipp } from '../sipp/sipp.js';
 import { describeRun, exampleConfig, freePorts, isReq, startAnswerUa, startServe } from './callflow-harness.js';
 
 after(async () => {
@@ -31,7 +31,6 @@ test('call flow 4 with the CLI: the phone\'s call is answered through the B2BUA 
     const legB = invites.find((m) => m.dir === 'Sent')!;
     assert.ok(legA && legB, 'one INVITE in, one out');
     assert.notEqual(legB.callId, legA.callId, 'leg B is a new call');
-    assert.match(server.output().stderr, /b2bua: .*leg A from .* leg B to sip:\{user\}@127\.0\.0\.1:\d+/, 'the call is logged');
     // The record is written when both legs have ended.
     await new Promise((res) => setTimeout(res, 500));
   } finally {
@@ -76,5 +75,43 @@ test('call flow 4 with reliable provisionals: `call --100rel` through the B2BUA 
     await gw.stop();
     await server.stop();
     cfg.cleanup();
+  }
+});
+
+test('1,000 calls held open at once through the B2BUA (SIPp -l 1000), then all ended: none lost, 1,000 call detail records, no call left', { timeout: 120_000 }, async () => {
+  const [b2buaPort, gwPort, phonePort] = (await freePorts(3)) as [number, number, number];
+  const dir = mkdtempSync(join(tmpdir(), 'sb-held-'));
+  const db = join(dir, 'sb.db');
+  const cfg = exampleConfig('callflow-4-b2bua', { 5070: b2buaPort, 5090: gwPort }, (t) => t.replace('store: memory', `store: sqlite\ndb: ${db}`));
+  // No --trace here: 1,000 calls' messages would only slow the run down.
+  const server = await startProcess(process.execPath, [SWITCHBOARD_CLI, 'serve', '--config', cfg.path], {
+    readyPattern: /serving domains/, readyCheck: () => isListening('udp', b2buaPort), timeoutMs: 20_000, maxLifetimeMs: 110_000,
+  });
+  const CALLS = 1000;
+  const gw = await startSipp({ scenario: 'uas', localPort: gwPort, timeoutS: 90 });
+  try {
+    const phone = await runSipp({ scenario: 'uac', target: `127.0.0.1:${b2buaPort}`, localPort: phonePort, calls: CALLS, rate: 200, limit: CALLS, timeoutS: 60, extra: ['-d', '8000'] });
+    const msg = `${describeSipp(phone)}\n--- b2bua stderr (tail) ---\n${server.output().stderr.slice(-3000)}`;
+    assert.equal(phone.successful, CALLS, msg);
+    assert.equal(phone.failed, 0, msg);
+    assert.equal(server.exitStatus(), null, 'the B2BUA is still running');
+    await gw.finish(10_000);
+  } finally {
+    await gw.stop();
+    await server.stop();
+  }
+  try {
+    const list = await runSwitchboard(['cdr', 'list', '--json', '--limit', String(2 * CALLS), '--store', 'sqlite', '--db', db], 30_000);
+    assert.equal(list.code, 0, describeRun(list));
+    const records = JSON.parse(list.stdout) as Array<{ status: number; endedBy: string; start: number; answer?: number; end: number }>;
+    assert.equal(records.length, CALLS, 'one record per call');
+    assert.ok(records.every((r) => r.status === 200 && r.endedBy === 'caller' && r.answer !== undefined), 'every call answered and ended by the caller');
+    // Held at once: the latest answer came before the earliest end.
+    const lastAnswer = Math.max(...records.map((r) => r.answer!));
+    const firstEnd = Math.min(...records.map((r) => r.end));
+    assert.ok(lastAnswer < firstEnd, `all ${CALLS} calls were up together (last answer ${lastAnswer}, first end ${firstEnd})`);
+  } finally {
+    cfg.cleanup();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
