@@ -114,7 +114,7 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
@@ -131,6 +131,14 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
       const t = await call.transfer(transferTo);
       process.stdout.write(`transfer: REFER ${t.response.status} ${t.response.reason}; ${t.final === undefined ? 'no final NOTIFY' : `the transferee's call to ${transferTo} ended ${t.final}`}\n`);
       return t.final !== undefined && t.final >= 200 && t.final < 300 ? 0 : 1;
+    }
+    if (flags.holdAfter !== undefined) {
+      // Hold (RFC 3264 §8.4: a sendonly re-offer) S seconds into the call, then the rest of it on hold.
+      const early = await Promise.race([new Promise<'hold'>((r) => setTimeout(() => r('hold'), flags.holdAfter! * 1000)), call.ended]);
+      if (early === 'hold') {
+        const h = await call.hold();
+        process.stdout.write(`hold: re-INVITE ${h.status} ${h.reason}${h.status >= 200 && h.status < 300 ? ` (the other side answers ${/a=(recvonly|inactive)/.exec(call.remoteSdp ?? '')?.[1] ?? 'without a direction'})` : ''}\n`);
+      }
     }
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), flags.duration * 1000));
     const outcome = await Promise.race([timer, call.ended]);

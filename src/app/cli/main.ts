@@ -18,6 +18,7 @@ commands:
        [--100rel]                     require reliable provisionals (RFC 3262)
        [--session-timer S]            ask for a session interval of S seconds (RFC 4028; default 1800)
        [--transfer-to URI]            once answered, transfer the callee there (REFER, RFC 3515)
+       [--hold-after S]               put the call on hold S seconds after it is answered
   answer --listen udp:HOST:PORT       answer every INVITE (180, 200 + SDP) and OPTIONS
        [--listen tcp:...] [--max-calls N]
        [--100rel]                     send the 180 reliably when the caller supports it
@@ -65,6 +66,7 @@ const OPTIONS = {
   '100rel': { type: 'boolean' },
   'session-timer': { type: 'string' },
   'transfer-to': { type: 'string' },
+  'hold-after': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -104,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'options':
       return optionsCommand(parsed.positionals, { ...common, proxy: v.proxy });
     case 'call':
-      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'] });
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0) });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
       return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90) });

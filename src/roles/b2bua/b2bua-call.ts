@@ -23,6 +23,9 @@ import { type ClientInviteSession, type InviteSession, type ServerInviteSession,
 import { newCallId, newTag } from '../../util/ids.js';
 import { bridgedAnswer, sideOf } from './sdp-policy.js';
 
+/** What the B2BUA does on either leg (RFC 3261 §8.2, §20.5); REFER and NOTIFY are passed to the other leg. */
+export const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'NOTIFY'];
+
 export interface B2buaCallConfig {
   /** Leg B's Request-URI; `{user}` is leg A's Request-URI user. */
   target: string;
@@ -134,7 +137,7 @@ export class B2buaCall {
         ['Call-ID', callId],
         ['CSeq', '1 INVITE'],
         ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
-        ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, INFO, UPDATE'],
+        ['Allow', ALLOW.join(', ')],
         ['Supported', this.cfg.sessionTimer ? '100rel, timer' : '100rel'],
         ...(this.cfg.sessionTimer ? uacSessionTimerHeaders(this.cfg.sessionTimer) : []),
         ['User-Agent', this.element.product],

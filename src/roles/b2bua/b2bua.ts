@@ -13,10 +13,8 @@ import type { InviteServerTransaction, ServerTransaction } from '../../transacti
 import type { CdrStore } from '../../store/index.js';
 import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
-import { B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
+import { ALLOW, B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
 
-/** What the B2BUA answers as a UAS (RFC 3261 §8.2); REFER and NOTIFY are passed to the other leg. */
-const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'NOTIFY'];
 
 /** Header fields an in-dialog request keeps when it is relayed to the other leg (RFC 3515, RFC 6665, RFC 6086). */
 const RELAYED_HEADERS = ['Refer-To', 'Referred-By', 'Event', 'Subscription-State', 'Info-Package'];

@@ -115,3 +115,21 @@ test('1,000 calls held open at once through the B2BUA (SIPp -l 1000), then all e
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('call --hold-after through the B2BUA: the hold re-INVITE reaches GW-B as a=sendonly and its recvonly answer comes back', { timeout: 60_000 }, async () => {
+  const [b2buaPort, gwPort] = (await freePorts(2)) as [number, number];
+  const cfg = exampleConfig('callflow-4-b2bua', { 5070: b2buaPort, 5090: gwPort });
+  const server = await startServe(cfg.path, { udpPorts: [b2buaPort], hop: 'b2bua' });
+  const gw = await startAnswerUa(gwPort);
+  try {
+    const r = await runSwitchboard(['call', `sip:2000@127.0.0.1:${b2buaPort}`, '--hold-after', '1', '--duration', '1', '--listen', 'udp:127.0.0.1:0'], 30_000);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /hold: re-INVITE 200 OK \(the other side answers recvonly\)/, describeRun(r));
+    const reinvite = gw.trace().filter((m) => m.dir === 'Received' && isReq('INVITE')(m))[1];
+    assert.ok(reinvite && /a=sendonly/.test(reinvite.text), 'GW-B got the hold offer');
+  } finally {
+    await gw.stop();
+    await server.stop();
+    cfg.cleanup();
+  }
+});
