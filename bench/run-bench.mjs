@@ -67,7 +67,7 @@ const FLOOR = env('BENCH_FLOOR', 1) !== 0;
 // The b2bua part's held calls: how many, set up at what rate, held how long (0 calls: skipped).
 const HELD_CALLS = env('BENCH_HELD_CALLS', 1000);
 const HELD_RATE = env('BENCH_HELD_RATE', 200);
-const HELD_S = env('BENCH_HELD_S', 20);
+const HELD_S = env('BENCH_HELD_S', 45);
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -416,63 +416,27 @@ async function sideBySide(part) {
   return out;
 }
 
-/** Resident set size of a process and its descendants, kB (from /proc). */
-function rssKb(pid) {
-  let total = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const p = stack.pop();
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]);
-      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
-        const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
-        if (kids) stack.push(...kids.split(/\s+/).map(Number));
-      }
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
-
 /**
- * Memory per held call: HELD_CALLS calls set up through the B2BUA at HELD_RATE/s and held for
- * HELD_S seconds (SIPp uac `-d`, `-l`), the server's RSS sampled before (after a warm-up), at the
- * peak and after every call ended; (peak - before) / HELD_CALLS is the figure.
+ * Memory per held call (bench/held-memory.mjs, the B2BUA in that process, run with --expose-gc):
+ * the V8 heap after a full GC when idle, while HELD_CALLS calls are held (once their set-up
+ * transactions have ended), and after they all ended; (held - idle) / HELD_CALLS is the figure.
  */
 async function heldCalls() {
-  const sb = await startSwitchboard('b2bua', 'held');
-  try {
-    await warmUp('switchboard', 'call', sb.pid);
-    await sleep(3000);
-    const before = rssKb(sb.pid);
-    const setupS = Math.ceil(HELD_CALLS / HELD_RATE);
-    const args = [TARGET, 'call', String(HELD_RATE), String(setupS), String(sb.pid), String(HELD_CALLS)];
-    const env = { SIPP_EXTRA: `-d ${HELD_S * 1000} -l ${HELD_CALLS}`, GRACE_S: String(HELD_S + 15) };
-    log(`held calls: SIPP_EXTRA="${env.SIPP_EXTRA}" GRACE_S=${env.GRACE_S} sipp-load.sh ${args.join(' ')}`);
-    record(`# held: SIPP_EXTRA="${env.SIPP_EXTRA}" GRACE_S=${env.GRACE_S} ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
-    const done = run(SIPP_LOAD, args, { timeoutMs: (setupS + HELD_S + 60) * 1000, label: 'sipp-load.sh (held calls)', env });
-    let peak = before;
-    let finished = false;
-    void done.then(() => (finished = true));
-    while (!finished) {
-      peak = Math.max(peak, rssKb(sb.pid));
-      await sleep(500);
-    }
-    const r = await done;
-    await sleep(5000);
-    const after = rssKb(sb.pid);
-    const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD ')) ?? `SIPP_LOAD verdict=ERROR rc=${r.code}`;
-    record(`${line} server=switchboard held=${HELD_CALLS}`);
-    const o = kv(line);
-    const out = { calls: HELD_CALLS, held_s: HELD_S, rss_before_kb: before, rss_peak_kb: peak, rss_after_kb: after, bytes_per_held_call: Math.round(((peak - before) * 1024) / HELD_CALLS), verdict: o.verdict, successful: o.successful ?? o.calls_ok, failed: o.failed ?? o.calls_failed };
-    record(`HELD ${Object.entries(out).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-    log(`held calls: RSS ${before} kB before, ${peak} kB at the peak, ${after} kB after: ${out.bytes_per_held_call} bytes per held call; ${o.verdict}`);
-    return out;
-  } finally {
-    await stopSwitchboard(sb);
+  checkPortsFree('before the held-calls measurement');
+  const args = ['--expose-gc', path.join(HERE, 'held-memory.mjs'), String(HELD_CALLS), String(HELD_RATE), String(HELD_S)];
+  log(`held calls: node ${args.map((a) => path.relative(ROOT, a) || a).join(' ')}`);
+  record(`# held: node ${args.join(' ')}`);
+  const r = await run(process.execPath, args, { timeoutMs: (Math.ceil(HELD_CALLS / HELD_RATE) + HELD_S + 200) * 1000, label: 'held-memory.mjs' });
+  const line = r.out.split('\n').find((l) => l.startsWith('HELD_MEMORY '));
+  if (!line) {
+    log(`held calls: no result (rc ${r.code})`);
+    return { error: `held-memory.mjs rc ${r.code}` };
   }
+  record(line);
+  const out = JSON.parse(line.slice('HELD_MEMORY '.length));
+  log(`held calls: heap ${out.heap_before} B idle, ${out.heap_held} B with ${out.calls} held, ${out.heap_after} B after: ${out.bytes_per_held_call} bytes per held call`);
+  await waitPortsFree();
+  return out;
 }
 
 async function parser() {
@@ -574,7 +538,7 @@ function printSummary(res) {
       const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
       lines.push(`  ${'highest sustained rate /s'.padEnd(26)} ${m(r.max_kamailio).padStart(11)}  ${vs.map((v) => `${m(r[`max_${v}`]).padStart(16)}        `).join('  ')}(find-max.sh, cap ${MAX_CEILING}/s)`);
     }
-    if (r.held) lines.push(`  held calls: ${r.held.calls} for ${r.held.held_s} s (${r.held.verdict}): RSS ${r.held.rss_before_kb} kB before, ${r.held.rss_peak_kb} kB at the peak, ${r.held.rss_after_kb} kB after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192)`);
+    if (r.held?.calls) lines.push(`  held calls (V8 heap after GC): ${r.held.calls} held ${r.held.hold_s} s: ${r.held.heap_before} B idle, ${r.held.heap_held} B held, ${r.held.heap_after} B after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192); uac exit ${r.held.uac_exit}`);
     if (Math.max(k.other_cpu_s_max, ...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
   }
   process.stdout.write(lines.join('\n') + '\n');

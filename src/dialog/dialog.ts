@@ -57,17 +57,19 @@ export class Dialog {
   flowId: number | undefined;
 
   constructor(init: DialogInit) {
-    this.callId = init.callId;
-    this.localTag = init.localTag;
-    this.remoteTag = init.remoteTag;
-    this.localUri = init.localUri;
-    this.remoteUri = init.remoteUri;
+    // A dialog lives as long as its call: its strings are copied, so that none of them is a slice
+    // of a message's text that would keep that whole message in memory (V8 sliced strings).
+    this.callId = own(init.callId);
+    this.localTag = own(init.localTag);
+    this.remoteTag = own(init.remoteTag);
+    this.localUri = own(init.localUri);
+    this.remoteUri = own(init.remoteUri);
     this.localSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
-    this.remoteTarget = init.remoteTarget;
-    this.routeSet = init.routeSet;
+    this.remoteTarget = own(init.remoteTarget);
+    this.routeSet = init.routeSet.map(own);
     this.secure = init.secure;
-    this.localContact = init.localContact;
+    this.localContact = own(init.localContact);
     this.st = init.state;
   }
 
@@ -184,7 +186,7 @@ export class Dialog {
     }
     if (isTargetRefresh(req.method)) {
       const c = safeContact(req);
-      if (c) this.remoteTarget = c;
+      if (c) this.remoteTarget = own(c);
     }
     return true;
   }
@@ -193,11 +195,16 @@ export class Dialog {
   receiveResponse(res: SipResponse): void {
     if (res.status >= 200 && res.status < 300 && isTargetRefresh(res.cseq.method)) {
       const c = safeContact(res);
-      if (c) this.remoteTarget = c;
+      if (c) this.remoteTarget = own(c);
     }
   }
 }
 
+
+/** A copy of `s` that shares no memory with the string it was cut from. */
+function own(s: string): string {
+  return s.length <= 12 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
 
 function stripTag(na: NameAddr): string {
   const c = na.clone();

@@ -21,7 +21,8 @@ import { syntheticCause } from '../../transaction/index.js';
 import { type SipElement, type Target } from '../../tu/index.js';
 import { type ClientInviteSession, type InviteSession, type ServerInviteSession, type SessionTimerSettings, requires100rel, uacSessionTimerHeaders } from '../../usage/index.js';
 import { newCallId, newTag } from '../../util/ids.js';
-import { bridgedAnswer, sideOf } from './sdp-policy.js';
+import { type SessionDescription, parseSdp } from '../../sdp/index.js';
+import { bridged, mediaOf, sideOf } from './sdp-policy.js';
 
 /** What the B2BUA does on either leg (RFC 3261 §8.2, §20.5); REFER and NOTIFY are passed to the other leg. */
 export const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'NOTIFY'];
@@ -65,6 +66,10 @@ export class B2buaCall {
   private reported = false;
   /** The answer leg A got (in a 183 or the 200): the same in both (the handbook's step 5). */
   private answerToA: string | undefined;
+  /** The codecs leg A was given, in its order (leg B's answer keeps to them). */
+  private chosenCodecs: string[] | undefined;
+  /** Leg A's offer, parsed once for the call. */
+  private parsedOfferA: SessionDescription | undefined;
   private readonly offerA: string | undefined;
   /** Leg A was cancelled or ended before leg B answered. */
   private abandoned = false;
@@ -199,7 +204,7 @@ export class B2buaCall {
       return;
     }
     try {
-      this.answerToA = bridgedAnswer(this.offerA, sideOf(sdp));
+      this.answerForA(sdp);
     } catch (e) {
       this.log(`b2bua: ${this.a.invite!.callId}: no codec in common with leg B's ${res.status} (${(e as Error).message}): 488 to leg A, leg B cancelled`);
       this.fail(488, 'Not Acceptable Here');
@@ -216,7 +221,7 @@ export class B2buaCall {
     if (sdp === undefined && this.offerA !== undefined) {
       const theirs = this.b.sdp.remoteSdp ?? (res.body.length > 0 ? res.body.toString('utf8') : undefined);
       try {
-        sdp = bridgedAnswer(this.offerA, sideOf(theirs ?? ''));
+        sdp = this.answerForA(theirs ?? '');
       } catch {
         sdp = undefined;
       }
@@ -225,6 +230,7 @@ export class B2buaCall {
         return this.fail(488, 'Not Acceptable Here');
       }
     }
+    this.parsedOfferA = undefined; // not needed once both legs have their answers
     if (this.a.accept(sdp)) {
       this.state = 'Answered';
       this.statusA = 200;
@@ -236,9 +242,21 @@ export class B2buaCall {
   answerForB(offerB: string): string {
     const offerA = this.offerA;
     if (offerA === undefined) throw new TypeError('leg A made no offer');
-    const chosen = this.answerToA ?? bridgedAnswer(offerA, sideOf(offerB));
-    this.answerToA = chosen;
-    return bridgedAnswer(offerB, { codecs: sideOf(chosen).codecs, media: sideOf(offerA).media });
+    const parsedB = parseSdp(offerB);
+    if (this.answerToA === undefined) this.answerForA(parsedB);
+    return bridged(parsedB, { codecs: this.chosenCodecs!, media: mediaOf(this.offerAParsed()) }).sdp;
+  }
+
+  private offerAParsed(): SessionDescription {
+    return (this.parsedOfferA ??= parseSdp(this.offerA!));
+  }
+
+  /** Leg A's answer from what leg B said (its codecs and media address); remembered for the 183 and the 200. */
+  private answerForA(other: string | SessionDescription): string {
+    const r = bridged(this.offerAParsed(), sideOf(other));
+    this.answerToA = r.sdp;
+    this.chosenCodecs = r.codecs;
+    return r.sdp;
   }
 
   private fail(status: number, reason?: string, by: CallOutcome['endedBy'] = 'server'): void {

@@ -99,9 +99,22 @@ export class B2bua implements TransactionUser {
     }
     const a = new ServerInviteSession(this.env, req, tx as InviteServerTransaction);
     if (!a.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
-    const env = this.env;
+    const call = this.bridge(req, a);
+    call.start().catch((e: unknown) => {
+      this.element.requestFailed('b2bua', req, tx, e, 'B2BUA Error');
+      if (call.b.invite === undefined) call.b.end('error');
+      else void call.b.cancel();
+      if (a.state !== 'Terminated') a.end('error');
+    });
+  }
+
+  /**
+   * Leg B and the bridge for leg A. Its own scope on purpose: the closures made here live as long
+   * as the call, and must not keep leg A's server transaction (and its messages) alive with them.
+   */
+  private bridge(req: SipRequest, a: ServerInviteSession): B2buaCall {
     let call: B2buaCall | undefined;
-    const legEnv: ClientSessionEnv = { ...env, answer: (offer) => call!.answerForB(offer) };
+    const legEnv: ClientSessionEnv = { ...this.env, answer: (offer) => call!.answerForB(offer) };
     // Forward mode: leg B's INVITE carries leg A's offer; delayed: none (leg B's 2xx offers).
     const b = new ClientInviteSession(legEnv, this.cfg.offer === 'forward' ? a.offer : undefined, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
     call = new B2buaCall(this.element, this.cfg, a, b, this.log, this.now, (outcome) => {
@@ -112,12 +125,7 @@ export class B2bua implements TransactionUser {
     this.callOf.set(b, call);
     this.byInvite.set(req, call);
     this.live++;
-    call.start().catch((e: unknown) => {
-      this.element.requestFailed('b2bua', req, tx, e, 'B2BUA Error');
-      if (b.invite === undefined) b.end('error');
-      else void b.cancel();
-      if (a.state !== 'Terminated') a.end('error');
-    });
+    return call;
   }
 
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: LegEntry): void {

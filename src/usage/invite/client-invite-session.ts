@@ -111,6 +111,7 @@ export class ClientInviteSession extends InviteSession {
     this.finalResponse = response;
     const set = this.dialogSet ?? new DialogSet(request, this.localContact(target));
     if (response.status < 200 || response.status >= 300) {
+      this.tx = undefined;
       set.terminateEarly();
       this.end(`failed:${response.status}`);
       return;
@@ -118,6 +119,7 @@ export class ClientInviteSession extends InviteSession {
     const { dialog } = set.answered(response);
     set.terminateEarly();
     this.dialog = dialog;
+    this.tx = undefined;
     if (target.kind !== 'udp') dialog.flowId = undefined;
     const env = this.env as ClientSessionEnv;
     const remote = response.body.length > 0 ? response.body.toString('utf8') : undefined;
@@ -166,6 +168,13 @@ export class ClientInviteSession extends InviteSession {
     // RFC 4028 §7.2: a Session-Expires in the 2xx starts the session timer (we refresh when it names the UAC).
     const timer = this.env.sessionTimer ? uacSessionTimer(response) : undefined;
     if (timer !== undefined) this.runSessionTimer(timer.seconds, timer.refresher === 'uac');
+    // Held for the whole call: the INVITE and its 2xx keep their bytes, not their decoded headers;
+    // the forks' 2xx come within 64·T1 (the ICT's Accepted state, RFC 6026), the dialog set no later.
+    request.compact();
+    response.compact();
+    this.element.clock.setTimer(64 * this.element.timers.T1, () => {
+      if (this.dialogSet === set) this.dialogSet = undefined;
+    });
     this.emit('established');
   }
 

@@ -150,8 +150,15 @@ export class InviteSession extends EventEmitter {
     const t = (await this.targets(dialog))[0];
     if (!t) return;
     const ack = dialog.createRequest('ACK', { via: this.element.uac.via(t.kind), cseq, body, headers: body ? [['Content-Type', 'application/sdp']] : [] });
-    if (remember) this.lastAck = { ack, target: t };
+    if (remember) {
+      this.lastAck = { ack, target: t };
+      // A 2xx is retransmitted for 64·T1 at most (§13.3.1.4): after that the ACK is not needed again.
+      this.element.clock.setTimer(64 * this.element.timers.T1, () => {
+        if (this.lastAck?.ack === ack) this.lastAck = undefined;
+      });
+    }
     this.element.uac.sendStateless(ack, t);
+    ack.compact();
   }
 
   /** A retransmitted 2xx of our INVITE: the ACK is sent again (§13.2.2.4). True when it was ours. */

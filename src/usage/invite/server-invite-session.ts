@@ -31,8 +31,12 @@ export class ServerInviteSession extends InviteSession {
   /** A 2xx asked for while a reliable provisional with SDP waits for its PRACK (§3). */
   private deferredAccept: (() => void) | undefined;
 
-  constructor(env: ServerSessionEnv, request: SipRequest, private readonly tx: InviteServerTransaction) {
+  /** The INVITE's server transaction, until the final response is sent (then the session lets it go). */
+  private txn: InviteServerTransaction | undefined;
+
+  constructor(env: ServerSessionEnv, request: SipRequest, tx: InviteServerTransaction) {
     super('uas', env);
+    this.txn = tx;
     this.invite = request;
     const offer = this.offer;
     if (offer !== undefined) this.sdp.remoteOffer(offer, { method: 'INVITE', cseq: request.cseq.seq });
@@ -48,7 +52,7 @@ export class ServerInviteSession extends InviteSession {
     const min = tooSmall(this.invite!, settings);
     if (min === undefined) return true;
     this.answered = true;
-    this.element.uas.respond(this.tx, this.invite!, 422, { headers: [['Min-SE', String(min)]] });
+    this.element.uas.respond(this.txn!, this.invite!, 422, { headers: [['Min-SE', String(min)]] });
     this.end('failed:422');
     return false;
   }
@@ -68,7 +72,7 @@ export class ServerInviteSession extends InviteSession {
   private earlyDialog(contact: string): Dialog {
     if (this.dialog === undefined) {
       const req = this.invite!;
-      this.dialog = Dialog.asUas(req, this.element.uas.toTagFor(this.tx), contact, 'Early');
+      this.dialog = Dialog.asUas(req, this.element.uas.toTagFor(this.txn!), contact, 'Early');
       if (this.kind !== 'udp') this.dialog.flowId = req.source?.connectionId;
       this.env.bind(this);
     }
@@ -93,13 +97,13 @@ export class ServerInviteSession extends InviteSession {
    * one, our offer, answered in the PRACK).
    */
   progress(status: number, sdp?: string, opts: { reliable?: boolean } = {}): void {
-    if (this.answered || this.tx.state !== 'Proceeding') return;
+    if (this.answered || this.txn?.state !== 'Proceeding') return;
     const contact = `<${(this.env as ServerSessionEnv).contact(this.kind)}>`;
     const headers: HeaderList = [['Contact', contact]];
     if (sdp) headers.push(['Content-Type', 'application/sdp']);
     const reliable = status > 100 && (this.reliableRequired || (opts.reliable === true && this.reliableAllowed));
     if (!reliable) {
-      this.element.uas.respond(this.tx, this.invite!, status, { headers, body: sdp });
+      this.element.uas.respond(this.txn!, this.invite!, status, { headers, body: sdp });
       if (status > 100 && this.state === 'Incoming') this.move('Early');
       return;
     }
@@ -115,7 +119,7 @@ export class ServerInviteSession extends InviteSession {
         else if (this.sdp.state === 'stable' && this.sdp.remoteSdp === undefined) this.sdp.localOffer(sdp, carrier);
       }
       if (this.state === 'Incoming') this.move('Early');
-      return this.element.uas.respond(this.tx, this.invite!, status, { headers: [...headers, ['Require', '100rel'], ['RSeq', String(rseq)]], body: sdp });
+      return this.element.uas.respond(this.txn!, this.invite!, status, { headers: [...headers, ['Require', '100rel'], ['RSeq', String(rseq)]], body: sdp });
     }, sdp !== undefined);
   }
 
@@ -160,7 +164,7 @@ export class ServerInviteSession extends InviteSession {
    * call could not be accepted.
    */
   accept(sdp?: string): boolean {
-    if (this.answered || this.tx.state !== 'Proceeding') return false;
+    if (this.answered || this.txn?.state !== 'Proceeding') return false;
     if (this.reliable?.unacknowledgedSdp) {
       // RFC 3262 §3: no 2xx while a reliable provisional with SDP waits for its PRACK.
       this.deferredAccept = () => void this.accept(sdp);
@@ -185,7 +189,7 @@ export class ServerInviteSession extends InviteSession {
     this.answered = true;
     const kind = this.kind;
     const contact = `<${env.contact(kind)}>`;
-    const localTag = this.element.uas.toTagFor(this.tx);
+    const localTag = this.element.uas.toTagFor(this.txn!);
     const early = this.dialog;
     const dialog = early ?? Dialog.asUas(req, localTag, contact, 'Confirmed');
     dialog.transition('Confirmed');
@@ -199,12 +203,15 @@ export class ServerInviteSession extends InviteSession {
     if (early === undefined) this.env.bind(this);
     // RFC 4028 §9: the interval and refresher, when the UAC asked for or supports session timers.
     const timer = env.sessionTimer ? uasSessionTimer(req, env.sessionTimer) : undefined;
-    const res = this.element.uas.respond(this.tx, req, 200, {
+    const res = this.element.uas.respond(this.txn!, req, 200, {
       toTag: localTag,
       headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp'], ...(timer?.headers ?? [])],
       body,
     });
     this.move('WaitingForAck');
+    this.txn = undefined;
+    // Held for the whole call: the INVITE keeps its bytes, not its decoded headers.
+    req.compact();
     this.retransmit2xx(req, res);
     if (timer !== undefined) this.runSessionTimer(timer.seconds, timer.refresher === 'uas');
     this.emit('established');
@@ -213,11 +220,12 @@ export class ServerInviteSession extends InviteSession {
 
   /** A final error response: 486 Busy Here, 603 Decline, 488 … */
   reject(status: number, reason?: string): void {
-    if (this.answered || this.tx.state !== 'Proceeding') return;
+    if (this.answered || this.txn?.state !== 'Proceeding') return;
     this.answered = true;
     this.reliable?.stop();
     this.deferredAccept = undefined;
-    this.element.uas.respond(this.tx, this.invite!, status, { reason });
+    this.element.uas.respond(this.txn!, this.invite!, status, { reason });
+    this.txn = undefined;
     this.end(`failed:${status}`);
   }
 
@@ -227,9 +235,10 @@ export class ServerInviteSession extends InviteSession {
 
   /** The INVITE was cancelled (§9.2): 487 while no final response was sent. */
   cancelled(): void {
-    if (!this.answered && this.tx.state === 'Proceeding') {
+    if (!this.answered && this.txn?.state === 'Proceeding') {
       this.answered = true;
-      this.element.uas.respond(this.tx, this.invite!, 487);
+      this.element.uas.respond(this.txn!, this.invite!, 487);
+      this.txn = undefined;
     }
     if (this.state === 'Incoming' || this.state === 'Early') this.end('cancelled');
   }
