@@ -322,3 +322,14 @@ test('flow 4 (B2BUA): 10 % packet loss on both SIPps, 100 calls, all complete', 
   // Retransmitted INVITEs of the phone are absorbed: one leg B per call.
   assert.equal(idsB.length, CALLS, `one leg B per call\n${r.ctx}`);
 });
+
+test('flow 4 (B2BUA): GW-B sends its 183 reliably (RFC 3262) with the offer; the B2BUA PRACKs it with the answer, the phone gets the 183 and 200 as before', { timeout: 120_000 }, async () => {
+  const CALLS = 3;
+  const r = await flow({ phone: 'b2bua-phone.xml', gw: 'b2bua-gw-100rel.xml', calls: CALLS });
+  // SIPp checked the RAck and the answer in the PRACK (GW-B) and the 183/200 SDP (phone).
+  assertAllCompleted(r, CALLS);
+  const { idsB } = legs(r);
+  assert.equal(idsB.length, CALLS, r.ctx);
+  const pracks = r.trace.filter((m) => m.dir === 'Sent' && isReq('PRACK')(m));
+  assert.equal(pracks.length, CALLS, `one PRACK per call on leg B\n${r.ctx}`);
+});
