@@ -24,8 +24,10 @@ export interface ServerSessionEnv extends InviteSessionEnv {
 }
 
 export class ServerInviteSession extends InviteSession {
-  /** A final response was sent. */
-  answered = false;
+  /** A final response was sent (the server transaction is let go at that moment). */
+  get answered(): boolean {
+    return this.txn === undefined;
+  }
   /** Reliable provisionals (RFC 3262) sent and waiting for their PRACK. */
   private reliable: ReliableProvisionals | undefined;
   /** A 2xx asked for while a reliable provisional with SDP waits for its PRACK (§3). */
@@ -51,8 +53,8 @@ export class ServerInviteSession extends InviteSession {
     if (!settings) return true;
     const min = tooSmall(this.invite!, settings);
     if (min === undefined) return true;
-    this.answered = true;
     this.element.uas.respond(this.txn!, this.invite!, 422, { headers: [['Min-SE', String(min)]] });
+    this.txn = undefined;
     this.end('failed:422');
     return false;
   }
@@ -186,7 +188,6 @@ export class ServerInviteSession extends InviteSession {
         }
       } else body = env.offer();
     }
-    this.answered = true;
     const kind = this.kind;
     const contact = `<${env.contact(kind)}>`;
     const localTag = this.element.uas.toTagFor(this.txn!);
@@ -221,7 +222,6 @@ export class ServerInviteSession extends InviteSession {
   /** A final error response: 486 Busy Here, 603 Decline, 488 … */
   reject(status: number, reason?: string): void {
     if (this.answered || this.txn?.state !== 'Proceeding') return;
-    this.answered = true;
     this.reliable?.stop();
     this.deferredAccept = undefined;
     this.element.uas.respond(this.txn!, this.invite!, status, { reason });
@@ -236,7 +236,6 @@ export class ServerInviteSession extends InviteSession {
   /** The INVITE was cancelled (§9.2): 487 while no final response was sent. */
   cancelled(): void {
     if (!this.answered && this.txn?.state === 'Proceeding') {
-      this.answered = true;
       this.element.uas.respond(this.txn!, this.invite!, 487);
       this.txn = undefined;
     }
