@@ -8,3 +8,4 @@ export { DialogTable } from './dialog-table.js';
 export { DialogSet } from './dialog-set.js';
 export { nextHop } from './route-set.js';
 export { OperationQueue } from './operation-queue.js';
+export { type ReplacesTarget, parseReplaces, replacesFor, referToReplacing, splitUriHeaders } from './replaces.js';

@@ -34,6 +34,7 @@ export {
 } from './codecs.js';
 export {
   audioEndpoint,
+  continuedOrigin,
   createAnswer,
   rejectingAnswer,
   createOffer,

@@ -564,6 +564,20 @@ export function holdSdp(previousLocalSdp: string | Buffer, mode: 'sendonly' | 'i
   return redirect(previousLocalSdp, mode);
 }
 
+/**
+ * The o= a new description of an ongoing session carries (RFC 3264 §8): the session id of our
+ * previous one and its version plus one; nothing when there is none (or it cannot be read).
+ */
+export function continuedOrigin(previousLocalSdp: string | Buffer | undefined): Pick<LocalMediaOptions, 'sessionId' | 'sessionVersion'> {
+  if (previousLocalSdp === undefined) return {};
+  try {
+    const { origin } = parseSdp(previousLocalSdp);
+    return { sessionId: origin.sessionId, sessionVersion: BigInt(origin.sessionVersion) + 1n };
+  } catch {
+    return {};
+  }
+}
+
 /** Take a call off hold: re-offer our previous SDP as `direction` (default sendrecv), o= version + 1 (RFC 3264 §8). */
 export function resumeSdp(previousLocalSdp: string | Buffer, direction: MediaDirection = 'sendrecv'): string {
   return redirect(previousLocalSdp, direction);

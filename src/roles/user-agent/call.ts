@@ -5,7 +5,7 @@
  * (state, dialog, offer/answer); created by {@link UserAgent}; the application holds it.
  */
 import { EventEmitter } from 'node:events';
-import type { Dialog } from '../../dialog/index.js';
+import { type Dialog, referToReplacing } from '../../dialog/index.js';
 import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import { holdSdp, resumeSdp } from '../../sdp/index.js';
 import { ClientInviteSession, type InviteSession, type ReOffer, type ReferOutcome, sendRefer } from '../../usage/index.js';
@@ -22,6 +22,8 @@ export declare interface Call {
   on(event: 'reoffer', fn: (r: ReOffer) => void): this;
   /** The peer REFERred us (RFC 3515) and we placed `next`, the call to the Refer-To target. */
   on(event: 'transferred', fn: (next: Call) => void): this;
+  /** An INVITE with Replaces (RFC 3891) took this call's place: `next` is the new call; this one is ended. */
+  on(event: 'replaced', fn: (next: Call) => void): this;
 }
 
 export class Call extends EventEmitter {
@@ -137,14 +139,25 @@ export class Call extends EventEmitter {
   }
 
   /**
-   * Blind transfer (RFC 3515): REFER the peer to `target`; resolves with the REFER's response
-   * and the final status of the peer's call to the target, from its NOTIFYs. When that call was
-   * answered (2xx), this call is ended with BYE (end reason `transferred`).
+   * Transfer (RFC 3515): REFER the peer to `target`; resolves with the REFER's response and the
+   * final status of the peer's call to the target, from its NOTIFYs. When that call was answered
+   * (2xx), this call is ended with BYE (end reason `transferred`).
+   *
+   * `target` a URI: blind transfer. `target` another established call of ours: attended transfer
+   * (RFC 5589 §7) — the peer is sent to that call's remote target with a Replaces naming it
+   * (RFC 3891), so that the two peers end up talking and that call ends too.
    */
-  async transfer(target: string, opts: { timeoutMs?: number } = {}): Promise<ReferOutcome> {
+  async transfer(target: string | Call, opts: { timeoutMs?: number } = {}): Promise<ReferOutcome> {
     const dialog = this.session.dialog;
     if (!dialog) throw new RequestError('UA_ERR_NO_DIALOG', 'the call has no dialog');
-    const outcome = await sendRefer(this.session, target, { referredBy: dialog.localUri, timeoutMs: opts.timeoutMs ?? 64 * this.session.element.timers.T1 });
+    let referTo: string;
+    if (typeof target === 'string') referTo = target;
+    else {
+      const other = target.dialog;
+      if (!other || !target.established) throw new RequestError('UA_ERR_NO_DIALOG', 'attended transfer needs an established call to replace');
+      referTo = referToReplacing(other.remoteTarget, other);
+    }
+    const outcome = await sendRefer(this.session, referTo, { referredBy: dialog.localUri, timeoutMs: opts.timeoutMs ?? 64 * this.session.element.timers.T1 });
     if (outcome.final !== undefined && outcome.final >= 200 && outcome.final < 300) await this.bye('transferred');
     return outcome;
   }

@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { type Dialog, DialogTable } from '../../dialog/index.js';
-import { createAnswer, createOffer, rejectingAnswer } from '../../sdp/index.js';
+import { continuedOrigin, createAnswer, createOffer, rejectingAnswer } from '../../sdp/index.js';
 import { type HeaderList, type SipRequest, type SipResponse, buildRequest, isDialogCreating, parseNameAddr } from '../../sip/index.js';
 import type { ClientTransaction, InviteServerTransaction, ServerTransaction, TimerConfig } from '../../transaction/index.js';
 import {
@@ -24,13 +24,14 @@ import {
 import { type Credentials, SipElement, type SendResult, type Target, type TransactionUser, type UasPolicy } from '../../tu/index.js';
 import {
   ClientInviteSession, type ClientSessionEnv, DEFAULT_SESSION_TIMER, type InviteSession, ServerInviteSession, type ServerSessionEnv, type SessionTimerSettings,
-  ReferNotifier, parseMinSE, uacSessionTimerHeaders,
+  parseMinSE, uacSessionTimerHeaders,
 } from '../../usage/index.js';
 import { RequestError } from '../../util/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { newCallId, newTag } from '../../util/ids.js';
 import { Call } from './call.js';
 import { IncomingCall } from './incoming-call.js';
+import { acceptRefer, replacedCall } from './transfer.js';
 
 export type { Credentials } from '../../tu/index.js';
 
@@ -137,7 +138,7 @@ export class UserAgent extends EventEmitter {
     this.transport = transport;
     this.mediaPort = opts.mediaPort ?? 20000 + 2 * Math.floor(Math.random() * 10000);
     this.timerSettings = opts.sessionTimer === undefined ? DEFAULT_SESSION_TIMER : opts.sessionTimer;
-    this.uasPolicy = { allow: ALLOW, supported: this.timerSettings ? ['100rel', 'timer'] : ['100rel'], accept: ['application/sdp'] };
+    this.uasPolicy = { allow: ALLOW, supported: this.timerSettings ? ['100rel', 'timer', 'replaces'] : ['100rel', 'replaces'], accept: ['application/sdp'] };
     const user: TransactionUser = {
       uas: this.uasPolicy,
       hasDialog: (req) => this.findCall(req) !== undefined,
@@ -169,7 +170,7 @@ export class UserAgent extends EventEmitter {
         const e = d ? this.dialogs.get(d.callId, d.localTag, d.remoteTag) : undefined;
         if (e) this.dialogs.remove(e);
       },
-      answer: (offer) => createAnswer(offer, media()).sdp,
+      answer: (offer, previous) => createAnswer(offer, { ...media(), ...continuedOrigin(previous) }).sdp,
       offer: () => createOffer(media()),
       rejectingAnswer: (offer) => {
         try {
@@ -391,12 +392,23 @@ export class UserAgent extends EventEmitter {
     if (entry) return this.receiveInDialog(req, tx, entry);
     switch (req.method) {
       case 'INVITE': {
+        // RFC 3891: an INVITE that replaces one of our calls (attended transfer, call pickup).
+        const replaced = req.hasHeader('Replaces') ? replacedCall(req, (id, local, remote) => this.dialogs.get(id, local, remote)?.call) : undefined;
+        if (typeof replaced === 'number') return void this.element.uas.respond(tx, req, replaced, replaced === 481 ? { reason: 'Replaced Dialog Not Found' } : {});
         const session = new ServerInviteSession(this.sessionEnv, req, tx as InviteServerTransaction);
         if (!session.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
         const call = new Call('incoming', session);
         this.calls.set(session, call);
         this.incoming.set(req, session);
         const inv = new IncomingCall(req, call, session, (c) => this.emit('call', c));
+        if (replaced !== undefined) {
+          // The user is already in the replaced call: the new one is answered at once, the old one
+          // ended (BYE, or CANCEL for an early dialog we placed) — RFC 3891 §3.
+          inv.accept();
+          replaced.emit('replaced', call);
+          void (replaced.established ? replaced.bye('replaced') : replaced.cancel()).catch(() => {});
+          return;
+        }
         if (this.listenerCount('invite') === 0) {
           inv.reject(480);
           return;
@@ -418,41 +430,6 @@ export class UserAgent extends EventEmitter {
     }
   }
 
-  /**
-   * Transferee (RFC 3515 §2.4): a REFER within a call is accepted with 202, the Refer-To target
-   * called (with the Referred-By), and its progress reported in NOTIFYs within this call's dialog;
-   * the transferor ends this call once the new one is answered.
-   */
-  private receiveRefer(req: SipRequest, tx: ServerTransaction, call: Call): void {
-    let target: string;
-    try {
-      const to = parseNameAddr(req.header('Refer-To') ?? '', 'Refer-To');
-      if (to.uri.kind !== 'sip') throw new RequestError('UA_ERR_REFER_TO', `cannot call a ${to.uri.scheme}: URI`);
-      target = to.uriText;
-    } catch (e) {
-      this.element.uas.respond(tx, req, e instanceof RequestError ? 416 : 400, { reason: e instanceof RequestError ? 'Unsupported Refer-To' : 'Bad Refer-To' });
-      return;
-    }
-    // RFC 3515 §2.4.1: exactly one Refer-To.
-    if (req.headerValues('Refer-To').length !== 1) return void this.element.uas.respond(tx, req, 400, { reason: 'One Refer-To Expected' });
-    this.element.uas.respond(tx, req, 202);
-    const notifier = new ReferNotifier(call.session);
-    void notifier.notify(100, 'Trying');
-    const referredBy = req.header('Referred-By');
-    void this.invite(target, {
-      headers: referredBy ? [['Referred-By', referredBy]] : [],
-      onProvisional: (res) => {
-        if (res.status > 100) void notifier.notify(res.status, res.reason);
-      },
-    }).then(
-      (next) => {
-        void notifier.notify(next.finalResponse?.status ?? 500, next.finalResponse?.reason ?? 'Server Internal Error');
-        call.emit('transferred', next);
-      },
-      () => void notifier.notify(503, 'Service Unavailable'),
-    );
-  }
-
   private incomingRequest(req: SipRequest, tx: ServerTransaction, call?: Call): IncomingRequest {
     return {
       request: req,
@@ -467,7 +444,7 @@ export class UserAgent extends EventEmitter {
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: CallEntry): void {
     const { call } = entry;
     if (call.session.receiveRequest(req, tx)) return;
-    if (req.method === 'REFER') return this.receiveRefer(req, tx, call);
+    if (req.method === 'REFER') return acceptRefer(this, req, tx, call);
     const incoming = this.incomingRequest(req, tx, call);
     if (this.listenerCount('request') > 0) this.emit('request', incoming);
     else incoming.respond(200);

@@ -56,7 +56,11 @@ export class ClientInviteSession extends InviteSession {
   /** A provisional response to the INVITE. */
   provisional(res: SipResponse): void {
     const early = this.dialogSet?.early(res);
-    if (early !== undefined && this.dialog === undefined) this.dialog = early;
+    if (early !== undefined && this.dialog === undefined) {
+      // The first early dialog takes requests within it (RFC 3311 §5.1: UPDATE; RFC 3891: Replaces).
+      this.dialog = early;
+      this.env.bind(this);
+    }
     const reliable = early !== undefined && requires100rel(res);
     if (reliable && !this.takeReliable(res, early)) return; // a retransmission or out of order (RFC 3262 §4)
     this.provisionalSeen = true;
@@ -118,6 +122,8 @@ export class ClientInviteSession extends InviteSession {
     }
     const { dialog } = set.answered(response);
     set.terminateEarly();
+    // Another fork answered than the one whose early dialog was bound: that one is let go.
+    if (this.dialog !== undefined && this.dialog !== dialog) this.env.release(this);
     this.dialog = dialog;
     this.tx = undefined;
     if (target.kind !== 'udp') dialog.flowId = undefined;

@@ -43,8 +43,12 @@ export interface InviteSessionEnv {
   bind(session: InviteSession): void;
   /** The session ended: forget it. */
   release(session: InviteSession): void;
-  /** An answer to `offer`; throws when nothing in it is acceptable (→ 488, RFC 3264 §6). */
-  answer(offer: string): string;
+  /**
+   * An answer to `offer`; throws when nothing in it is acceptable (→ 488, RFC 3264 §6).
+   * `previous`: our description in force, for a re-offer — the answer keeps its o= session id
+   * and increments its version (RFC 3264 §8).
+   */
+  answer(offer: string, previous?: string): string;
   /** Session timers (RFC 4028) this owner runs; false or undefined: none. */
   readonly sessionTimer?: SessionTimerSettings | false;
 }
@@ -337,7 +341,7 @@ export class InviteSession extends EventEmitter {
         let body = sdp;
         if (body === undefined && offer !== undefined) {
           try {
-            body = this.env.answer(offer);
+            body = this.env.answer(offer, this.sdp.localSdp);
           } catch {
             return answer(488, undefined); // RFC 3264 §6: nothing acceptable
           }

@@ -144,7 +144,7 @@ export class ServerInviteSession extends InviteSession {
       else {
         try {
           this.sdp.remoteOffer(sdp, { method: 'PRACK', cseq: req.cseq.seq });
-          body = this.env.answer(sdp);
+          body = this.env.answer(sdp, this.sdp.localSdp);
           this.sdp.localAnswer(body);
         } catch {
           uas.respond(tx, req, 488);
