@@ -1,7 +1,7 @@
 // Blind transfer (RFC 3515) on virtual time: Alice calls Bob and REFERs him to Carol; Bob
 // accepts with 202, calls Carol with Alice's Referred-By, and reports the call's progress in
 // NOTIFYs (message/sipfrag) within the first dialog; once Carol answers, Alice hangs up. The same
-// through the B2BUA, which passes the REFER and its NOTIFYs between its legs.
+// through the B2BUA configured to pass the REFER and its NOTIFYs between its legs (refer: pass).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +33,7 @@ async function three(seed: number, viaB2bua = false) {
     const transport = new TransportLayer({ listen: [parseListenSpec('udp:10.0.0.3:5060')], network: net });
     transport.onTrace = trace('X');
     await transport.start();
-    new SipElement({ transport, clock, timers, users: (el) => ({ b2bua: new B2bua(el, { target: 'sip:{user}@10.0.0.2:5060', offer: 'delayed', copyHeaders: [] }) }), routes: [{ tu: 'b2bua' }] });
+    new SipElement({ transport, clock, timers, users: (el) => ({ b2bua: new B2bua(el, { target: 'sip:{user}@10.0.0.2:5060', offer: 'delayed', copyHeaders: [], refer: 'pass' }) }), routes: [{ tu: 'b2bua' }] });
     stops.push(() => transport.stop());
   }
   return { clock, alice, bob, carol, wire, stop: async () => void (await Promise.all(stops.map((s) => s()))) };

@@ -120,6 +120,12 @@ export const B2buaSchema = z.strictObject({
   copyHeaders: z.array(z.string().regex(/^[A-Za-z0-9!%'`~_.+-]+\*?$/, { message: 'expected a header name, or a prefix ending in *' })).default([]),
   /** Session timers (RFC 4028) on each leg: the interval asked for and the smallest accepted (s); false: off. */
   sessionTimer: z.union([z.literal(false), z.strictObject({ expires: z.number().int().min(90).default(1800), minSE: z.number().int().min(90).default(90) }).refine((v) => v.expires >= v.minSE, { message: 'expires must not be below minSE' })]).default({ expires: 1800, minSE: 90 }),
+  /**
+   * A REFER from either leg: `handle` — the B2BUA calls the Refer-To target itself and joins it to
+   * the remaining leg (with Replaces naming one of its own legs: joins the two remaining legs);
+   * `pass` — relayed to the other leg, whose UA does the transfer.
+   */
+  refer: z.enum(['handle', 'pass']).default('handle'),
 });
 
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */

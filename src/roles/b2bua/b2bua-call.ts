@@ -16,16 +16,18 @@
  *
  * @remarks Role (`roles/b2bua`).
  */
-import { type HeaderList, type SipRequest, type SipResponse, buildRequest } from '../../sip/index.js';
+import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
-import { type SipElement, type Target } from '../../tu/index.js';
-import { type ClientInviteSession, type InviteSession, type ServerInviteSession, type SessionTimerSettings, requires100rel, uacSessionTimerHeaders } from '../../usage/index.js';
-import { newCallId, newTag } from '../../util/ids.js';
+import type { SipElement } from '../../tu/index.js';
+import { ClientInviteSession, type InviteSession, type ReOffer, type ServerInviteSession, type SessionTimerSettings, requires100rel } from '../../usage/index.js';
 import { type SessionDescription, parseSdp } from '../../sdp/index.js';
+import { placeLeg } from './b2bua-leg.js';
 import { bridged, mediaOf, sideOf } from './sdp-policy.js';
 
-/** What the B2BUA does on either leg (RFC 3261 §8.2, §20.5); REFER and NOTIFY are passed to the other leg. */
-export const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INFO', 'UPDATE', 'REFER', 'NOTIFY'];
+export { ALLOW } from './b2bua-leg.js';
+
+/** Which leg talks to which: each bridged leg maps to the other (a transfer re-pairs them). */
+export type Partners = Map<InviteSession, InviteSession>;
 
 export interface B2buaCallConfig {
   /** Leg B's Request-URI; `{user}` is leg A's Request-URI user. */
@@ -36,6 +38,8 @@ export interface B2buaCallConfig {
   copyHeaders: readonly string[];
   /** Session timers (RFC 4028) on each leg, or false. */
   sessionTimer?: SessionTimerSettings | false;
+  /** REFER: `handle` — the B2BUA transfers (default); `pass` — relayed to the other leg. */
+  refer?: 'handle' | 'pass';
 }
 
 /** Where a bridged call stands. */
@@ -74,6 +78,9 @@ export class B2buaCall {
   /** Leg A was cancelled or ended before leg B answered. */
   private abandoned = false;
 
+  /** Every leg this call has had (a transfer adds one): the record is made when all have ended. */
+  private readonly legs: InviteSession[] = [];
+
   constructor(
     private readonly element: SipElement,
     private readonly cfg: B2buaCallConfig,
@@ -81,26 +88,42 @@ export class B2buaCall {
     readonly b: ClientInviteSession,
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
-    /** Called once, when both legs have ended. */
+    /** Called once, when every leg has ended. */
     private readonly onDone: (outcome: CallOutcome) => void = () => {},
+    /** The B2BUA's pairing of legs, shared by its calls (an attended transfer joins two calls' legs). */
+    readonly partners: Partners = new Map(),
   ) {
     this.startedAt = now();
     this.offerA = a.offer;
-    a.on('ended', (reason) => this.legEnded(a, b, reason));
-    b.on('ended', (reason) => this.legEnded(b, a, reason));
+    partners.set(a, b);
+    partners.set(b, a);
+    this.attach(a);
+    this.attach(b);
+  }
+
+  /** A leg of this call: its end ends its partner; its re-offers go to its partner. */
+  attach(leg: InviteSession): void {
+    this.legs.push(leg);
+    leg.on('ended', (reason) => this.legEnded(leg, reason));
     // Re-offers (hold/resume, RFC 3264 §8) and other in-dialog requests go to the other leg.
-    for (const [from, to] of [[a, b], [b, a]] as const) {
-      from.on('reoffer', (r) => {
-        // A session refresh (RFC 4028: the same description again, or none) is this leg's own
-        // business; only a changed offer (hold, resume, a new codec) goes to the other leg.
-        if (r.offer === undefined || r.offer === from.sdp.remoteSdp) return r.accept(r.offer === undefined ? undefined : from.sdp.localSdp);
-        if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
-        void to.request(r.request.method, r.offer !== undefined ? { body: r.offer, contentType: 'application/sdp' } : {}).then(
-          (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? res.body.toString('utf8') : undefined) : r.reject(res.status)),
-          () => r.reject(500),
-        );
-      });
-    }
+    leg.on('reoffer', (r) => this.relayReoffer(leg, r));
+  }
+
+  private relayReoffer(from: InviteSession, r: ReOffer): void {
+    // A session refresh (RFC 4028: the same description again, or none) is this leg's own
+    // business; only a changed offer (hold, resume, a new codec) goes to the other leg.
+    if (r.offer === undefined || r.offer === from.sdp.remoteSdp) return r.accept(r.offer === undefined ? undefined : from.sdp.localSdp);
+    const to = this.partners.get(from);
+    if (to === undefined) return r.reject(491); // being transferred: the join re-offers it
+    // An UPDATE in an early dialog (RFC 3311 §5.1) goes on in the other leg's early dialog,
+    // which exists once a reliable provisional made it (RFC 3262).
+    if (to.state === 'Early' && r.request.method === 'UPDATE') {
+      if (to.dialog === undefined) return r.reject(488, 'No Early Dialog on the Other Leg');
+    } else if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
+    void to.request(r.request.method, { body: r.offer, contentType: 'application/sdp' }).then(
+      (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? res.body.toString('utf8') : undefined) : r.reject(res.status)),
+      () => r.reject(500),
+    );
   }
 
   get callIdB(): string | undefined {
@@ -110,57 +133,26 @@ export class B2buaCall {
   /** Sends leg B's INVITE and bridges its responses to leg A. */
   async start(): Promise<void> {
     const req = this.a.invite!;
-    const uac = this.element.uac;
     const user = req.uri.kind === 'sip' ? (req.uri.user ?? '') : req.uri.kind === 'tel' ? req.uri.number : '';
-    const target = this.cfg.target.replace('{user}', user);
-    let targets: Target[];
-    try {
-      targets = await uac.resolve(target);
-    } catch {
-      targets = [];
-    }
-    if (targets.length === 0) {
+    const target = this.cfg.target.replaceAll('{user}', user);
+    const result = await placeLeg(this.element, this.b, {
+      target,
+      fromUser: req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous',
+      display: req.from.displayName || undefined,
+      body: this.cfg.offer === 'forward' ? this.offerA : undefined,
+      maxForwards: Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)),
+      headers: this.copiedHeaders(req),
+      sessionTimer: this.cfg.sessionTimer,
+      onProvisional: (res) => this.relayProvisional(res),
+      abandoned: () => this.abandoned,
+    });
+    if (result === undefined) {
       this.log(`b2bua: ${req.callId}: leg B target ${target} does not resolve: 404 to leg A`);
       this.fail(404, 'No Route to Leg B');
       this.b.end('no-route');
       return;
     }
-    const host = this.element.transport.sentBy(targets[0]!.kind).host;
-    const callId = newCallId(host.replace(/[[\]]/g, ''));
-    const fromTag = newTag();
-    const fromUser = req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous';
-    const display = req.from.displayName ? `"${req.from.displayName}" ` : '';
-    const body = this.cfg.offer === 'forward' ? this.offerA : undefined;
-    const copied = this.copiedHeaders(req);
-    const result = await uac.send(targets, (t) => {
-      const sb = this.element.transport.sentBy(t.kind);
-      const headers: HeaderList = [
-        ['Via', uac.via(t.kind)],
-        ['Max-Forwards', String(Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)))],
-        ['From', `${display}<sip:${fromUser}@${sb.host}>;tag=${fromTag}`],
-        ['To', `<${target}>`],
-        ['Call-ID', callId],
-        ['CSeq', '1 INVITE'],
-        ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
-        ['Allow', ALLOW.join(', ')],
-        ['Supported', this.cfg.sessionTimer ? '100rel, timer' : '100rel'],
-        ...(this.cfg.sessionTimer ? uacSessionTimerHeaders(this.cfg.sessionTimer) : []),
-        ['User-Agent', this.element.product],
-        ...copied,
-      ];
-      if (body !== undefined) headers.push(['Content-Type', 'application/sdp']);
-      return buildRequest({ method: 'INVITE', uri: target, headers, body });
-    }, {
-      onTransaction: (tx, t) => {
-        this.b.transactionStarted(tx, t);
-        if (this.abandoned) void this.b.cancel();
-      },
-      onProvisional: (res) => {
-        this.b.provisional(res);
-        this.relayProvisional(res);
-      },
-      onExtra2xx: (res) => this.b.extra2xx(res),
-    });
+    const callId = result.request.callId;
     const res = result.response;
     if (res.status >= 200 && res.status < 300) {
       await this.b.final(result);
@@ -277,21 +269,32 @@ export class B2buaCall {
     void this.b.cancel();
   }
 
-  /** One leg ended: the other ends too (BYE after a 2xx, CANCEL before). */
-  private legEnded(leg: InviteSession, other: InviteSession, reason: string): void {
-    this.state = 'Ended';
+  /** One leg ended: its partner ends too (BYE after a 2xx, CANCEL before). */
+  private legEnded(leg: InviteSession, reason: string): void {
     this.endReason ??= reason;
     this.endedBy ??= reason === 'remote-bye' || reason === 'cancelled' ? (leg === this.a ? 'caller' : 'callee') : reason.startsWith('failed:') && leg === this.b ? 'callee' : 'server';
-    if (this.a.state === 'Terminated' && this.b.state === 'Terminated') this.report();
-    else {
-      const both = () => {
-        if (this.a.state === 'Terminated' && this.b.state === 'Terminated') this.report();
-      };
-      other.once('ended', both);
-    }
     if (leg === this.a && reason !== 'failed:488') this.abandoned = true;
-    if (other.state === 'Confirmed' || other.state === 'WaitingForAck') void other.bye(`other-leg:${reason}`).catch(() => {});
-    else if (other === this.b) void this.b.cancel();
+    const other = this.partners.get(leg);
+    this.partners.delete(leg);
+    if (other !== undefined && this.partners.get(other) === leg) {
+      this.partners.delete(other);
+      if (other.state === 'Confirmed' || other.state === 'WaitingForAck') void other.bye(`other-leg:${reason}`).catch(() => {});
+      else if (other instanceof ClientInviteSession) void other.cancel();
+    }
+    if (!this.legs.some((l) => this.partners.has(l))) this.state = 'Ended';
+    this.reportWhenAllEnded();
+  }
+
+  /** The call detail record once every leg this call had has ended. */
+  reportWhenAllEnded(): void {
+    const open = this.legs.find((l) => l.state !== 'Terminated');
+    if (open === undefined) this.report();
+    else open.once('ended', () => this.reportWhenAllEnded());
+  }
+
+  /** A transfer moved the call on: the record says so rather than who hung up first. */
+  transferred(): void {
+    this.endReason ??= 'transferred';
   }
 
   private report(): void {

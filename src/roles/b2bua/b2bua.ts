@@ -13,7 +13,8 @@ import type { InviteServerTransaction, ServerTransaction } from '../../transacti
 import type { CdrStore } from '../../store/index.js';
 import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
-import { ALLOW, B2buaCall, type B2buaCallConfig } from './b2bua-call.js';
+import { ALLOW, B2buaCall, type B2buaCallConfig, type Partners } from './b2bua-call.js';
+import { type TransferContext, handleRefer } from './b2bua-transfer.js';
 
 
 /** Header fields an in-dialog request keeps when it is relayed to the other leg (RFC 3515, RFC 6665, RFC 6086). */
@@ -34,6 +35,9 @@ export class B2bua implements TransactionUser {
   private readonly env: ServerSessionEnv & ClientSessionEnv;
   /** Calls with at least one leg not ended. */
   private live = 0;
+  /** Which leg talks to which (shared by the calls: an attended transfer joins two calls' legs). */
+  private readonly partners: Partners = new Map();
+  private readonly transfers: TransferContext;
 
   constructor(
     private readonly element: SipElement,
@@ -73,6 +77,18 @@ export class B2bua implements TransactionUser {
         }
       },
       contact: (kind) => element.uac.contactUri(kind, 'b2bua'),
+    };
+    this.transfers = {
+      element,
+      cfg,
+      partners: this.partners,
+      log,
+      legOf: (callId, localTag, remoteTag) => this.legs.get(callId, localTag, remoteTag),
+      newLeg: (call, offer) => {
+        const n = new ClientInviteSession(this.env, offer, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
+        this.callOf.set(n, call);
+        return n;
+      },
     };
   }
 
@@ -120,7 +136,7 @@ export class B2bua implements TransactionUser {
     call = new B2buaCall(this.element, this.cfg, a, b, this.log, this.now, (outcome) => {
       this.live--;
       this.cdrs?.add(outcome).catch((e: unknown) => this.log(`b2bua: ${outcome.callId}: the call detail record could not be stored: ${(e as Error).message}`));
-    });
+    }, this.partners);
     this.callOf.set(a, call);
     this.callOf.set(b, call);
     this.byInvite.set(req, call);
@@ -131,9 +147,11 @@ export class B2bua implements TransactionUser {
   private receiveInDialog(req: SipRequest, tx: ServerTransaction, entry: LegEntry): void {
     const { session, call } = entry;
     if (session.receiveRequest(req, tx)) return;
-    // INFO (RFC 6086), REFER (RFC 3515: passed through, the far end does the transfer) and its
-    // NOTIFYs: relayed to the other leg, answered with its final response.
-    const other = session === call.a ? call.b : call.a;
+    if (req.method === 'REFER' && this.cfg.refer !== 'pass') return handleRefer(this.transfers, req, tx, session, call);
+    // INFO (RFC 6086), REFER in `pass` mode (RFC 3515: the far end does the transfer) and its
+    // NOTIFYs: relayed to the partner leg, answered with its final response.
+    const other = this.partners.get(session);
+    if (other === undefined) return void this.element.uas.respond(tx, req, 481, { reason: 'Leg Not Bridged' });
     const body = req.body.length > 0 ? req.body : undefined;
     const headers: Array<[string, string]> = [];
     for (const name of RELAYED_HEADERS) for (const v of req.headers(name)) headers.push([name, v]);
