@@ -28,7 +28,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function setup(opts: { gwCodecs: string[]; offer?: 'delayed' | 'forward'; seed?: number }): Promise<Setup> {
+async function setup(opts: { gwCodecs: string[]; offer?: 'delayed' | 'forward'; seed?: number; gwSessionTimer?: { expires: number; minSE: number } }): Promise<Setup> {
   const clock = new VirtualClock();
   const net = new VirtualNetwork(clock, {}, opts.seed ?? 1);
   const wire: Setup['wire'] = [];
@@ -51,7 +51,7 @@ async function setup(opts: { gwCodecs: string[]; offer?: 'delayed' | 'forward'; 
   });
   const common = { clock, timers, transport: { network: net } };
   const phone = await UserAgent.start({ ...common, listen: ['udp:10.0.0.1:5060'], from: 'sip:phone@10.0.0.1', mediaPort: 7000, codecs: ['PCMU', 'G729', 'telephone-event'], onTrace: trace('P') });
-  const gw = await UserAgent.start({ ...common, listen: ['udp:10.0.0.2:5060'], from: 'sip:gw@10.0.0.2', mediaPort: 6000, codecs: opts.gwCodecs, onTrace: trace('G') });
+  const gw = await UserAgent.start({ ...common, listen: ['udp:10.0.0.2:5060'], from: 'sip:gw@10.0.0.2', mediaPort: 6000, codecs: opts.gwCodecs, onTrace: trace('G'), ...(opts.gwSessionTimer ? { sessionTimer: opts.gwSessionTimer } : {}) });
   return { clock, phone, gw, b2bua, cdrs, wire, stop: async () => void (await Promise.all([phone.stop(), gw.stop(), transport.stop()])) };
 }
 
@@ -235,6 +235,54 @@ test('session timers per leg: the phone refreshes leg A and the B2BUA answers it
     const reinvites = later.filter((w) => w.what === 'INVITE').map((w) => `${w.who}:${w.callId === legA ? 'A' : w.callId === legB ? 'B' : '?'}`);
     assert.deepEqual(reinvites.sort(), ['B:B', 'B:B', 'P:A', 'P:A'], 'each leg refreshed twice by its own UAC; nothing relayed');
     assert.ok(a.established && b!.established);
+    await drive(s.clock, a.bye());
+  } finally {
+    await s.stop();
+  }
+});
+
+test('the phone sends no offer: GW-B\'s offer (its 2xx) goes to the phone in its 200, the phone\'s answer (its ACK) to GW-B in leg B\'s ACK', async () => {
+  const s = await setup({ gwCodecs: ['PCMU', 'telephone-event'], seed: 7 });
+  try {
+    let b: Call | undefined;
+    s.gw.on('invite', (inv) => {
+      inv.progress(180);
+      b = inv.accept();
+    });
+    const a = await drive(s.clock, s.phone.invite('sip:2000@10.0.0.3:5060', { sdp: null }));
+    assert.ok(a.established, `phone: ${a.finalResponse?.status} ${a.sdpFailure ?? ''}`);
+    await settle(s);
+    assert.ok(b?.established);
+    const inviteB = s.wire.find((w) => w.who === 'B' && w.what === 'INVITE')!;
+    assert.equal(inviteB.body, '');
+    assert.deepEqual([audioEndpoint(a.remoteSdp!)!.address, audioEndpoint(a.remoteSdp!)!.port], ['10.0.0.2', 6000], 'the phone got GW-B\'s offer');
+    const ackA = s.wire.find((w) => w.who === 'P' && w.what === 'ACK')!;
+    const ackB = s.wire.find((w) => w.who === 'B' && w.what === 'ACK' && w.callId === inviteB.callId)!;
+    assert.equal(audioEndpoint(ackA.body)?.port, 7000, 'the phone answered in its ACK');
+    assert.equal(audioEndpoint(ackB.body)?.port, 7000, 'GW-B got the phone\'s answer in its ACK');
+    assert.equal(audioEndpoint(b!.remoteSdp!)?.port, 7000);
+    const order = s.wire.map((w) => `${w.who}>${w.what}`);
+    assert.ok(order.indexOf('P>ACK') < order.indexOf('B>ACK'), order.join(' '));
+    await drive(s.clock, a.bye());
+    assert.equal(await drive(s.clock, b!.ended), 'remote-bye');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('GW-B answers 422 (its Min-SE 3600 is above our 1800): leg B\'s INVITE is sent again with Session-Expires 3600 and the call goes through', async () => {
+  const s = await setup({ gwCodecs: ['PCMU'], seed: 8, gwSessionTimer: { expires: 3600, minSE: 3600 } });
+  try {
+    const { a, b } = await call(s);
+    assert.ok(a.established, `phone: ${a.finalResponse?.status}`);
+    assert.ok(b?.established);
+    const invites = s.wire.filter((w) => w.who === 'B' && w.what === 'INVITE');
+    assert.equal(invites.length, 2);
+    assert.ok(s.wire.some((w) => w.who === 'G' && w.what === '422 INVITE'));
+    assert.equal(b!.invite!.header('Session-Expires'), '3600');
+    assert.equal(b!.invite!.header('Min-SE'), '3600');
+    assert.equal(b!.invite!.cseq.seq, 2, 'a new transaction: CSeq + 1, same Call-ID');
+    assert.equal(b!.invite!.callId, invites[0]!.callId);
     await drive(s.clock, a.bye());
   } finally {
     await s.stop();

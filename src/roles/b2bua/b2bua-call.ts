@@ -22,6 +22,7 @@ import type { SipElement } from '../../tu/index.js';
 import { ClientInviteSession, type InviteSession, type ReOffer, type ServerInviteSession, type SessionTimerSettings, requires100rel } from '../../usage/index.js';
 import { type SessionDescription, parseSdp } from '../../sdp/index.js';
 import { placeLeg } from './b2bua-leg.js';
+import { StateError } from '../../util/errors.js';
 import { bridged, mediaOf, sideOf } from './sdp-policy.js';
 
 export { ALLOW } from './b2bua-leg.js';
@@ -143,6 +144,8 @@ export class B2buaCall {
       maxForwards: Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)),
       headers: this.copiedHeaders(req),
       sessionTimer: this.cfg.sessionTimer,
+      // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its PRACK.
+      reliable: this.offerA !== undefined,
       onProvisional: (res) => this.relayProvisional(res),
       abandoned: () => this.abandoned,
     });
@@ -161,6 +164,7 @@ export class B2buaCall {
         return this.fail(488, 'Not Acceptable Here');
       }
       if (this.abandoned || this.a.state === 'Terminated') return; // the 2xx crossed a CANCEL: b.final sent BYE
+      if (this.offerA === undefined) return; // leg A was answered with leg B's offer (offerToA)
       this.answerA(res);
       return;
     }
@@ -228,6 +232,31 @@ export class B2buaCall {
       this.statusA = 200;
       this.answeredAt = this.now();
     } else void this.b.bye('leg-a-gone');
+  }
+
+  /**
+   * The phone sent no offer (RFC 3261 §13.2.1): leg B's 2xx offer is leg A's offer, in leg A's
+   * 200; leg A's answer, in its ACK, is leg B's answer, in leg B's ACK (RFC 3725 flow I).
+   */
+  async offerToA(offerB: string): Promise<string> {
+    if (this.abandoned || !this.a.accept(offerB)) throw new StateError('B2BUA_ERR_LEG_GONE', 'leg A is gone');
+    this.state = 'Answered';
+    this.statusA = 200;
+    this.answeredAt = this.now();
+    if (this.a.state === 'WaitingForAck') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.a.off('confirmed', done);
+          this.a.off('ended', done);
+          resolve();
+        };
+        this.a.on('confirmed', done);
+        this.a.on('ended', done);
+      });
+    }
+    const answer = this.a.sdp.remoteSdp;
+    if (answer === undefined) throw new StateError('B2BUA_ERR_NO_ANSWER', `no answer in leg A's ACK (${this.a.endReason ?? this.a.state})`);
+    return answer;
   }
 
   /** The answer leg B gets to an offer in its 2xx (delayed offer): the caller's address, the codec leg A was given. */

@@ -26,6 +26,8 @@ export interface OutgoingLeg {
   /** Extra header fields (copied from the other leg, Referred-By …). */
   headers?: HeaderList;
   sessionTimer?: SessionTimerSettings | false;
+  /** `Supported: 100rel` (default true); off when an offer in a reliable 18x could not be answered at once. */
+  reliable?: boolean;
   onProvisional?: (res: import('../../sip/index.js').SipResponse) => void;
   /** Asked once each INVITE transaction exists: true cancels it at once (the caller gave up meanwhile). */
   abandoned?: () => boolean;
@@ -62,11 +64,12 @@ export async function placeLeg(element: SipElement, session: ClientInviteSession
         ['CSeq', `${cseq} INVITE`],
         ['Contact', `<${uac.contactUri(t.kind, 'b2bua')}>`],
         ['Allow', ALLOW.join(', ')],
-        ['Supported', timer ? '100rel, timer' : '100rel'],
         ...timerHeaders,
         ['User-Agent', element.product],
         ...(leg.headers ?? []),
       ];
+      const supported = [...(leg.reliable === false ? [] : ['100rel']), ...(timer ? ['timer'] : [])];
+      if (supported.length > 0) headers.splice(8, 0, ['Supported', supported.join(', ')]);
       if (leg.body !== undefined) headers.push(['Content-Type', 'application/sdp']);
       return buildRequest({ method: 'INVITE', uri: leg.target, headers, body: leg.body });
     }, {

@@ -108,11 +108,6 @@ export class B2bua implements TransactionUser {
       return void this.element.uas.respond(tx, req, 200, { headers: [['Allow', ALLOW.join(', ')], ['Accept', 'application/sdp']] });
     }
     if (req.method !== 'INVITE') return void this.element.uas.respond(tx, req, 481);
-    if (req.body.length === 0) {
-      // An INVITE without an offer would need leg B's offer relayed and leg A's answer (in its
-      // ACK) waited for before leg B's ACK: not supported yet, said so.
-      return void this.element.uas.respond(tx, req, 488, { reason: 'Offer Required', headers: [['Warning', `399 ${this.element.transport.sentBy('udp').host} "the B2BUA needs an SDP offer in the INVITE"`]] });
-    }
     const a = new ServerInviteSession(this.env, req, tx as InviteServerTransaction);
     if (!a.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
     const call = this.bridge(req, a);
@@ -130,7 +125,11 @@ export class B2bua implements TransactionUser {
    */
   private bridge(req: SipRequest, a: ServerInviteSession): B2buaCall {
     let call: B2buaCall | undefined;
-    const legEnv: ClientSessionEnv = { ...this.env, answer: (offer) => call!.answerForB(offer) };
+    // A phone without an offer (delayed offer on leg A): leg B's 2xx offer goes to the phone in
+    // its 200, and the phone's answer in its ACK comes back in leg B's ACK.
+    const legEnv: ClientSessionEnv = a.offer === undefined
+      ? { ...this.env, answerLater: (offer) => call!.offerToA(offer) }
+      : { ...this.env, answer: (offer) => call!.answerForB(offer) };
     // Forward mode: leg B's INVITE carries leg A's offer; delayed: none (leg B's 2xx offers).
     const b = new ClientInviteSession(legEnv, this.cfg.offer === 'forward' ? a.offer : undefined, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
     call = new B2buaCall(this.element, this.cfg, a, b, this.log, this.now, (outcome) => {

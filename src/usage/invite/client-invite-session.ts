@@ -20,6 +20,11 @@ import { uacSessionTimer } from './session-timer.js';
 export interface ClientSessionEnv extends InviteSessionEnv {
   /** A valid answer refusing every stream of `offer` (port 0), for §13.2.2.4; undefined when none can be built. */
   rejectingAnswer(offer: string): string | undefined;
+  /**
+   * The answer to an offer in the 2xx (delayed offer) when it has to be fetched from elsewhere
+   * (a B2BUA asks the other leg): the ACK waits for it. Rejects when none comes (§13.2.2.4 then).
+   */
+  answerLater?(offer: string): Promise<string>;
 }
 
 export class ClientInviteSession extends InviteSession {
@@ -140,7 +145,7 @@ export class ClientInviteSession extends InviteSession {
       // Delayed offer: the 2xx carries the offer, the ACK the answer (RFC 3261 §13.2.1).
       this.sdp.remoteOffer(remote, { ...carrier, inResponse: true });
       try {
-        ackBody = env.answer(remote);
+        ackBody = env.answerLater ? await env.answerLater(remote) : env.answer(remote);
         this.sdp.localAnswer(ackBody);
       } catch (e) {
         // §13.2.2.4: "generate a valid answer in the ACK and then send a BYE immediately".
