@@ -131,6 +131,10 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
     for (let i = 0; i < n; i++) fork(i);
     process.once('SIGTERM', () => stopAll('SIGTERM'));
     process.once('SIGINT', () => stopAll('SIGINT'));
+    // SIGHUP (reload the dial plan) goes to every worker: each reads it again.
+    process.on('SIGHUP', () => {
+      for (const w of byIndex.values()) if (!w.isDead()) w.process.kill('SIGHUP');
+    });
   });
 }
 

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { DigestVerifier, NonceService } from '../auth/index.js';
 import { Registrar, RegistrarUser } from '../roles/registrar/index.js';
-import { ProxyRoutingPolicy } from '../roles/proxy/index.js';
+import { ProxyRoutingPolicy, dialPlanFromPrefixRoutes } from '../roles/proxy/index.js';
+import { DialPlan, DialPlanError, dialPlanData, loadDialPlan } from '../dialplan/index.js';
 import { Screen } from '../roles/security/index.js';
 import { RedirectServer, RedirectUser } from '../roles/redirect/index.js';
 import { B2bua } from '../roles/b2bua/index.js';
@@ -29,6 +30,12 @@ export interface RunningServer {
   readonly config: Config;
   /** Stops accepting, lets in-flight transactions finish (bounded), flushes the stores. */
   stop(): Promise<void>;
+  /**
+   * Reads the dial plan again (SIGHUP): new calls use the new plan, calls under way keep the hunt
+   * they started with; a plan that does not load leaves the old one in force (and throws why).
+   * Resolves with a line saying what is in force.
+   */
+  reloadDialPlan(): string;
 }
 
 export interface StartOptions {
@@ -101,6 +108,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const redirectEnabled = roles.has('redirect');
     const proxyEnabled = roles.has('proxy') && !redirectEnabled;
     let registrarUser: RegistrarUser | undefined;
+    let proxyPolicy: ProxyRoutingPolicy | undefined;
+    const dialPlan = openDialPlan(config, log);
+    if (dialPlan) log(`dial plan: ${dialPlan.peers.length} dial-peers (hunt ${dialPlan.hunt})`);
     const element = new SipElement({
       transport,
       screen: (req) => {
@@ -141,14 +151,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           users.redirect = new RedirectUser(redirect, el);
         }
         if (proxyEnabled) {
-          const policy = new ProxyRoutingPolicy(
+          const policy = (proxyPolicy = new ProxyRoutingPolicy(
             {
               domains: config.domains,
               recordRoute: config.proxy.recordRoute,
               recordRouteDomains: config.proxy.recordRouteDomains,
               authenticate: config.proxy.authenticate,
               trustedPeers: config.proxy.trustedPeers,
-              prefixRoutes: config.proxy.routes,
+              dialPlan,
               defaultRoute: config.proxy.defaultRoute,
               forking: config.proxy.forking,
               sequentialTimeoutMs: config.proxy.sequentialTimeout * 1000,
@@ -156,8 +166,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
               realm: config.auth.realm,
               domainRoutes: config.proxy.domainRoutes,
             },
-            { location: roles.has('registrar') ? stores.location : undefined, verifier, isOwnAddress },
-          );
+            { location: roles.has('registrar') ? stores.location : undefined, verifier, isOwnAddress, log },
+          ));
           users.proxy = config.proxy.stateless
             ? new StatelessProxy(el, policy, isOwnAddress)
             : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: opts.proxyHooks });
@@ -172,6 +182,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       element,
       stores,
       config,
+      reloadDialPlan() {
+        const plan = openDialPlan(config, log);
+        if (proxyPolicy) proxyPolicy.dialPlan = plan;
+        return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -209,6 +224,7 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
     element: ua.element,
     stores,
     config,
+    reloadDialPlan: () => 'the gateway role has no dial plan yet',
     async stop() {
       await ua.stop();
       await stores.close();
@@ -258,4 +274,34 @@ function ownAddressTest(config: Config, transport: TransportLayer): (uri: SipUri
     const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
     return ownPorts.has(port) || (uri.port === undefined && config.domains.some((d) => d.toLowerCase() === host));
   };
+}
+
+/**
+ * The dial plan of `config` (the `dialPlan` file or object), or the round-1 `proxy.routes`
+ * prefix table read as one (docs/dialplan.md, migration). Throws {@link ConfigError} naming the
+ * key and the mistake; IOS lines it did not use are logged with their numbers.
+ */
+function openDialPlan(config: Config, log: (line: string) => void): DialPlan | undefined {
+  const where = `${config.name ?? 'config'}: dialPlan`;
+  if (config.dialPlan !== undefined && config.proxy.routes.length > 0) throw new ConfigError(`${where}: set either dialPlan or proxy.routes (the round-1 prefix table), not both`);
+  try {
+    if (typeof config.dialPlan === 'string') {
+      let text: string;
+      try {
+        text = fs.readFileSync(config.dialPlan, 'utf8');
+      } catch (e) {
+        throw new DialPlanError('DIALPLAN_ERR_FILE', `cannot read ${config.dialPlan}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const loaded = loadDialPlan(text);
+      for (const d of loaded.diagnostics) log(`dial plan ${config.dialPlan}:${d.line}: ${d.why}: ${d.text}`);
+      return loaded.plan;
+    }
+    if (config.dialPlan !== undefined) return new DialPlan(dialPlanData(config.dialPlan));
+  } catch (e) {
+    if (e instanceof DialPlanError) throw new ConfigError(`${where}: ${e.message}`);
+    throw e;
+  }
+  if (config.proxy.routes.length === 0) return undefined;
+  log('proxy.routes (the round-1 prefix table) is read as a dial plan; see docs/dialplan.md to move it to dialPlan');
+  return new DialPlan(dialPlanFromPrefixRoutes(config.proxy.routes));
 }

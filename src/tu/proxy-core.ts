@@ -36,8 +36,19 @@ export interface ProxyTarget {
 }
 
 export type TargetDecision =
-  | { kind: 'forward'; targets: ProxyTarget[]; mode?: 'parallel' | 'sequential' }
+  | { kind: 'forward'; targets: ProxyTarget[]; mode?: 'parallel' | 'sequential'; hunt?: Hunt }
   | { kind: 'respond'; status: number; reason?: string; headers?: HeaderList };
+
+/**
+ * Hunting through a dial plan's peers: one group of targets after the other, moving on only for
+ * the failures `next` accepts (the others end the hunt); the caller gets the last failure (a
+ * group that rang past `noAnswerMs` counts as a `no-answer` failure, answered 480 if it is the last).
+ */
+export interface Hunt {
+  groups: ProxyTarget[][];
+  next(target: ProxyTarget, failure: SipResponse | 'no-answer'): boolean;
+  noAnswerMs?: number;
+}
 
 export interface ProxyPolicy {
   /** §16.5: where this request goes, or a local answer (404, 480, 403, 407 …). */
@@ -151,6 +162,11 @@ interface ResponseContext {
   hash: string;
   /** Rounds the failure hook started (see {@link MAX_FAILURE_ROUNDS}). */
   failureRounds: number;
+  hunt?: Hunt;
+  /** The last final failure a branch got (a hunt answers with it). */
+  lastFailure?: SipResponse;
+  /** The hunt's current group rang past its no-answer time. */
+  noAnswer?: boolean;
 }
 
 export class ProxyCore implements TransactionUser {
@@ -230,7 +246,8 @@ export class ProxyCore implements TransactionUser {
     };
     (ctx as ResponseContext & { routed?: typeof routed }).routed = routed;
     this.contexts.set(tx, ctx);
-    ctx.pending = decision.mode === 'sequential' ? groupByQ(decision.targets) : [decision.targets];
+    ctx.hunt = decision.hunt;
+    ctx.pending = decision.hunt ? [...decision.hunt.groups] : decision.mode === 'sequential' ? groupByQ(decision.targets) : [decision.targets];
     this.startNextGroup(ctx);
   }
 
@@ -255,10 +272,12 @@ export class ProxyCore implements TransactionUser {
         if (branch !== undefined) this.branchFinal(ctx, branch, this.localResponse(ctx, status, status === 513 ? 'Forwarded Request Too Large' : 'Proxy Error'));
       });
     }
-    const seqMs = this.policy.sequentialTimeoutMs;
-    if (ctx.pending.length > 0 && seqMs && ctx.req.method === 'INVITE') {
+    const seqMs = ctx.hunt ? ctx.hunt.noAnswerMs : this.policy.sequentialTimeoutMs;
+    ctx.noAnswer = false;
+    if ((ctx.pending.length > 0 || ctx.hunt) && seqMs && ctx.req.method === 'INVITE') {
       ctx.groupTimer = this.el.clock.setTimer(seqMs, () => {
         // Sequential forking: this group rang too long; cancel it and try the next (find me / follow me).
+        ctx.noAnswer = true;
         for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
       });
     }
@@ -363,6 +382,7 @@ export class ProxyCore implements TransactionUser {
     branch.final = res;
     if (branch.timerC) this.el.clock.clearTimer(branch.timerC);
     const st = res.status;
+    if (st >= 300) ctx.lastFailure = res;
     if (st >= 200 && st < 300) {
       // §16.7 step 5: every 2xx to INVITE is forwarded at once; the rest are cancelled (§16.7 step 10).
       this.forwardUpstream(ctx, res);
@@ -406,6 +426,9 @@ export class ProxyCore implements TransactionUser {
   private maybeFinish(ctx: ResponseContext): void {
     if (ctx.branches.some((b) => !b.final)) return;
     if (ctx.groupTimer) this.el.clock.clearTimer(ctx.groupTimer);
+    // A hunt moves on only for the failures it hunts on (the last branch tried decides).
+    const last = ctx.branches[ctx.branches.length - 1];
+    if (ctx.hunt && ctx.pending.length > 0 && last && !ctx.hunt.next(last.target, ctx.noAnswer ? 'no-answer' : (last.final ?? ctx.lastFailure!))) ctx.pending = [];
     if (ctx.pending.length > 0 && !ctx.sent2xx && !ctx.cancelled && !(ctx.best && ctx.best.status >= 600)) {
       this.startNextGroup(ctx);
       return;
@@ -434,7 +457,8 @@ export class ProxyCore implements TransactionUser {
   private sendBest(ctx: ResponseContext): void {
     if (ctx.finalSent) return;
     ctx.finalSent = true;
-    let best = ctx.best ?? this.localResponse(ctx, 408);
+    // A hunt answers with its last failure (IOS), a last peer that did not answer with 480.
+    let best = (ctx.hunt ? (ctx.noAnswer ? this.localResponse(ctx, 480, 'No Answer') : ctx.lastFailure) : undefined) ?? ctx.best ?? this.localResponse(ctx, 408);
     // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
     if (syntheticCause(best) === 'transport-error' || best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
     if ((best.status === 401 || best.status === 407) && ctx.challenges.length > 0) best = withChallenges(best, ctx.challenges);

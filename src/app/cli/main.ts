@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
+import { dialplanCommand } from './dialplan-commands.js';
 import { UsageError } from './usage-error.js';
 import { ConfigError, cdrCommand, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
@@ -27,11 +28,14 @@ commands:
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
   serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy, b2bua …)
+       [--dial-plan FILE]             route telephone numbers by this dial plan (YAML or IOS; SIGHUP reloads)
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
   cdr list [--json] [--limit N]       the B2BUA's call detail records, newest first (default 100)
+  dialplan import FILE                IOS dial-peer text → the dial plan's YAML (unused lines on stderr)
+  dialplan match NUMBER --dial-plan FILE [--json]   the dial-peers a call to NUMBER hunts through
   user add USER --password P [--domain D]   add a user (HA1 stored, never the password)
   user rm USER | user list | user import FILE.csv   (lines user,password[,domain])
 
@@ -67,6 +71,7 @@ const OPTIONS = {
   'session-timer': { type: 'string' },
   'transfer-to': { type: 'string' },
   'hold-after': { type: 'string' },
+  'dial-plan': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -114,15 +119,17 @@ export async function main(argv: string[]): Promise<number> {
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return serveCommand(serverFlags(v, common));
+      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'] });
     case 'location':
       return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
     case 'cdr':
       return cdrCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false, limit: intFlag(v.limit, '--limit', 100, 1)! });
+    case 'dialplan':
+      return dialplanCommand(parsed.positionals, { dialPlan: v['dial-plan'], json: v.json ?? false });
     case 'user':
       return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, cdr, user)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, cdr, dialplan, user)`);
   }
 }
 

@@ -20,6 +20,8 @@ export interface ServerFlags {
   store?: string;
   trace: boolean;
   workers?: number;
+  /** `--dial-plan FILE` (serve): the dial plan, instead of the config's. */
+  dialPlan?: string;
 }
 
 /** Every server of the config file (or the embedded defaults), with command-line overrides. */
@@ -53,6 +55,10 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   if (flags.db) overrides.db = flags.db;
   if (flags.store) overrides.store = flags.store;
   if (flags.workers !== undefined) overrides.workers = flags.workers;
+  if (flags.dialPlan !== undefined) {
+    overrides.dialPlan = flags.dialPlan;
+    overrides.proxy = { ...(overrides.proxy as object), routes: [] };
+  }
   const { name, ...rest } = overrides;
   const cfg = validateConfig(rest, flags.config ?? 'command line');
   if (name !== undefined) cfg.name = name as string;
@@ -123,6 +129,7 @@ async function serveInProcess(configs: Config[], flags: ServerFlags, log: (l: st
     throw e;
   }
   for (const server of servers) printListening(server.config, server.transport.boundListeners);
+  onReload(servers, log);
   return untilStopped(servers, log).done;
 }
 
@@ -152,6 +159,7 @@ async function serveAsWorker(config: Config, me: { index: number; count: number;
     await primary.failed((e as Error).message, usage);
     return usage ? 2 : 1;
   }
+  onReload([server], wlog);
   const { done, trigger } = untilStopped([server], wlog, true);
   stopper = trigger;
   if (stopRequested) trigger('stop');
@@ -261,3 +269,17 @@ export async function userCommand(args: string[], flags: ServerFlags & { passwor
 }
 
 export { ConfigError };
+
+/** SIGHUP: every server reads its dial plan again; one that fails keeps the plan it had, and says why. */
+function onReload(servers: Array<{ config: Config; reloadDialPlan(): string }>, log: (l: string) => void): void {
+  process.on('SIGHUP', () => {
+    for (const s of servers) {
+      const tag = s.config.name ? `${s.config.name}: ` : '';
+      try {
+        log(`${tag}SIGHUP: ${s.reloadDialPlan()}`);
+      } catch (e) {
+        log(`${tag}SIGHUP: dial plan not reloaded, the previous one stays in force: ${(e as Error).message}`);
+      }
+    }
+  });
+}

@@ -179,6 +179,12 @@ export const ConfigSchema = z.strictObject({
   hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),
   security: SecuritySchema.default(SecuritySchema.parse({})),
+  /**
+   * The dial plan (docs/dialplan.md): a file (YAML or IOS text; relative to the working
+   * directory) or the plan itself. Telephone numbers and `tel:` URIs the proxy routes go by it;
+   * reloaded on SIGHUP. Replaces `proxy.routes`.
+   */
+  dialPlan: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   /** A YAML user list; when present it is the user store (instead of the database). */
   users: z.array(UserSchema).optional(),
   /**

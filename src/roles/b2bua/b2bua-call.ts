@@ -80,7 +80,7 @@ export class B2buaCall {
   private abandoned = false;
 
   /** Every leg this call has had (a transfer adds one): the record is made when all have ended. */
-  private readonly legs: InviteSession[] = [];
+  private extraLegs: InviteSession[] | undefined;
 
   constructor(
     private readonly element: SipElement,
@@ -98,13 +98,21 @@ export class B2buaCall {
     this.offerA = a.offer;
     partners.set(a, b);
     partners.set(b, a);
-    this.attach(a);
-    this.attach(b);
+    // Registered here rather than through attach(): the closures share one context (a held call's memory).
+    a.on('ended', (reason) => this.legEnded(a, reason));
+    b.on('ended', (reason) => this.legEnded(b, reason));
+    a.on('reoffer', (r) => this.relayReoffer(a, r));
+    b.on('reoffer', (r) => this.relayReoffer(b, r));
+  }
+
+  /** Every leg this call has had: A, B and any a transfer added. */
+  private get legs(): InviteSession[] {
+    return this.extraLegs ? [this.a, this.b, ...this.extraLegs] : [this.a, this.b];
   }
 
   /** A leg of this call: its end ends its partner; its re-offers go to its partner. */
   attach(leg: InviteSession): void {
-    this.legs.push(leg);
+    (this.extraLegs ??= []).push(leg);
     leg.on('ended', (reason) => this.legEnded(leg, reason));
     // Re-offers (hold/resume, RFC 3264 §8) and other in-dialog requests go to the other leg.
     leg.on('reoffer', (r) => this.relayReoffer(leg, r));

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type SipRequest, type SipUri, parseMessage } from '../../sip/index.js';
+import { DialPlan } from '../../dialplan/index.js';
+import { dialPlanFromPrefixRoutes } from './dial-plan-routing.js';
 import { ProxyRoutingPolicy, type ProxyPolicyConfig } from './proxy-policy.js';
 
 function req(uri: string, from: string): SipRequest {
@@ -11,7 +13,7 @@ function req(uri: string, from: string): SipRequest {
 }
 
 const base: ProxyPolicyConfig = {
-  domains: ['a.example'], recordRoute: true, authenticate: false, trustedPeers: [], prefixRoutes: [],
+  domains: ['a.example'], recordRoute: true, authenticate: false, trustedPeers: [],
   forking: 'parallel', sequentialTimeoutMs: 15_000, recurseOn3xx: false,
 };
 const notOurs = (_u: SipUri) => false;
@@ -25,10 +27,12 @@ test('Record-Route for every request unless recordRouteDomains restricts it (RFC
   assert.equal(new ProxyRoutingPolicy({ ...base, recordRoute: false, recordRouteDomains: ['b.example'] }, { isOwnAddress: notOurs }).recordRoute(req('sip:bob@b.example', 'sip:x@b.example')), false);
 });
 
-test('foreign to foreign is refused (never an open relay); our users may call out; tel: via prefixes', async () => {
-  const p = new ProxyRoutingPolicy({ ...base, prefixRoutes: [{ prefix: '1111', target: 'sip:{number}@gw.example', strip: 0 }] }, { isOwnAddress: notOurs });
+test('foreign to foreign is refused (never an open relay); our users may call out; tel: via the dial plan (round-1 prefix routes read as one)', async () => {
+  const p = new ProxyRoutingPolicy({ ...base, dialPlan: new DialPlan(dialPlanFromPrefixRoutes([{ prefix: '1111', target: 'sip:{number}@gw.example', strip: 0 }])) }, { isOwnAddress: notOurs });
   assert.deepEqual(await p.decide(req('sip:bob@b.example', 'sip:x@c.example')), { kind: 'respond', status: 403, reason: 'Relaying Denied' });
   assert.deepEqual(await p.decide(req('sip:bob@b.example', 'sip:alice@a.example')), { kind: 'forward', targets: [{ uri: 'sip:bob@b.example' }] });
-  assert.deepEqual(await p.decide(req('tel:11112222', 'sip:alice@a.example')), { kind: 'forward', targets: [{ uri: 'sip:11112222@gw.example' }] });
+  const tel = await p.decide(req('tel:11112222', 'sip:alice@a.example'));
+  assert.equal(tel.kind, 'forward');
+  assert.deepEqual(tel.kind === 'forward' ? tel.targets : undefined, [{ uri: 'sip:11112222@gw.example' }]);
   assert.equal((await p.decide(req('tel:9999', 'sip:alice@a.example'))).kind, 'respond');
 });

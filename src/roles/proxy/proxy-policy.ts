@@ -11,15 +11,8 @@ import { type SipRequest, type SipUri, percentDecode } from '../../sip/index.js'
 import type { LocationStore } from '../../store/index.js';
 import { type ProxyPolicy, type ProxyTarget, type RequestProcessor, type TargetDecision, runChain } from '../../tu/index.js';
 import { canonicalAor } from '../registrar/index.js';
-
-export interface PrefixRoute {
-  /** Digits the dialled number starts with ('' matches everything). */
-  prefix: string;
-  /** Where to send: a SIP URI; `{number}` is replaced by the dialled number. */
-  target: string;
-  /** Digits to strip from the front before substituting. */
-  strip?: number;
-}
+import type { DialPlan } from '../../dialplan/index.js';
+import { routeByDialPlan, telephoneNumber } from './dial-plan-routing.js';
 
 export interface ProxyPolicyConfig {
   domains: string[];
@@ -30,8 +23,8 @@ export interface ProxyPolicyConfig {
   authenticate: boolean;
   /** Source addresses (gateways, peers) that are never challenged. */
   trustedPeers: string[];
-  /** Digit/tel routing (a simple dial plan). */
-  prefixRoutes: PrefixRoute[];
+  /** Telephone numbers and `tel:` URIs are routed by this dial plan (docs/dialplan.md); none: 404. */
+  dialPlan?: DialPlan;
   /** Where requests to our own address with no other target go (e.g. a downstream UAS). */
   defaultRoute?: string;
   forking: 'parallel' | 'sequential';
@@ -47,6 +40,8 @@ export interface ProxyPolicyDeps {
   verifier?: DigestVerifier;
   /** Our own addresses (listeners) — a Request-URI naming one has no user-level target. */
   isOwnAddress: (uri: SipUri) => boolean;
+  /** What the routing decided and why (dial plan hunting …). */
+  log?: (line: string) => void;
 }
 
 /** What the routing processors know about one request, worked out once. */
@@ -65,8 +60,8 @@ type Processor = RequestProcessor<RoutingContext>;
 
 /**
  * The routing policy as a chain of processors (see `tu/proxy-pipeline.ts`), in this order:
- * `authenticate` → `tel-routes` → `sip-only` → for our domains `in-dialog` → `location` →
- * `prefix-routes` → `default-route` → `not-found`; for foreign ones `relay-check` →
+ * `authenticate` → `tel-dial-plan` → `sip-only` → for our domains `in-dialog` → `location` →
+ * `dial-plan` → `default-route` → `not-found`; for foreign ones `relay-check` →
  * `domain-routes` → `request-uri`. {@link processors} names them; docs/proxy.md shows each.
  */
 export class ProxyRoutingPolicy implements ProxyPolicy {
@@ -77,7 +72,11 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
   /** The chain for an initial request a pre-loaded Route carries (no target determination, §16.4). */
   readonly routedProcessors: readonly Processor[];
 
+  /** The dial plan in force (replaced on reload; calls under way keep the hunt they started with). */
+  dialPlan: DialPlan | undefined;
+
   constructor(private readonly cfg: ProxyPolicyConfig, private readonly deps: ProxyPolicyDeps) {
+    this.dialPlan = cfg.dialPlan;
     this.recurseOn3xx = cfg.recurseOn3xx;
     this.sequentialTimeoutMs = cfg.sequentialTimeoutMs;
     const authenticate: Processor = { name: 'authenticate', process: (req, c) => this.authenticate(req, c) };
@@ -85,8 +84,8 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     const foreign = (name: string, fn: Processor['process']): Processor => ({ name, process: (req, c) => (c.local ? undefined : fn(req, c)) });
     this.processors = [
       authenticate,
-      // tel: URIs through the prefix table (the dial plan's place).
-      { name: 'tel-routes', process: (req) => (req.uri.kind === 'tel' ? this.byPrefix(req.uri.number.replace(/[-.()]/g, '')) : undefined) },
+      // tel: URIs through the dial plan (RFC 3966 visual separators dropped).
+      { name: 'tel-dial-plan', process: (req) => (req.uri.kind === 'tel' ? this.byDialPlan(req, req.uri.number.replace(/[-.()]/g, ''), true) : undefined) },
       { name: 'sip-only', process: (req) => (req.uri.kind !== 'sip' ? { kind: 'respond', status: 416 } : undefined) },
       // An in-dialog request (our Record-Route already removed) whose Request-URI is the peer's
       // Contact — a host of a served domain (e.g. the domain is an IP) but not our own address
@@ -94,11 +93,11 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
       // location service (the Contact "bob-0x…@127.0.0.1:5264" is no AOR).
       ours('in-dialog', (req, c) => (c.inDialog && !this.deps.isOwnAddress(req.uri as SipUri) ? { kind: 'forward', targets: [{ uri: req.uriText }] } : undefined)),
       ours('location', (req) => this.location(req)),
-      ours('prefix-routes', (req) => {
+      // A telephone number (with or without user=phone) through the dial plan, when there is one.
+      ours('dial-plan', (req) => {
         const u = req.uri as SipUri;
-        if (u.user === undefined || this.cfg.prefixRoutes.length === 0 || !/^\+?[0-9*#]+$/.test(percentDecode(u.user))) return undefined;
-        const d = this.byPrefix(percentDecode(u.user));
-        return d.kind === 'forward' ? d : undefined;
+        const n = this.dialPlan && u.user !== undefined ? telephoneNumber(percentDecode(u.user)) : undefined;
+        return n !== undefined ? this.byDialPlan(req, n, false) : undefined;
       }),
       ours('default-route', (req) => (this.cfg.defaultRoute ? { kind: 'forward', targets: [{ uri: this.defaultTarget(req) }] } : undefined)),
       ours('not-found', (_req, c) => {
@@ -219,14 +218,23 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     return d;
   }
 
-  private byPrefix(number: string): TargetDecision {
-    let best: PrefixRoute | undefined;
-    for (const r of this.cfg.prefixRoutes) {
-      if (number.startsWith(r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
+  /** A number through the dial plan; a `tel:` URI without one gets 404 (§16.5: no target). */
+  private byDialPlan(req: SipRequest, number: string, tel: boolean): Promise<TargetDecision> | TargetDecision | undefined {
+    const plan = this.dialPlan;
+    if (!plan) return tel ? { kind: 'respond', status: 404, reason: 'No Route for Number' } : undefined;
+    const fu = req.from.uri;
+    const calling = fu.kind === 'sip' && fu.user !== undefined ? telephoneNumber(percentDecode(fu.user)) : fu.kind === 'tel' ? fu.number : undefined;
+    return routeByDialPlan({ plan, registered: (n) => this.registered(n), log: this.deps.log ?? (() => {}) }, number, calling, req.callId);
+  }
+
+  /** `session target registrar`: the number's bindings in the location service, in one of our domains. */
+  private async registered(number: string): Promise<ProxyTarget[]> {
+    if (!this.deps.location) return [];
+    for (const d of this.cfg.domains) {
+      const bindings = await this.deps.location.lookup(`sip:${number}@${d.toLowerCase()}`);
+      if (bindings.length > 0) return bindings.map((b) => ({ uri: b.contact, q: b.q, route: b.path }));
     }
-    if (!best) return { kind: 'respond', status: 404, reason: 'No Route for Number' };
-    const n = number.slice(best.strip ?? 0);
-    return { kind: 'forward', targets: [{ uri: best.target.replace('{number}', n) }] };
+    return [];
   }
 }
 
