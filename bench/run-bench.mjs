@@ -299,6 +299,8 @@ async function stopSwitchboard(sb) {
 // ---- measurements ------------------------------------------------------------------------
 
 const SIPP_LOAD = path.join(SHARED, 'sipp-load.sh');
+/** Extra environment for sipp-load.sh in the current part (the dial-plan part dials a number). */
+let sippEnv;
 const FIND_MAX_SH = path.join(SHARED, 'find-max.sh');
 
 /**
@@ -311,7 +313,7 @@ async function warmUp(server, scenario, pid) {
   const args = [TARGET, scenario, String(RATE), String(WARMUP_S), String(pid)];
   log(`${server}: warm-up sipp-load.sh ${args.join(' ')}`);
   record(`# ${server}: warm-up ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
-  const r = await run(SIPP_LOAD, args, { timeoutMs: (WARMUP_S + 60) * 1000, label: 'sipp-load.sh (warm-up)' });
+  const r = await run(SIPP_LOAD, args, { timeoutMs: (WARMUP_S + 60) * 1000, label: 'sipp-load.sh (warm-up)', env: sippEnv });
   const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD '));
   if (line) record(`${line} server=${server} warmup=1`);
   await sleep(PAUSE_S * 1000);
@@ -322,7 +324,7 @@ async function sippLoad(server, scenario, pid) {
   const args = [TARGET, scenario, String(RATE), String(DURATION), String(pid)];
   log(`${server}: sipp-load.sh ${args.join(' ')}`);
   record(`# ${server}: ${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
-  const r = await run(SIPP_LOAD, args, { timeoutMs: (DURATION + 60) * 1000, label: 'sipp-load.sh' });
+  const r = await run(SIPP_LOAD, args, { timeoutMs: (DURATION + 60) * 1000, label: 'sipp-load.sh', env: sippEnv });
   const line = r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD ')) ?? `SIPP_LOAD scenario=${scenario} rate_target=${RATE} verdict=ERROR rc=${r.code}`;
   record(`${line} server=${server}`);
   const o = kv(line);
@@ -375,10 +377,14 @@ function summarise(runs) {
  */
 async function sideBySide(part) {
   const scenario = part === 'register' ? 'register' : 'call';
-  const kamKind = part === 'register' ? 'registrar' : 'proxy';
+  const kamKind = part === 'register' ? 'registrar' : part === 'dialplan' ? KAM_DIALPLAN_CFG : 'proxy';
   // The b2bua part: Switchboard's B2BUA (examples/callflow-4-b2bua.yaml, the same path SIPp uac →
   // 5070 → SIPp uas 5090) beside Kamailio's proxy and Switchboard's own proxy on that path.
-  const variants = part === 'b2bua' ? [{ key: 'switchboard', kind: 'b2bua', extra: [] }, { key: 'switchboard_proxy', kind: 'proxy', extra: [] }] : [{ key: 'switchboard', extra: [] }];
+  const variants = part === 'b2bua' ? [{ key: 'switchboard', kind: 'b2bua', extra: [] }, { key: 'switchboard_proxy', kind: 'proxy', extra: [] }]
+    // The dial-plan part: Switchboard's proxy without a plan (its defaultRoute) and with the
+    // 10,000-peer plan, beside Kamailio's dialplan module on the same table.
+    : part === 'dialplan' ? [{ key: 'switchboard', kind: 'proxy', extra: [] }, { key: 'switchboard_dialplan', kind: 'proxy', extra: ['--dial-plan', dialPlanFile] }]
+    : [{ key: 'switchboard', extra: [] }];
   if (part === 'proxy' && PROXY_WORKERS > 1) variants.push({ key: `switchboard_${PROXY_WORKERS}w`, extra: ['--workers', String(PROXY_WORKERS)] });
   // The register part also measures the Node.js floor (fixed rate only: it is a reference line,
   // not a server whose highest rate matters).
@@ -414,6 +420,46 @@ async function sideBySide(part) {
     }
   }
   return out;
+}
+
+const KAM_DIALPLAN_CFG = path.join(HERE, 'kamailio/proxy-dialplan.cfg');
+/** The number the dial-plan part dials: it matches `1408555....` (and `1408T`, `.T`) of the plan. */
+const DIALPLAN_NUMBER = '14085551234';
+let dialPlanFile;
+
+/**
+ * The dial-plan part: lookups per second over plans of 100 … 100,000 dial-peers
+ * (bench/dialplan-lookup.mjs), then the proxy's CPU per call with the 10,000-peer plan and
+ * without, beside Kamailio's dialplan module on the same table (db_text).
+ */
+async function dialPlanPart() {
+  const { carrierPlan, kamailioDialplan } = await import('./dialplan-plan.mjs');
+  dialPlanFile = path.join(scratch, 'dialplan-10000.yaml');
+  fs.writeFileSync(dialPlanFile, carrierPlan(10000));
+  const kdir = '/tmp/switchboard-bench-dialplan';
+  fs.mkdirSync(kdir, { recursive: true });
+  const t = kamailioDialplan(10000);
+  fs.writeFileSync(path.join(kdir, 'version'), t.version);
+  fs.writeFileSync(path.join(kdir, 'dialplan'), t.dialplan);
+  log('== dialplan: node bench/dialplan-lookup.mjs 3');
+  record('# dialplan: node bench/dialplan-lookup.mjs 3');
+  const r = await run(process.execPath, [path.join(HERE, 'dialplan-lookup.mjs'), '3'], { timeoutMs: 600000, label: 'dialplan-lookup' });
+  const lines = r.out.split('\n').filter((l) => l.startsWith('DIALPLAN_'));
+  for (const l of lines) {
+    record(l);
+    log(`  | ${l}`);
+  }
+  sippEnv = { SIPP_EXTRA: `-s ${DIALPLAN_NUMBER}` };
+  try {
+    const out = await sideBySide('dialplan');
+    out.lookup = lines;
+    const a = out.summary.switchboard.cpu_us_per_call;
+    const b = out.summary.switchboard_dialplan.cpu_us_per_call;
+    out.summary.plan_over_none = a && b ? b / a : null;
+    return out;
+  } finally {
+    sippEnv = undefined;
+  }
 }
 
 /**
@@ -515,7 +561,11 @@ function printSummary(res) {
       lines.push(`  ratio vs fastest other stack: ${f(p.ratio_vs_fastest, 2)}x  (target >= 1,000,000 msg/s: ${p.switchboard >= 1e6 ? 'met' : 'NOT met'}; >= 5x: ${p.ratio_vs_fastest >= 5 ? 'met' : 'NOT met'})`);
     }
   }
-  for (const key of ['register', 'proxy', 'b2bua']) {
+  if (res.dialplan?.lookup) {
+    lines.push('', 'dial-plan lookups (bench/dialplan-lookup.mjs; "same": the same numbers for every size, "spread": numbers over each plan):');
+    for (const l of res.dialplan.lookup) lines.push(`  ${l}`);
+  }
+  for (const key of ['register', 'proxy', 'b2bua', 'dialplan']) {
     const r = res[key];
     if (!r) continue;
     const vs = r.variants ?? ['switchboard'];
@@ -538,6 +588,7 @@ function printSummary(res) {
       const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
       lines.push(`  ${'highest sustained rate /s'.padEnd(26)} ${m(r.max_kamailio).padStart(11)}  ${vs.map((v) => `${m(r[`max_${v}`]).padStart(16)}        `).join('  ')}(find-max.sh, cap ${MAX_CEILING}/s)`);
     }
+    if (r.summary.plan_over_none) lines.push(`  proxy CPU per call with the 10,000-peer plan / without: ${f(r.summary.plan_over_none, 3)} (target <= 1.05: ${r.summary.plan_over_none <= 1.05 ? 'met' : 'NOT met'}); the kamailio column is its dialplan module on the same table`);
     if (r.held?.calls) lines.push(`  held calls (V8 heap after GC): ${r.held.calls} held ${r.held.hold_s} s: ${r.held.heap_before} B idle, ${r.held.heap_held} B held, ${r.held.heap_after} B after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192); uac exit ${r.held.uac_exit}`);
     if (Math.max(k.other_cpu_s_max, ...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
   }
@@ -562,8 +613,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const sel = process.argv[2] ?? 'all';
-  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], all: ['parser', 'register', 'proxy', 'b2bua'] };
-  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|all]');
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|all]');
   const parts = valid[sel];
   preflight(parts);
 
@@ -586,6 +637,7 @@ async function main() {
       res.b2bua = await sideBySide('b2bua');
       if (HELD_CALLS > 0) res.b2bua.held = await heldCalls();
     }
+    if (parts.includes('dialplan')) res.dialplan = await dialPlanPart();
   } finally {
     await cleanupAll();
   }

@@ -123,7 +123,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       maxServerTransactions: config.maxServerTransactions,
       addressedToServer: (req) => {
         const u = req.uri;
-        return u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || config.domains.includes(u.hostname)) && !req.hasHeader('Route');
+        // A served domain names us only without a port of its own: `sip:127.0.0.1:34917` is a
+        // peer's Contact (a request the caller sent through us), not the server.
+        return u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || (config.domains.includes(u.hostname) && u.port === undefined)) && !req.hasHeader('Route');
       },
       routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled, b2bua: roles.has('b2bua') }),
       users: (el) => {

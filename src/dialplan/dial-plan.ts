@@ -91,33 +91,38 @@ interface CompiledPeer {
   answerAddress?: NumberPattern;
 }
 
-/** Peers indexed by the literal prefix of one of their patterns. */
+/** A dialled character → its slot in an index node (the 19 characters a number may carry). */
+const SLOT: Record<string, number> = Object.fromEntries([...'0123456789ABCDEF*#+'].map((c, i) => [c, i]));
+
+/** Peers indexed by the literal prefix of one of their patterns (a trie over the dialled characters). */
 class PrefixIndex {
-  private readonly root: IndexNode = { next: new Map(), here: [] };
+  private readonly root: IndexNode = { next: undefined, here: [] };
 
   add(prefix: string, peer: CompiledPeer): void {
     let node = this.root;
     for (const ch of prefix) {
-      let n = node.next.get(ch);
-      if (n === undefined) node.next.set(ch, (n = { next: new Map(), here: [] }));
-      node = n;
+      const slot = SLOT[ch];
+      if (slot === undefined) break; // cannot happen: a literal is one of those characters
+      node.next ??= new Array<IndexNode | undefined>(19).fill(undefined);
+      node = node.next[slot] ??= { next: undefined, here: [] };
     }
     node.here.push(peer);
   }
 
   /** Every peer whose prefix starts `n` (a superset of the matches, tested by the caller). */
   candidates(n: string): CompiledPeer[] {
-    const out: CompiledPeer[] = [...this.root.here];
+    const out: CompiledPeer[] = this.root.here.slice();
     let node: IndexNode | undefined = this.root;
-    for (const ch of n) {
-      node = node.next.get(ch);
+    for (let i = 0; i < n.length && node.next !== undefined; i++) {
+      const slot = SLOT[n[i]!];
+      node = slot === undefined ? undefined : node.next[slot];
       if (node === undefined) break;
       for (const p of node.here) out.push(p);
     }
     return out;
   }
 }
-interface IndexNode { next: Map<string, IndexNode>; here: CompiledPeer[] }
+interface IndexNode { next: Array<IndexNode | undefined> | undefined; here: CompiledPeer[] }
 
 export interface OutboundMatch {
   peer: DialPeer;

@@ -48,8 +48,11 @@ const ANY = '[0-9A-F*#+]';
 type Atom =
   | { kind: 'literal'; ch: string }
   | { kind: 'any' }
-  | { kind: 'set'; re: string }
+  | { kind: 'set'; re: string; chars: string }
   | { kind: 'group'; atoms: Element[] };
+
+/** The characters `.` stands for. */
+const ANY_CHARS = '0123456789ABCDEF*#+';
 interface Element { atom: Atom; quantifier?: '+' | '*' | '?' }
 
 /** Characters a number may carry, upper-cased, visual separators (RFC 3966 §5.1.1) removed. */
@@ -62,7 +65,7 @@ function escapeRe(ch: string): string {
 }
 
 /** `[…]` from position `i` (after `[`): the regular expression class and where it ends. */
-function parseSet(p: string, i: number): { re: string; end: number } {
+function parseSet(p: string, i: number): { re: string; chars: string; end: number } {
   const close = p.indexOf(']', i);
   if (close < 0) throw new DialPlanError('DIALPLAN_ERR_PATTERN', `unclosed [ in pattern '${p}'`);
   let body = p.slice(i, close);
@@ -70,6 +73,7 @@ function parseSet(p: string, i: number): { re: string; end: number } {
   if (negate) body = body.slice(1);
   if (body.length === 0) throw new DialPlanError('DIALPLAN_ERR_PATTERN', `empty [] in pattern '${p}'`);
   const parts: string[] = [];
+  let members = '';
   for (const piece of body.split(',')) {
     if (piece.length === 0) continue;
     for (let k = 0; k < piece.length; k++) {
@@ -78,13 +82,17 @@ function parseSet(p: string, i: number): { re: string; end: number } {
         const to = piece[k + 2]!;
         if (!/[0-9]/.test(c) || !/[0-9]/.test(to) || to < c) throw new DialPlanError('DIALPLAN_ERR_PATTERN', `bad range ${c}-${to} in pattern '${p}'`);
         parts.push(`${c}-${to}`);
+        for (let d = c.charCodeAt(0); d <= to.charCodeAt(0); d++) members += String.fromCharCode(d);
         k += 2;
-      } else if (/[0-9A-Da-d*#]/.test(c)) parts.push(escapeRe(c.toUpperCase()));
-      else throw new DialPlanError('DIALPLAN_ERR_PATTERN', `'${c}' cannot be in a [] set (pattern '${p}')`);
+      } else if (/[0-9A-Da-d*#]/.test(c)) {
+        parts.push(escapeRe(c.toUpperCase()));
+        members += c.toUpperCase();
+      } else throw new DialPlanError('DIALPLAN_ERR_PATTERN', `'${c}' cannot be in a [] set (pattern '${p}')`);
     }
   }
   // A negated set is one dialled character that is none of these (Cisco doc 211306: "[^1-3]22" matches "*22").
-  return { re: negate ? `(?![${parts.join('')}])${ANY}` : `[${parts.join('')}]`, end: close + 1 };
+  const chars = negate ? [...ANY_CHARS].filter((c) => !members.includes(c)).join('') : members;
+  return { re: negate ? `(?![${parts.join('')}])${ANY}` : `[${parts.join('')}]`, chars, end: close + 1 };
 }
 
 /** Parses elements up to the end or a closing `)`; returns them and the index after. */
@@ -133,7 +141,7 @@ function parseElements(p: string, start: number, depth: number): { elements: Ele
     if (c === '.') elements.push({ atom: { kind: 'any' } });
     else if (c === '[') {
       const set = parseSet(p, i);
-      elements.push({ atom: { kind: 'set', re: set.re } });
+      elements.push({ atom: { kind: 'set', re: set.re, chars: set.chars } });
       i = set.end;
     } else if (c === '(') {
       const inner = parseElements(p, i, depth + 1);
@@ -186,9 +194,37 @@ export function compilePattern(source: string): NumberPattern {
   // The literals of the index key must not be the start of a repeated element ("55%" keys on "5").
   const explicitness: Explicitness = { literals: 0, sets: 0, wildcards: 0 };
   count(elements, explicitness);
-  const body = toRe(elements) + (variable ? `${ANY}*` : '') + (dollar ? '$' : '');
-  const re = new RegExp(`^${body}`);
-  return { source: p, prefix, explicitness, test: (n: string) => re.test(n) };
+  return { source: p, prefix, explicitness, test: simpleMatcher(elements, variable, dollar) ?? regexMatcher(elements, variable, dollar) };
+}
+
+function regexMatcher(elements: Element[], variable: boolean, dollar: boolean): (n: string) => boolean {
+  const re = new RegExp(`^${toRe(elements)}${variable ? `${ANY}*` : ''}${dollar ? '$' : ''}`);
+  return (n) => re.test(n);
+}
+
+/**
+ * A pattern of single characters only (no group, no repeat mark) — nearly every dial-peer's — is
+ * matched position by position: a plan of 100,000 of them would otherwise be 100,000 regular
+ * expressions, each too rarely run to be compiled to machine code.
+ */
+function simpleMatcher(elements: Element[], variable: boolean, dollar: boolean): ((n: string) => boolean) | undefined {
+  const sets: string[] = [];
+  for (const e of elements) {
+    if (e.quantifier !== undefined || e.atom.kind === 'group') return undefined;
+    sets.push(e.atom.kind === 'literal' ? e.atom.ch : e.atom.kind === 'any' ? ANY_CHARS : e.atom.chars);
+  }
+  const len = sets.length;
+  const exact = dollar && !variable;
+  return (n) => {
+    if (n.length < len || (exact && n.length !== len)) return false;
+    for (let i = 0; i < len; i++) {
+      const set = sets[i]!;
+      const c = n[i]!;
+      if (set.length === 1 ? set !== c : !set.includes(c)) return false;
+    }
+    if (variable) for (let i = len; i < n.length; i++) if (!ANY_CHARS.includes(n[i]!)) return false;
+    return true;
+  };
 }
 
 /** Orders two matches: negative when `a` is the longer (more explicit) one. */

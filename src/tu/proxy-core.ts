@@ -428,7 +428,7 @@ export class ProxyCore implements TransactionUser {
     if (ctx.groupTimer) this.el.clock.clearTimer(ctx.groupTimer);
     // A hunt moves on only for the failures it hunts on (the last branch tried decides).
     const last = ctx.branches[ctx.branches.length - 1];
-    if (ctx.hunt && ctx.pending.length > 0 && last && !ctx.hunt.next(last.target, ctx.noAnswer ? 'no-answer' : (last.final ?? ctx.lastFailure!))) ctx.pending = [];
+    if (ctx.hunt && !ctx.sent2xx && !ctx.cancelled && last && !ctx.hunt.next(last.target, ctx.noAnswer ? 'no-answer' : (last.final ?? ctx.lastFailure!))) ctx.pending = [];
     if (ctx.pending.length > 0 && !ctx.sent2xx && !ctx.cancelled && !(ctx.best && ctx.best.status >= 600)) {
       this.startNextGroup(ctx);
       return;

@@ -45,6 +45,7 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
   }
   const groups: ProxyTarget[][] = [];
   const peerOf = new Map<ProxyTarget, DialPeer>();
+  const groupOf = new Map<ProxyTarget, number>();
   const tried: string[] = [];
   for (const { peer } of matches) {
     const t = plan.translate(peer, 'outgoing', 'called', called);
@@ -64,7 +65,10 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
       tried.push(`${peer.tag} (not registered)`);
       continue;
     }
-    for (const x of targets) peerOf.set(x, peer);
+    for (const x of targets) {
+      peerOf.set(x, peer);
+      groupOf.set(x, groups.length);
+    }
     groups.push(targets);
     tried.push(`${peer.tag}→${targets.map((x) => x.uri).join(',')}`);
     if (peer.huntstop) break; // nothing after a huntstop peer is ever tried
@@ -83,7 +87,9 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
         plan.used(peer);
         const cause = failure === 'no-answer' ? 'timeout' : causeOf(failure);
         const go = plan.huntsOn(peer, cause);
-        r.log(`dial plan: ${callId}: dial-peer ${peer.tag} failed (${cause})${go ? ', next dial-peer' : peer.huntstop ? ', huntstop' : ', not a cause to hunt on'}`);
+        const lastPeer = groupOf.get(target) === groups.length - 1;
+        const why = !go ? (peer.huntstop ? 'huntstop: the hunt ends' : 'not a cause to hunt on: the hunt ends') : lastPeer ? 'no dial-peer left' : 'next dial-peer';
+        r.log(`dial plan: ${callId}: dial-peer ${peer.tag} failed (${cause}), ${why}`);
         return go;
       },
     },

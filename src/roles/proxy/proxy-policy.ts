@@ -85,7 +85,7 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     this.processors = [
       authenticate,
       // tel: URIs through the dial plan (RFC 3966 visual separators dropped).
-      { name: 'tel-dial-plan', process: (req) => (req.uri.kind === 'tel' ? this.byDialPlan(req, req.uri.number.replace(/[-.()]/g, ''), true) : undefined) },
+      { name: 'tel-dial-plan', process: (req, c) => (req.uri.kind === 'tel' && !c.inDialog ? this.byDialPlan(req, req.uri.number.replace(/[-.()]/g, ''), true) : undefined) },
       { name: 'sip-only', process: (req) => (req.uri.kind !== 'sip' ? { kind: 'respond', status: 416 } : undefined) },
       // An in-dialog request (our Record-Route already removed) whose Request-URI is the peer's
       // Contact — a host of a served domain (e.g. the domain is an IP) but not our own address
@@ -94,7 +94,9 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
       ours('in-dialog', (req, c) => (c.inDialog && !this.deps.isOwnAddress(req.uri as SipUri) ? { kind: 'forward', targets: [{ uri: req.uriText }] } : undefined)),
       ours('location', (req) => this.location(req)),
       // A telephone number (with or without user=phone) through the dial plan, when there is one.
-      ours('dial-plan', (req) => {
+      // Only a new call: a request within a dialog is never routed to a dial-peer (§12.2: it follows its dialog).
+      ours('dial-plan', (req, c) => {
+        if (c.inDialog) return undefined;
         const u = req.uri as SipUri;
         const n = this.dialPlan && u.user !== undefined ? telephoneNumber(percentDecode(u.user)) : undefined;
         return n !== undefined ? this.byDialPlan(req, n, false) : undefined;
