@@ -110,6 +110,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     let registrarUser: RegistrarUser | undefined;
     let proxyPolicy: ProxyRoutingPolicy | undefined;
     const dialPlan = openDialPlan(config, log);
+    let currentDialPlan = dialPlan;
     if (dialPlan) log(`dial plan: ${dialPlan.peers.length} dial-peers (hunt ${dialPlan.hunt})`);
     const element = new SipElement({
       transport,
@@ -144,7 +145,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           );
           users.registrar = registrarUser = new RegistrarUser(registrar, el, uasPolicy, config.registrar.authenticate);
         }
-        if (roles.has('b2bua')) users.b2bua = new B2bua(el, config.b2bua, log, stores.cdrs);
+        if (roles.has('b2bua')) {
+          users.b2bua = new B2bua(el, config.b2bua, log, stores.cdrs, Date.now, {
+            domains: config.domains,
+            location: roles.has('registrar') || config.store !== 'memory' ? stores.location : undefined,
+            dialPlan: () => currentDialPlan,
+          });
+        }
         if (redirectEnabled) {
           const redirect = new RedirectServer(
             { domains: config.domains, rules: config.redirect.rules },
@@ -186,6 +193,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       config,
       reloadDialPlan() {
         const plan = openDialPlan(config, log);
+        currentDialPlan = plan;
         if (proxyPolicy) proxyPolicy.dialPlan = plan;
         return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
       },

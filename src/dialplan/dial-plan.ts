@@ -138,6 +138,9 @@ export class DialPlan {
   private readonly compiled: CompiledPeer[];
   private readonly outboundIndex = new PrefixIndex();
   private readonly calledIndex = new PrefixIndex();
+  private readonly answerIndex = new PrefixIndex();
+  /** Some peer has an incoming translation profile: only then does routing need the inbound peer. */
+  readonly translatesIncoming: boolean;
   private readonly rules = new Map<string, TranslationRuleSet>();
   private readonly profiles: Record<string, TranslationProfile>;
   /** When each peer (by tag) was last chosen, for the least-recent-use schemes. */
@@ -178,7 +181,9 @@ export class DialPlan {
     for (const c of this.compiled) {
       if (c.destination) this.outboundIndex.add(c.destination.prefix, c);
       if (c.incomingCalled) this.calledIndex.add(c.incomingCalled.prefix, c);
+      if (c.answerAddress) this.answerIndex.add(c.answerAddress.prefix, c);
     }
+    this.translatesIncoming = data.dialPeers.some((p) => p.translationProfile?.incoming !== undefined);
   }
 
   /** The peers an outbound call to `number` hunts through, in order (empty: no peer matches → 404). */
@@ -212,7 +217,7 @@ export class DialPlan {
     if (byCalled) return byCalled;
     if (calling === undefined) return undefined;
     const n = normalizeNumber(calling);
-    return this.longest(this.compiled, (c) => c.answerAddress, n) ?? this.longest(this.compiled, (c) => c.destination, n);
+    return this.longest(this.answerIndex.candidates(n), (c) => c.answerAddress, n) ?? this.longest(this.outboundIndex.candidates(n), (c) => c.destination, n);
   }
 
   private longest(cands: readonly CompiledPeer[], which: (c: CompiledPeer) => NumberPattern | undefined, n: string): DialPeer | undefined {

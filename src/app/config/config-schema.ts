@@ -113,7 +113,7 @@ const cidr = z.string().refine((v) => {
 /** The B2BUA role (handbook call flow 4): where leg B goes and how. */
 export const B2buaSchema = z.strictObject({
   /** Leg B's Request-URI; `{user}` is replaced by the user part of leg A's Request-URI. */
-  target: z.string().regex(/^sips?:/, { message: 'expected a sip: or sips: URI, e.g. sip:{user}@192.0.2.10:5060' }).default('sip:{user}@127.0.0.1:5090'),
+  target: z.union([z.literal('location'), z.literal('dialplan'), z.string().regex(/^sips?:/, { message: 'expected location, dialplan, or a sip: or sips: URI, e.g. sip:{user}@192.0.2.10:5060' })]).default('sip:{user}@127.0.0.1:5090'),
   /** `delayed`: leg B's INVITE carries no SDP, its 2xx offers (the handbook); `forward`: leg A's offer goes to leg B. */
   offer: z.enum(['delayed', 'forward']).default('delayed'),
   /** Header fields copied from leg A's INVITE to leg B's (`X-*` for a prefix); nothing else crosses (topology hiding). */
@@ -126,6 +126,10 @@ export const B2buaSchema = z.strictObject({
    * `pass` — relayed to the other leg, whose UA does the transfer.
    */
   refer: z.enum(['handle', 'pass']).default('handle'),
+  /** The codecs that may cross the B2BUA (names as in SDP: PCMU, PCMA, G729, telephone-event …); empty: any both ends have. */
+  codecs: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'expected a codec name, e.g. PCMU' })).default([]),
+  /** A leg B failure status → the status leg A gets, e.g. {"503": 480}; unlisted: the same. */
+  failureStatus: z.record(z.string().regex(/^[3-6]\d\d$/, { message: 'expected a status code 300–699' }), z.number().int().min(300).max(699)).default({}),
 });
 
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */

@@ -22,6 +22,7 @@ import type { SipElement } from '../../tu/index.js';
 import { ClientInviteSession, type InviteSession, type ReOffer, type ServerInviteSession, type SessionTimerSettings, requires100rel } from '../../usage/index.js';
 import { type SessionDescription, parseSdp } from '../../sdp/index.js';
 import { placeLeg } from './b2bua-leg.js';
+import { type LegBRoute, calledUser } from './leg-b-route.js';
 import { StateError } from '../../util/errors.js';
 import { bridged, mediaOf, sideOf } from './sdp-policy.js';
 
@@ -41,6 +42,12 @@ export interface B2buaCallConfig {
   sessionTimer?: SessionTimerSettings | false;
   /** REFER: `handle` — the B2BUA transfers (default); `pass` — relayed to the other leg. */
   refer?: 'handle' | 'pass';
+  /** The codecs that may cross (names; none: any the endpoints share). */
+  codecs?: readonly string[];
+  /** A leg B failure status → the status leg A gets (default: the same). */
+  failureStatus?: Readonly<Record<string, number>>;
+  /** Leg B's targets (location service, dial plan); without it, `target` with `{user}`. */
+  route?: (req: SipRequest) => Promise<LegBRoute>;
 }
 
 /** Where a bridged call stands. */
@@ -58,6 +65,20 @@ export interface CallOutcome {
   status: number;
   endedBy: 'caller' | 'callee' | 'server';
   reason: string;
+}
+
+/** `codecs` without those the codec policy (`b2bua.codecs`) keeps from crossing. */
+export function allowedCodecs(codecs: string[], policy: readonly string[] | undefined): string[] {
+  if (!policy?.length) return codecs;
+  const ok = policy.map((c) => c.toLowerCase());
+  return codecs.filter((c) => ok.includes(c.toLowerCase()));
+}
+
+/** Leg A's offer as leg B gets it in the forward mode: as it is, or with only the codecs the policy lets cross. */
+export function offerForLegB(offerA: string | undefined, policy: readonly string[] | undefined): string | undefined {
+  if (offerA === undefined || !policy?.length) return offerA;
+  const side = sideOf(offerA);
+  return bridged(offerA, { codecs: allowedCodecs(side.codecs, policy), media: side.media }).sdp;
 }
 
 export class B2buaCall {
@@ -86,13 +107,16 @@ export class B2buaCall {
     private readonly element: SipElement,
     private readonly cfg: B2buaCallConfig,
     readonly a: ServerInviteSession,
-    readonly b: ClientInviteSession,
+    /** Leg B; a new session for each target a hunt tries. */
+    public b: ClientInviteSession,
     private readonly log: (line: string) => void,
     private readonly now: () => number = Date.now,
     /** Called once, when every leg has ended. */
     private readonly onDone: (outcome: CallOutcome) => void = () => {},
     /** The B2BUA's pairing of legs, shared by its calls (an attended transfer joins two calls' legs). */
     readonly partners: Partners = new Map(),
+    /** A new leg B session (hunting to the next target); none: no hunting. */
+    private readonly newLegB?: () => ClientInviteSession,
   ) {
     this.startedAt = now();
     this.offerA = a.offer;
@@ -139,49 +163,95 @@ export class B2buaCall {
     return this.b.invite?.callId;
   }
 
-  /** Sends leg B's INVITE and bridges its responses to leg A. */
+  /** Leg B's targets, one after the other while they fail with a cause to hunt on. */
+  private async route(req: SipRequest): Promise<LegBRoute> {
+    if (this.cfg.route) return this.cfg.route(req);
+    return { kind: 'targets', targets: [{ uri: this.cfg.target.replaceAll('{user}', calledUser(req)), next: () => false }] };
+  }
+
+  /** Sends leg B's INVITE (to each target of a hunt in turn) and bridges its responses to leg A. */
   async start(): Promise<void> {
     const req = this.a.invite!;
-    const user = req.uri.kind === 'sip' ? (req.uri.user ?? '') : req.uri.kind === 'tel' ? req.uri.number : '';
-    const target = this.cfg.target.replaceAll('{user}', user);
-    const result = await placeLeg(this.element, this.b, {
-      target,
-      fromUser: req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous',
-      display: req.from.displayName || undefined,
-      body: this.cfg.offer === 'forward' ? this.offerA : undefined,
-      maxForwards: Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)),
-      headers: this.copiedHeaders(req),
-      sessionTimer: this.cfg.sessionTimer,
-      // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its PRACK.
-      reliable: this.offerA !== undefined,
-      onProvisional: (res) => this.relayProvisional(res),
-      abandoned: () => this.abandoned,
-    });
-    if (result === undefined) {
-      this.log(`b2bua: ${req.callId}: leg B target ${target} does not resolve: 404 to leg A`);
-      this.fail(404, 'No Route to Leg B');
-      this.b.end('no-route');
-      return;
-    }
-    const callId = result.request.callId;
-    const res = result.response;
-    if (res.status >= 200 && res.status < 300) {
-      await this.b.final(result);
-      if (this.b.sdpFailure !== undefined) {
-        this.log(`b2bua: ${req.callId}: leg B ${callId} answered with SDP that cannot be bridged (${this.b.sdpFailure}): 488 to leg A, leg B ended`);
-        return this.fail(488, 'Not Acceptable Here');
+    const route = await this.route(req);
+    if (route.kind === 'respond') return this.fail(route.status, route.reason);
+    const targets = route.targets;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      if (i > 0) this.nextLegB();
+      const result = await placeLeg(this.element, this.b, {
+        target: target.uri,
+        fromUser: req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous',
+        display: req.from.displayName || undefined,
+        body: this.b.offer, // forward mode: leg A's offer (within the codec policy); delayed: none
+        maxForwards: Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)),
+        headers: this.copiedHeaders(req),
+        sessionTimer: this.cfg.sessionTimer,
+        // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its PRACK.
+        reliable: this.offerA !== undefined,
+        onProvisional: (res) => this.relayProvisional(res),
+        abandoned: () => this.abandoned,
+      });
+      if (result === undefined) {
+        this.log(`b2bua: ${req.callId}: leg B target ${target.uri} does not resolve${i + 1 < targets.length ? ', next target' : ': 404 to leg A'}`);
+        if (i + 1 < targets.length && !this.abandoned) continue;
+        this.fail(404, 'No Route to Leg B');
+        this.b.end('no-route');
+        return;
       }
-      if (this.abandoned || this.a.state === 'Terminated') return; // the 2xx crossed a CANCEL: b.final sent BYE
-      if (this.offerA === undefined) return; // leg A was answered with leg B's offer (offerToA)
-      this.answerA(res);
+      const callId = result.request.callId;
+      const res = result.response;
+      if (res.status >= 200 && res.status < 300) {
+        await this.b.final(result);
+        if (this.b.sdpFailure !== undefined) {
+          this.log(`b2bua: ${req.callId}: leg B ${callId} answered with SDP that cannot be bridged (${this.b.sdpFailure}): 488 to leg A, leg B ended`);
+          return this.fail(488, 'Not Acceptable Here');
+        }
+        if (this.abandoned || this.a.state === 'Terminated') return; // the 2xx crossed a CANCEL: b.final sent BYE
+        if (this.offerA === undefined) return; // leg A was answered with leg B's offer (offerToA)
+        this.answerA(res);
+        return;
+      }
+      // A hunt goes on from a failure it hunts on (the route's rule), unless the caller gave up.
+      const hunt = i + 1 < targets.length && !this.abandoned && target.next(res);
+      if (hunt) {
+        this.retire(this.b);
+        await this.b.final(result);
+        continue;
+      }
+      await this.b.final(result);
+      if (this.abandoned) return;
+      const cause = syntheticCause(res);
+      const status = cause === 'timeout' ? 408 : cause === 'transport-error' ? 503 : res.status;
+      const mapped = this.cfg.failureStatus?.[String(status)] ?? status;
+      this.log(`b2bua: ${req.callId}: leg B ${callId} failed with ${res.status}${cause ? ` (${cause})` : ''}: ${mapped} to leg A${mapped !== status ? ` (failureStatus maps ${status})` : ''}`);
+      this.fail(mapped, cause || mapped !== status ? undefined : res.reason, cause ? 'server' : 'callee');
       return;
     }
-    await this.b.final(result);
-    if (this.abandoned) return;
-    const cause = syntheticCause(res);
-    const status = cause === 'timeout' ? 408 : cause === 'transport-error' ? 503 : res.status;
-    this.log(`b2bua: ${req.callId}: leg B ${callId} failed with ${res.status}${cause ? ` (${cause})` : ''}: ${status} to leg A`);
-    this.fail(status, cause ? undefined : res.reason, cause ? 'server' : 'callee');
+  }
+
+  /** Legs a hunt moved on from: their end ends nothing and says nothing in the record. */
+  private retired: WeakSet<InviteSession> | undefined;
+
+  private retire(leg: InviteSession): void {
+    this.partners.delete(leg);
+    (this.retired ??= new WeakSet()).add(leg);
+  }
+
+  /** The next target of a hunt gets a new leg B (a new call: Call-ID, tags, CSeq). */
+  private nextLegB(): void {
+    if (!this.newLegB) throw new StateError('B2BUA_ERR_NO_HUNT', 'no way to make a new leg B');
+    const b = this.newLegB();
+    this.b = b;
+    // The answer leg A may get comes from the new target: a preview of the last one does not count.
+    if (this.a.sdp.localSdp === undefined) this.answerToA = undefined;
+    this.partners.set(this.a, b);
+    this.partners.set(b, this.a);
+    b.on('ended', (reason) => this.legEnded(b, reason));
+    b.on('reoffer', (r) => this.relayReoffer(b, r));
+  }
+
+  private allowed(codecs: string[]): string[] {
+    return allowedCodecs(codecs, this.cfg.codecs);
   }
 
   private copiedHeaders(req: SipRequest): HeaderList {
@@ -282,7 +352,8 @@ export class B2buaCall {
 
   /** Leg A's answer from what leg B said (its codecs and media address); remembered for the 183 and the 200. */
   private answerForA(other: string | SessionDescription): string {
-    const r = bridged(this.offerAParsed(), sideOf(other));
+    const side = sideOf(other);
+    const r = bridged(this.offerAParsed(), { codecs: this.allowed(side.codecs), media: side.media });
     this.answerToA = r.sdp;
     this.chosenCodecs = r.codecs;
     return r.sdp;
@@ -308,6 +379,7 @@ export class B2buaCall {
 
   /** One leg ended: its partner ends too (BYE after a 2xx, CANCEL before). */
   private legEnded(leg: InviteSession, reason: string): void {
+    if (this.retired?.has(leg)) return;
     this.endReason ??= reason;
     this.endedBy ??= reason === 'remote-bye' || reason === 'cancelled' ? (leg === this.a ? 'caller' : 'callee') : reason.startsWith('failed:') && leg === this.b ? 'callee' : 'server';
     if (leg === this.a && reason !== 'failed:488') this.abandoned = true;

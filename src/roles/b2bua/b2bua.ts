@@ -13,8 +13,9 @@ import type { InviteServerTransaction, ServerTransaction } from '../../transacti
 import type { CdrStore } from '../../store/index.js';
 import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
-import { ALLOW, B2buaCall, type B2buaCallConfig, type Partners } from './b2bua-call.js';
+import { ALLOW, B2buaCall, type B2buaCallConfig, type Partners, offerForLegB } from './b2bua-call.js';
 import { type TransferContext, handleRefer } from './b2bua-transfer.js';
+import { type LegBRouting, routeLegB } from './leg-b-route.js';
 
 
 /** Header fields an in-dialog request keeps when it is relayed to the other leg (RFC 3515, RFC 6665, RFC 6086). */
@@ -41,13 +42,19 @@ export class B2bua implements TransactionUser {
 
   constructor(
     private readonly element: SipElement,
-    private readonly cfg: B2buaCallConfig,
+    private cfg: B2buaCallConfig,
     private readonly log: (line: string) => void = () => {},
     /** Where a call detail record of each call goes (none: not recorded). */
     private readonly cdrs?: CdrStore,
     /** Wall-clock time for the records. */
     private readonly now: () => number = Date.now,
+    /** What `target: location` and `target: dialplan` route by. */
+    routing: Omit<LegBRouting, 'target' | 'log'> = { domains: [] },
   ) {
+    if (cfg.target === 'location' || cfg.target === 'dialplan') {
+      const r: LegBRouting = { ...routing, target: cfg.target, log };
+      this.cfg = { ...cfg, route: (req) => routeLegB(r, req) };
+    }
     this.uas = { allow: ALLOW, supported: cfg.sessionTimer ? ['100rel', 'timer'] : ['100rel'], accept: ['application/sdp'] };
     this.env = {
       element,
@@ -131,11 +138,22 @@ export class B2bua implements TransactionUser {
       ? { ...this.env, answerLater: (offer) => call!.offerToA(offer) }
       : { ...this.env, answer: (offer) => call!.answerForB(offer) };
     // Forward mode: leg B's INVITE carries leg A's offer; delayed: none (leg B's 2xx offers).
-    const b = new ClientInviteSession(legEnv, this.cfg.offer === 'forward' ? a.offer : undefined, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
+    let forwarded: string | undefined;
+    try {
+      forwarded = this.cfg.offer === 'forward' ? offerForLegB(a.offer, this.cfg.codecs) : undefined;
+    } catch {
+      forwarded = a.offer; // nothing the policy allows: leg B's answer then fails the call with 488
+    }
+    const legB = () => {
+      const b = new ClientInviteSession(legEnv, forwarded, (t) => `<${this.element.uac.contactUri(t.kind, 'b2bua')}>`);
+      if (call) this.callOf.set(b, call);
+      return b;
+    };
+    const b = legB();
     call = new B2buaCall(this.element, this.cfg, a, b, this.log, this.now, (outcome) => {
       this.live--;
       this.cdrs?.add(outcome).catch((e: unknown) => this.log(`b2bua: ${outcome.callId}: the call detail record could not be stored: ${(e as Error).message}`));
-    }, this.partners);
+    }, this.partners, legB);
     this.callOf.set(a, call);
     this.callOf.set(b, call);
     this.byInvite.set(req, call);

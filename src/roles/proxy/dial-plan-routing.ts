@@ -29,7 +29,7 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
   const plan = r.plan;
   let called = number;
   // The inbound peer's incoming translation comes before outbound matching (Cisco doc 211306).
-  const inbound = calling !== undefined || plan.peers.some((p) => p.incomingCalledNumber) ? plan.inbound(number, calling) : undefined;
+  const inbound = plan.translatesIncoming ? plan.inbound(number, calling) : undefined;
   if (inbound?.translationProfile?.incoming) {
     const t = plan.translate(inbound, 'incoming', 'called', called);
     if (t.kind === 'rejected') {
