@@ -20,6 +20,7 @@ import { OptionsUas, ProxyCore, type ProxyHooks, type RouteRule, SipElement, Sta
 import os from 'node:os';
 import { type Config, ConfigError, type ConfigInput, validateConfig } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
+import { Gateway } from '../roles/gateway/index.js';
 import { sharedSecret } from './shared-secret.js';
 
 export interface RunningServer {
@@ -213,10 +214,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 }
 
 /**
- * The handbook's gateway (call flow 1): a user agent that answers every INVITE with 180 and a
- * 200 carrying the SDP answer (the codec both sides support), and BYE with 200.
+ * The handbook's gateway (call flows 1 and 3, roles/gateway): a user agent that registers its
+ * numbers and answers the calls its inbound dial-peers take (every call without a dial plan) —
+ * 183 with the SDP answer, then 200 (`gateway.earlyMedia: false`: 180, then 200) — and BYE with 200.
  */
 async function startGateway(config: Config, opts: StartOptions): Promise<RunningServer> {
+  const log = opts.log ?? (() => {});
+  let plan = openDialPlan(config, log);
   const ua = await UserAgent.start({
     listen: config.listen,
     timers: config.timers,
@@ -224,18 +228,25 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
     maxServerTransactions: config.maxServerTransactions,
     transport: { udpMtu: config.transport.udpMtu, udpToTcpSwitch: config.transport.udpToTcpSwitch, maxMessageSize: config.transport.maxMessageSize, advertisedHost: config.transport.advertisedHost ?? config.domains[0] },
   });
-  ua.on('invite', (inv) => {
-    inv.progress(180);
-    inv.accept();
-  });
+  const g = config.gateway;
+  const gateway = new Gateway(ua, {
+    registrar: g.registrar, numbers: g.numbers, domain: g.domain, credentials: g.authentication, expires: g.expires, earlyMedia: g.earlyMedia,
+    causes: { pstnCause: g.pstnCause, sipStatus: g.sipStatus },
+  }, () => plan, log);
+  // Registration goes on in the background: a registrar that is down must not hold up the start.
+  void gateway.start();
   const stores = await openStores({ store: 'memory' });
   return {
     transport: ua.transport,
     element: ua.element,
     stores,
     config,
-    reloadDialPlan: () => 'the gateway role has no dial plan yet',
+    reloadDialPlan() {
+      plan = openDialPlan(config, log);
+      return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
+    },
     async stop() {
+      await gateway.stop();
       await ua.stop();
       await stores.close();
     },

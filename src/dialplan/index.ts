@@ -10,3 +10,4 @@ export {
 } from './dial-plan.js';
 export { type ImportDiagnostic, importIos, looksLikeIos } from './ios-import.js';
 export { DialPlanSchema, type LoadedDialPlan, dialPlanData, loadDialPlan } from './schema.js';
+export { type CauseMapping, NORMAL_CLEARING, causeForSipStatus, parseQ850Reason, q850Reason, sipStatusForCause } from './q850.js';

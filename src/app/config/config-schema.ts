@@ -132,6 +132,26 @@ export const B2buaSchema = z.strictObject({
   failureStatus: z.record(z.string().regex(/^[3-6]\d\d$/, { message: 'expected a status code 300–699' }), z.number().int().min(300).max(699)).default({}),
 });
 
+/** The gateway role (docs/gateway.md): the handbook's `sip-ua` settings that apply to a SIP gateway. */
+export const GatewaySchema = z.strictObject({
+  /** `registrar ipv4:…` / `dns:…`: where the numbers register, a SIP URI (none: no registration). */
+  registrar: z.string().regex(/^sips?:/, { message: 'expected a sip: URI, e.g. sip:192.0.2.10:5060' }).optional(),
+  /** The numbers the gateway registers (E.164 with an optional +, or extensions). */
+  numbers: z.array(z.string().regex(/^\+?[0-9*#]+$/, { message: 'expected a number, e.g. +14085550100 or 3401' })).default([]),
+  /** The AOR domain of the numbers (default: the registrar's host). */
+  domain: z.string().min(1).optional(),
+  /** `authentication username U password P`: digest credentials for the registrar. */
+  authentication: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+  /** `timers expires` (IOS: registration interval), seconds. */
+  expires: z.number().int().min(60).max(86_400).default(3600),
+  /** true: a 183 with the SDP answer (early media) before the 200; false (default, and `disable-early-media`): 180, then 200. */
+  earlyMedia: z.boolean().default(false),
+  /** `set pstn-cause CAUSE sip-status STATUS` (cause → SIP) over RFC 3398's table. */
+  pstnCause: z.record(z.string().regex(/^\d{1,3}$/), z.number().int().min(400).max(699)).default({}),
+  /** `set sip-status STATUS pstn-cause CAUSE` (SIP → cause) over RFC 3398's table. */
+  sipStatus: z.record(z.string().regex(/^[4-6]\d\d$/), z.number().int().min(1).max(127)).default({}),
+});
+
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */
 export const SecuritySchema = z.strictObject({
   /** Never screened; the host itself by default (a benchmark or a local app is not an attacker). */
@@ -179,6 +199,7 @@ export const ConfigSchema = z.strictObject({
   proxy: ProxySchema.default(ProxySchema.parse({})),
   redirect: RedirectSchema.default(RedirectSchema.parse({})),
   b2bua: B2buaSchema.default(B2buaSchema.parse({})),
+  gateway: GatewaySchema.default(GatewaySchema.parse({})),
   /** Static host map for RFC 3263 resolution (tests, closed networks): name → "IP[:PORT]". */
   hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),

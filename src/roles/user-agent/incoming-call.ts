@@ -4,7 +4,7 @@
  * @remarks Role (`roles/user-agent`). `ua.on('invite', (inv) => inv.accept(answerSdp))`; a
  * façade over `usage/invite`'s {@link ServerInviteSession}.
  */
-import type { SipRequest } from '../../sip/index.js';
+import type { HeaderList, SipRequest } from '../../sip/index.js';
 import type { ServerInviteSession } from '../../usage/index.js';
 import type { Call } from './call.js';
 
@@ -44,8 +44,8 @@ export class IncomingCall {
     return this.call;
   }
 
-  /** A final error response: 486 Busy Here, 603 Decline, 488 … */
-  reject(status = 486, reason?: string): void {
-    this.session.reject(status, reason);
+  /** A final error response: 486 Busy Here, 603 Decline, 488 … (`headers`: e.g. a Reason, RFC 3326). */
+  reject(status = 486, reason?: string, headers?: HeaderList): void {
+    this.session.reject(status, reason, headers);
   }
 }

@@ -368,6 +368,14 @@ export class UserAgent extends EventEmitter {
     return call;
   }
 
+  /**
+   * The answer this UA gives to `offer` (its codecs, media address and port; RFC 3264 §6), e.g. to
+   * send the same description in a 183 and in the 200. Throws when nothing in it is acceptable.
+   */
+  answerFor(offer: string): string {
+    return this.sessionEnv.answer(offer);
+  }
+
   /** A retransmitted 2xx whose transaction is gone: the session's ACK again (RFC 3261 §13.2.2.4). */
   private reAck(res: SipResponse): boolean {
     if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;

@@ -220,11 +220,11 @@ export class ServerInviteSession extends InviteSession {
   }
 
   /** A final error response: 486 Busy Here, 603 Decline, 488 … */
-  reject(status: number, reason?: string): void {
+  reject(status: number, reason?: string, headers?: HeaderList): void {
     if (this.answered || this.txn?.state !== 'Proceeding') return;
     this.reliable?.stop();
     this.deferredAccept = undefined;
-    this.element.uas.respond(this.txn!, this.invite!, status, { reason });
+    this.element.uas.respond(this.txn!, this.invite!, status, { reason, headers });
     this.txn = undefined;
     this.end(`failed:${status}`);
   }
