@@ -11,6 +11,7 @@ import { syntheticCause } from '../../transaction/index.js';
 import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../transport/index.js';
 import { printTrace } from './trace.js';
 import { UsageError } from './usage-error.js';
+import { dtmfAnswerHeaders, dtmfDigits, dtmfMethods, dtmfOfferHeaders, receivedDigit, sendDigits } from './dtmf.js';
 
 export interface CommonFlags {
   listen: string[];
@@ -114,18 +115,24 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string }): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
+  const digits = dtmfDigits(flags.dtmf);
+  const methods = dtmfMethods(flags.dtmfRelay ?? (digits !== undefined ? 'sip-notify,sip-info' : undefined));
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   try {
-    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
     if (!call.established) {
       const r = call.finalResponse!;
       process.stdout.write(`call failed: ${r.status} ${r.reason}\n`);
       return r.status === 408 ? 3 : 1;
     }
     process.stdout.write(`call established: ${call.dialog!.callId}\n`);
+    if (digits !== undefined) {
+      const method = await sendDigits(call, methods, digits);
+      if (method === undefined) process.stdout.write(`DTMF: no method in common (ours: ${methods.join(', ')}; rtp-nte needs RTP, not sent by this UA yet)\n`);
+    }
     if (transferTo !== undefined) {
       // Blind transfer (RFC 3515): REFER the callee to the target, report the NOTIFYs' outcome.
       const t = await call.transfer(transferTo);
@@ -155,9 +162,18 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number }): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string }): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
+  const methods = dtmfMethods(flags.dtmfRelay);
   const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
+  if (flags.dtmfRelay !== undefined) {
+    // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
+    ua.on('request', (r) => {
+      const d = receivedDigit(r.request);
+      if (d) process.stdout.write(`DTMF ${d.digit} ${d.method}\n`);
+      r.respond(r.call || r.request.method === 'MESSAGE' ? 200 : 481);
+    });
+  }
   for (const l of ua.transport.boundListeners) process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
   let ended = 0;
   let answered = 0;
@@ -173,7 +189,7 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       }
       answered++;
       inv.progress(180, undefined, { reliable: flags.rel100 });
-      const call = inv.accept();
+      const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods) });
       call.ended.then((reason) => {
         ended++;
         process.stdout.write(`call ${ended} ended: ${reason}\n`);

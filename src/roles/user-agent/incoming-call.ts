@@ -38,9 +38,10 @@ export class IncomingCall {
   /**
    * 200 OK. `sdp` defaults to an answer computed from the offer (or, for a delayed offer, our
    * offer, answered in the ACK); an offer with nothing acceptable is rejected with 488.
+   * `headers` go in the 200 too (e.g. Call-Info offering NOTIFY-based DTMF relay).
    */
-  accept(sdp?: string): Call {
-    if (this.session.accept(sdp)) this.accepted(this.call);
+  accept(sdp?: string, opts: { headers?: HeaderList } = {}): Call {
+    if (this.session.accept(sdp, opts.headers)) this.accepted(this.call);
     return this.call;
   }
 

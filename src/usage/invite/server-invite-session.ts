@@ -165,11 +165,11 @@ export class ServerInviteSession extends InviteSession {
    * acceptable, RFC 3264 §6) or, for an INVITE without one, our offer. Returns false when the
    * call could not be accepted.
    */
-  accept(sdp?: string): boolean {
+  accept(sdp?: string, extraHeaders: HeaderList = []): boolean {
     if (this.answered || this.txn?.state !== 'Proceeding') return false;
     if (this.reliable?.unacknowledgedSdp) {
       // RFC 3262 §3: no 2xx while a reliable provisional with SDP waits for its PRACK.
-      this.deferredAccept = () => void this.accept(sdp);
+      this.deferredAccept = () => void this.accept(sdp, extraHeaders);
       return true;
     }
     const env = this.env as ServerSessionEnv;
@@ -206,7 +206,7 @@ export class ServerInviteSession extends InviteSession {
     const timer = env.sessionTimer ? uasSessionTimer(req, env.sessionTimer) : undefined;
     const res = this.element.uas.respond(this.txn!, req, 200, {
       toTag: localTag,
-      headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp'], ...(timer?.headers ?? [])],
+      headers: [['Contact', contact], ['Allow', env.allow.join(', ')], ['Content-Type', 'application/sdp'], ...(timer?.headers ?? []), ...extraHeaders],
       body,
     });
     this.move('WaitingForAck');

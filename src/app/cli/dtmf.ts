@@ -1,0 +1,68 @@
+/**
+ * DTMF relay for `switchboard call --dtmf DIGITS --dtmf-relay LIST` and `switchboard answer
+ * --dtmf-relay LIST` (media/dtmf.ts): the Call-Info offer of NOTIFY-based relay in the INVITE and
+ * the 200, the method both ends agreed on (in the caller's order of preference), the digits sent
+ * one by one after the answer, and each digit received printed as `DTMF <digit> <method>`.
+ *
+ * @remarks App layer (`app/cli`).
+ */
+import {
+  DEFAULT_NOTIFY_DURATION_MS, DTMF_METHODS, type DtmfMethod, agreeDtmf, dtmfRelayBody, isDtmfDigit, notifyCallInfo, parseDtmfRelay, parseNotifyCallInfo, parseTelephoneEvent,
+  telephoneEventBody,
+} from '../../media/index.js';
+import type { HeaderList, SipRequest } from '../../sip/index.js';
+import type { Call, IncomingCall, UserAgent } from '../../roles/user-agent/index.js';
+import { UsageError } from './usage-error.js';
+
+export function dtmfMethods(list: string | undefined): DtmfMethod[] {
+  if (list === undefined) return [];
+  const methods = list.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of methods) if (!DTMF_METHODS.includes(m as DtmfMethod)) throw new UsageError(`invalid --dtmf-relay "${m}": expected a list of ${DTMF_METHODS.join(', ')}`);
+  return methods as DtmfMethod[];
+}
+
+export function dtmfDigits(digits: string | undefined): string | undefined {
+  if (digits === undefined) return undefined;
+  if (digits.length === 0 || ![...digits].every(isDtmfDigit)) throw new UsageError(`invalid --dtmf "${digits}": expected digits 0-9, *, #, A-D`);
+  return digits.toUpperCase();
+}
+
+/** Call-Info offering NOTIFY-based relay, when `sip-notify` is among our methods. */
+export function dtmfOfferHeaders(ua: UserAgent, methods: readonly DtmfMethod[]): HeaderList {
+  return methods.includes('sip-notify') ? [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), DEFAULT_NOTIFY_DURATION_MS)]] : [];
+}
+
+/** Our Call-Info in the 200 when both ends offer NOTIFY-based relay (the handbook §10.4). */
+export function dtmfAnswerHeaders(ua: UserAgent, inv: IncomingCall, methods: readonly DtmfMethod[]): HeaderList {
+  const theirs = parseNotifyCallInfo(inv.request.headerValues('Call-Info'));
+  if (theirs === undefined || !methods.includes('sip-notify')) return [];
+  return [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), Math.min(theirs, DEFAULT_NOTIFY_DURATION_MS))]];
+}
+
+/** Sends `digits` by the method both ends agreed on; resolves with that method, or undefined when none. */
+export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string): Promise<DtmfMethod | undefined> {
+  const res = call.finalResponse;
+  const allow = (res?.header('Allow') ?? '').toUpperCase().split(/\s*,\s*/);
+  const agreed = agreeDtmf(methods, { notifyDuration: res ? parseNotifyCallInfo(res.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO') });
+  if (!agreed) return undefined;
+  for (const d of digits) {
+    const r = agreed.method === 'sip-notify'
+      ? await call.request('NOTIFY', { headers: [['Event', 'telephone-event'], ['Subscription-State', 'active']], body: telephoneEventBody(d, agreed.duration), contentType: 'audio/telephone-event' })
+      : await call.request('INFO', { body: dtmfRelayBody(d, agreed.duration), contentType: 'application/dtmf-relay' });
+    process.stdout.write(`DTMF sent ${d} ${agreed.method}: ${r.status} ${r.reason}\n`);
+  }
+  return agreed.method;
+}
+
+/** A DTMF digit in an in-dialog NOTIFY or INFO, and its method; undefined for anything else. */
+export function receivedDigit(req: SipRequest): { digit: string; method: DtmfMethod } | undefined {
+  if (req.method === 'NOTIFY' && /^\s*telephone-event\b/i.test(req.header('Event') ?? '')) {
+    const e = parseTelephoneEvent(req.body);
+    return e ? { digit: e.digit, method: 'sip-notify' } : undefined;
+  }
+  if (req.method === 'INFO' && req.contentType === 'application/dtmf-relay') {
+    const e = parseDtmfRelay(req.body.toString('utf8'));
+    return e ? { digit: e.digit, method: 'sip-info' } : undefined;
+  }
+  return undefined;
+}
