@@ -6,3 +6,7 @@ export {
   DEFAULT_NOTIFY_DURATION_MS, DTMF_METHODS, type DtmfMethod, agreeDtmf, dtmfRelayBody, isDtmfDigit, notifyCallInfo, parseDtmfRelay, parseNotifyCallInfo,
   parseTelephoneEvent, telephoneEventBody,
 } from './dtmf.js';
+export {
+  type G711, PAYLOAD_TYPE, type RtpPacket, RtpSession, type RtpSessionOptions, type RtpStats, type SampleSource, decodeG711, decodeRtp, encodeG711, encodeRtp, samples, silence, tone,
+} from './rtp.js';
+export { WavError, readWav, writeWav } from './wav.js';

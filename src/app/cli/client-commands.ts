@@ -11,6 +11,7 @@ import { syntheticCause } from '../../transaction/index.js';
 import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../transport/index.js';
 import { printTrace } from './trace.js';
 import { UsageError } from './usage-error.js';
+import { type MediaFlags, mediaWanted, playSamples, startMedia, stopMedia } from './media.js';
 import { dtmfAnswerHeaders, dtmfDigits, dtmfMethods, dtmfOfferHeaders, receivedDigit, sendDigits } from './dtmf.js';
 
 export interface CommonFlags {
@@ -115,12 +116,14 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string }): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string } & MediaFlags): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
   const digits = dtmfDigits(flags.dtmf);
+  const audio = playSamples(flags.play);
   const methods = dtmfMethods(flags.dtmfRelay ?? (digits !== undefined ? 'sip-notify,sip-info' : undefined));
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
+  let finishMedia: () => Promise<void> = async () => {};
   try {
     const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
     if (!call.established) {
@@ -129,6 +132,11 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
       return r.status === 408 ? 3 : 1;
     }
     process.stdout.write(`call established: ${call.dialog!.callId}\n`);
+    const print = (l: string) => process.stdout.write(`${l}\n`);
+    const rtp = mediaWanted(flags) ? await startMedia(call, audio, flags.record !== undefined, print) : undefined;
+    let mediaStopped: Promise<void> | undefined;
+    finishMedia = () => (mediaStopped ??= stopMedia(rtp, call, flags.record, print));
+    void call.ended.then(finishMedia);
     if (digits !== undefined) {
       const method = await sendDigits(call, methods, digits);
       if (method === undefined) process.stdout.write(`DTMF: no method in common (ours: ${methods.join(', ')}; rtp-nte needs RTP, not sent by this UA yet)\n`);
@@ -157,14 +165,16 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
     process.stdout.write(`call ended: BYE ${bye ? `${bye.status} ${bye.reason}` : 'not sent'}\n`);
     return bye && bye.status >= 200 && bye.status < 300 ? 0 : 1;
   } finally {
+    await finishMedia();
     await ua.stop();
   }
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string }): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string } & MediaFlags): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
   const methods = dtmfMethods(flags.dtmfRelay);
+  const audio = playSamples(flags.play);
   const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
   if (flags.dtmfRelay !== undefined) {
     // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
@@ -190,7 +200,10 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       answered++;
       inv.progress(180, undefined, { reliable: flags.rel100 });
       const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods) });
-      call.ended.then((reason) => {
+      const print = (l: string) => process.stdout.write(`${l}\n`);
+      const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print) : Promise.resolve(undefined);
+      call.ended.then(async (reason) => {
+        await stopMedia(await rtp, call, flags.record, print);
         ended++;
         process.stdout.write(`call ${ended} ended: ${reason}\n`);
         // A 200 to one of the last BYEs may have been lost: keep answering retransmissions until
