@@ -12,7 +12,7 @@ import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../tran
 import { printTrace } from './trace.js';
 import { UsageError } from './usage-error.js';
 import { type MediaFlags, mediaWanted, playSamples, startMedia, stopMedia } from './media.js';
-import { dtmfAnswerHeaders, dtmfDigits, dtmfMethods, dtmfOfferHeaders, receivedDigit, sendDigits } from './dtmf.js';
+import { dtmfAnswerHeaders, dtmfDigits, dtmfMethods, dtmfOfferHeaders, printDigits, sendDigits } from './dtmf.js';
 
 export interface CommonFlags {
   listen: string[];
@@ -123,6 +123,7 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
   const audio = playSamples(flags.play);
   const methods = dtmfMethods(flags.dtmfRelay ?? (digits !== undefined ? 'sip-notify,sip-info' : undefined));
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
+  if (flags.dtmfRelay !== undefined) printDigits(ua);
   let finishMedia: () => Promise<void> = async () => {};
   try {
     const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
@@ -171,19 +172,14 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string } & MediaFlags): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string; dtmf?: string } & MediaFlags): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
   const methods = dtmfMethods(flags.dtmfRelay);
   const audio = playSamples(flags.play);
   const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
-  if (flags.dtmfRelay !== undefined) {
-    // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
-    ua.on('request', (r) => {
-      const d = receivedDigit(r.request);
-      if (d) process.stdout.write(`DTMF ${d.digit} ${d.method}\n`);
-      r.respond(r.call || r.request.method === 'MESSAGE' ? 200 : 481);
-    });
-  }
+  // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
+  if (flags.dtmfRelay !== undefined) printDigits(ua);
+  const digits = dtmfDigits(flags.dtmf);
   for (const l of ua.transport.boundListeners) process.stdout.write(`listening on ${l.kind}:${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}\n`);
   let ended = 0;
   let answered = 0;
@@ -202,6 +198,8 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods) });
       const print = (l: string) => process.stdout.write(`${l}\n`);
       const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print) : Promise.resolve(undefined);
+      // `--dtmf`: the digits go once the caller's ACK confirmed the call (RFC 3261 §13.3.1.4).
+      if (digits !== undefined) call.session.once('confirmed', () => void sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits).catch(() => {}));
       call.ended.then(async (reason) => {
         await stopMedia(await rtp, call, flags.record, print);
         ended++;

@@ -39,11 +39,14 @@ export function dtmfAnswerHeaders(ua: UserAgent, inv: IncomingCall, methods: rea
   return [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), Math.min(theirs, DEFAULT_NOTIFY_DURATION_MS))]];
 }
 
-/** Sends `digits` by the method both ends agreed on; resolves with that method, or undefined when none. */
+/**
+ * Sends `digits` by the method both ends agreed on; resolves with that method, or undefined when
+ * none. What the peer offered is in its INVITE (we answered) or its 2xx (we called).
+ */
 export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string): Promise<DtmfMethod | undefined> {
-  const res = call.finalResponse;
-  const allow = (res?.header('Allow') ?? '').toUpperCase().split(/\s*,\s*/);
-  const agreed = agreeDtmf(methods, { notifyDuration: res ? parseNotifyCallInfo(res.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO') });
+  const peer = call.direction === 'outgoing' ? call.finalResponse : call.invite;
+  const allow = (peer?.header('Allow') ?? '').toUpperCase().split(/\s*,\s*/);
+  const agreed = agreeDtmf(methods, { notifyDuration: peer ? parseNotifyCallInfo(peer.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO') });
   if (!agreed) return undefined;
   for (const d of digits) {
     const r = agreed.method === 'sip-notify'
@@ -65,4 +68,13 @@ export function receivedDigit(req: SipRequest): { digit: string; method: DtmfMet
     return e ? { digit: e.digit, method: 'sip-info' } : undefined;
   }
   return undefined;
+}
+
+/** Prints each digit that arrives in a dialog of `ua` (`DTMF <digit> <method>`) and answers it 200. */
+export function printDigits(ua: UserAgent): void {
+  ua.on('request', (r) => {
+    const d = receivedDigit(r.request);
+    if (d) process.stdout.write(`DTMF ${d.digit} ${d.method}\n`);
+    r.respond(r.call || r.request.method === 'MESSAGE' ? 200 : 481);
+  });
 }

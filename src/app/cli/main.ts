@@ -28,6 +28,7 @@ commands:
        [--100rel]                     send the 180 reliably when the caller supports it
        [--session-timer S]            the session interval offered at most (RFC 4028; default 1800)
        [--dtmf-relay LIST]            offer sip-notify; print each digit received: DTMF <digit> <method>
+       [--dtmf DIGITS]                send DIGITS once the caller's ACK has come
        [--media] [--play FILE.wav] [--record FILE.wav]   RTP per call, counts printed when it ends
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
        --user U --password P          --contact registers that contact once and exits
@@ -124,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
       return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0), dtmf: v.dtmf, dtmfRelay: v['dtmf-relay'], media: v.media, play: v.play, record: v.record });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), dtmfRelay: v['dtmf-relay'], media: v.media, play: v.play, record: v.record });
+      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), dtmfRelay: v['dtmf-relay'], dtmf: v.dtmf, media: v.media, play: v.play, record: v.record });
     case 'register':
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':

@@ -56,3 +56,20 @@ for (const [scenario, method] of [['ua-dtmf-notify.xml', 'sip-notify'], ['ua-dtm
     }
   });
 }
+
+for (const relay of ['sip-notify,sip-info', 'sip-info'] as const) {
+  const method = relay.split(',')[0]!;
+  test(`the other way: answer --dtmf 42 --dtmf-relay ${relay} → call --dtmf-relay ${relay}: the callee's digits arrive by ${method} once the call is confirmed`, { timeout: 60_000 }, async () => {
+    const [port] = (await freePorts(1)) as [number];
+    const answer = await startAnswerUa(port, { args: ['--dtmf-relay', relay, '--dtmf', '42', '--max-calls', '1'] });
+    try {
+      const r = await runSwitchboard(['call', `sip:4000@127.0.0.1:${port}`, '--duration', '1', '--dtmf-relay', relay, '--listen', 'udp:127.0.0.1:0'], 30_000);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.deepEqual([...r.stdout.matchAll(/^DTMF (\S) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), [`4 ${method}`, `2 ${method}`], r.stdout);
+      await answer.waitExit(40_000);
+      assert.equal((answer.output().stdout.match(new RegExp(`^DTMF sent . ${method}: 200 OK$`, 'gm')) ?? []).length, 2, answer.output().stdout);
+    } finally {
+      await answer.stop();
+    }
+  });
+}
