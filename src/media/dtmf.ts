@@ -8,7 +8,7 @@
  *   4-byte body is laid out as an RFC 4733 §2.3 event with the duration field in milliseconds, as
  *   Cisco sends it;
  * - `sip-info` — INFO `application/dtmf-relay` with `Signal=` and `Duration=` lines.
- * (`rtp-nte`, RFC 4733 events in the RTP stream, needs the media path: not here.)
+ * (`rtp-nte`, RFC 4733 events in the RTP stream, is sent by media/rtp.ts.)
  *
  * @remarks Leaf (`media/`).
  */
@@ -73,11 +73,12 @@ export function parseNotifyCallInfo(values: readonly string[]): number | undefin
 
 /**
  * The method both ends agreed on, in our order of preference: `sip-notify` when the peer
- * advertised it (Duration: the lower of the two), `sip-info` when the peer allows INFO; `rtp-nte`
- * is never chosen here (it needs the media path).
+ * advertised it (Duration: the lower of the two), `sip-info` when the peer allows INFO, `rtp-nte`
+ * when both SDPs have telephone-event and RTP is flowing.
  */
-export function agreeDtmf(ours: readonly DtmfMethod[], peer: { notifyDuration?: number; allowsInfo: boolean }, ourDuration = DEFAULT_NOTIFY_DURATION_MS): { method: DtmfMethod; duration: number } | undefined {
+export function agreeDtmf(ours: readonly DtmfMethod[], peer: { notifyDuration?: number; allowsInfo: boolean; rtpNte?: boolean }, ourDuration = DEFAULT_NOTIFY_DURATION_MS): { method: DtmfMethod; duration: number } | undefined {
   for (const m of ours) {
+    if (m === 'rtp-nte' && peer.rtpNte) return { method: m, duration: 160 };
     if (m === 'sip-notify' && peer.notifyDuration !== undefined) return { method: m, duration: Math.min(ourDuration, peer.notifyDuration) };
     if (m === 'sip-info' && peer.allowsInfo) return { method: m, duration: 160 };
   }

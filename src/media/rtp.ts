@@ -118,6 +118,21 @@ export interface RtpSessionOptions {
   source?: SampleSource;
   /** Keep the received audio, decoded (for `--record`). */
   keep?: boolean;
+  /** The telephone-event payload type both SDPs agreed on (RFC 4733), for DTMF in the stream. */
+  telephoneEvent?: number;
+  /** A DTMF event received (RFC 4733; reported once, at its end). */
+  onEvent?: (digit: string) => void;
+}
+
+/** An RFC 4733 event being sent: one packet per ptime with the duration so far, then the end three times. */
+interface OutgoingEvent {
+  digit: string;
+  timestamp: number;
+  /** Total duration, timestamp units. */
+  total: number;
+  sent: number;
+  ends: number;
+  done: () => void;
 }
 
 export class RtpSession {
@@ -136,6 +151,9 @@ export class RtpSession {
   private from: string | undefined;
   private readonly kept: Int16Array[] = [];
   private readonly started = Date.now();
+  private readonly events: OutgoingEvent[] = [];
+  /** Timestamps of the events already reported (an end packet comes three times). */
+  private readonly seenEvents = new Set<number>();
 
   private constructor(private readonly opts: RtpSessionOptions, socket: dgram.Socket) {
     this.socket = socket;
@@ -158,8 +176,44 @@ export class RtpSession {
     return s;
   }
 
+  /**
+   * Sends `digit` as an RFC 4733 event in the stream (instead of audio while it lasts): marker on
+   * the first packet, the duration growing each ptime, the end packet three times (§2.5.1.4).
+   */
+  sendDigit(digit: string, durationMs = 160): Promise<void> {
+    if (this.opts.telephoneEvent === undefined) return Promise.reject(new RangeError('no telephone-event payload type was agreed'));
+    return new Promise((done) => {
+      this.events.push({ digit, timestamp: 0, total: Math.round((durationMs * CLOCK_RATE) / 1000), sent: 0, ends: 0, done });
+    });
+  }
+
+  /** The next packet of the event under way; false when there is none. */
+  private sendEventPacket(n: number): boolean {
+    const e = this.events[0];
+    if (!e) return false;
+    if (e.sent === 0) e.timestamp = this.ts;
+    e.sent = Math.min(e.total, e.sent + n);
+    const end = e.sent >= e.total;
+    if (end) e.ends++;
+    const body = Buffer.alloc(4);
+    body[0] = '0123456789*#ABCD'.indexOf(e.digit.toUpperCase());
+    body[1] = (end ? 0x80 : 0) | 10;
+    body.writeUInt16BE(Math.min(0xffff, e.sent), 2);
+    const pkt = encodeRtp({ payloadType: this.opts.telephoneEvent!, marker: e.sent === Math.min(e.total, n), sequence: this.seq, timestamp: e.timestamp, ssrc: this.ssrc, payload: body });
+    this.seq = (this.seq + 1) & 0xffff;
+    this.sentCount++;
+    this.socket.send(pkt, this.opts.remote.port, this.opts.remote.address);
+    if (e.ends >= 3) {
+      this.events.shift();
+      this.ts = (e.timestamp + e.total) >>> 0;
+      e.done();
+    }
+    return true;
+  }
+
   private sendFrame(): void {
     const n = (CLOCK_RATE * (this.opts.ptimeMs ?? 20)) / 1000;
+    if (this.sendEventPacket(n)) return;
     const payload = encodeG711(this.opts.codec, (this.opts.source ?? silence)(n));
     const pkt = encodeRtp({ payloadType: PAYLOAD_TYPE[this.opts.codec], marker: this.sentCount === 0, sequence: this.seq, timestamp: this.ts, ssrc: this.ssrc, payload });
     this.seq = (this.seq + 1) & 0xffff;
@@ -170,8 +224,11 @@ export class RtpSession {
 
   private receive(msg: Buffer, from: string): void {
     const p = decodeRtp(msg);
-    if (!p || p.payloadType !== PAYLOAD_TYPE[this.opts.codec]) return;
+    if (!p) return;
+    const event = p.payloadType === this.opts.telephoneEvent;
+    if (!event && p.payloadType !== PAYLOAD_TYPE[this.opts.codec]) return;
     this.from ??= from;
+    // Events and audio share the stream's sequence numbers (RFC 4733 §2.1): both count.
     this.received++;
     // RFC 3550 A.1: extended highest sequence number, for the expected count.
     if (this.baseSeq === undefined) {
@@ -184,6 +241,14 @@ export class RtpSession {
         this.maxSeq = p.sequence;
       }
     }
+    if (event) {
+      // RFC 4733 §2.5.2: one event per timestamp, taken at its end bit.
+      if (p.payload.length >= 4 && (p.payload[1]! & 0x80) !== 0 && p.payload[0]! <= 15 && !this.seenEvents.has(p.timestamp)) {
+        this.seenEvents.add(p.timestamp);
+        this.opts.onEvent?.('0123456789*#ABCD'[p.payload[0]!]!);
+      }
+      return;
+    }
     // RFC 3550 A.8: J += (|D| - J) / 16, in timestamp units.
     const arrival = ((Date.now() - this.started) * CLOCK_RATE) / 1000;
     const transit = arrival - p.timestamp;
@@ -194,6 +259,11 @@ export class RtpSession {
     }
     this.lastTransit = transit;
     if (this.opts.keep) this.kept.push(decodeG711(this.opts.codec, p.payload));
+  }
+
+  /** The telephone-event payload type in use (RFC 4733), if both ends have it. */
+  get telephoneEvent(): number | undefined {
+    return this.opts.telephoneEvent;
   }
 
   get stats(): RtpStats {

@@ -139,8 +139,8 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
     finishMedia = () => (mediaStopped ??= stopMedia(rtp, call, flags.record, print));
     void call.ended.then(finishMedia);
     if (digits !== undefined) {
-      const method = await sendDigits(call, methods, digits);
-      if (method === undefined) process.stdout.write(`DTMF: no method in common (ours: ${methods.join(', ')}; rtp-nte needs RTP, not sent by this UA yet)\n`);
+      const method = await sendDigits(call, methods, digits, rtp);
+      if (method === undefined) process.stdout.write(`DTMF: no method in common (ours: ${methods.join(', ')}; rtp-nte needs --media and telephone-event in both SDPs)\n`);
     }
     if (transferTo !== undefined) {
       // Blind transfer (RFC 3515): REFER the callee to the target, report the NOTIFYs' outcome.
@@ -199,7 +199,7 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       const print = (l: string) => process.stdout.write(`${l}\n`);
       const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print) : Promise.resolve(undefined);
       // `--dtmf`: the digits go once the caller's ACK confirmed the call (RFC 3261 §13.3.1.4).
-      if (digits !== undefined) call.session.once('confirmed', () => void sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits).catch(() => {}));
+      if (digits !== undefined) call.session.once('confirmed', () => void rtp.then((r) => sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits, r)).catch(() => {}));
       call.ended.then(async (reason) => {
         await stopMedia(await rtp, call, flags.record, print);
         ended++;

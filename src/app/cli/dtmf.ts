@@ -12,6 +12,7 @@ import {
 } from '../../media/index.js';
 import type { HeaderList, SipRequest } from '../../sip/index.js';
 import type { Call, IncomingCall, UserAgent } from '../../roles/user-agent/index.js';
+import type { RtpSession } from '../../media/index.js';
 import { UsageError } from './usage-error.js';
 
 export function dtmfMethods(list: string | undefined): DtmfMethod[] {
@@ -43,12 +44,17 @@ export function dtmfAnswerHeaders(ua: UserAgent, inv: IncomingCall, methods: rea
  * Sends `digits` by the method both ends agreed on; resolves with that method, or undefined when
  * none. What the peer offered is in its INVITE (we answered) or its 2xx (we called).
  */
-export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string): Promise<DtmfMethod | undefined> {
+export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string, rtp?: RtpSession): Promise<DtmfMethod | undefined> {
   const peer = call.direction === 'outgoing' ? call.finalResponse : call.invite;
   const allow = (peer?.header('Allow') ?? '').toUpperCase().split(/\s*,\s*/);
-  const agreed = agreeDtmf(methods, { notifyDuration: peer ? parseNotifyCallInfo(peer.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO') });
+  const agreed = agreeDtmf(methods, { notifyDuration: peer ? parseNotifyCallInfo(peer.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO'), rtpNte: rtp?.telephoneEvent !== undefined });
   if (!agreed) return undefined;
   for (const d of digits) {
+    if (agreed.method === 'rtp-nte') {
+      await rtp!.sendDigit(d, agreed.duration);
+      process.stdout.write(`DTMF sent ${d} rtp-nte\n`);
+      continue;
+    }
     const r = agreed.method === 'sip-notify'
       ? await call.request('NOTIFY', { headers: [['Event', 'telephone-event'], ['Subscription-State', 'active']], body: telephoneEventBody(d, agreed.duration), contentType: 'audio/telephone-event' })
       : await call.request('INFO', { body: dtmfRelayBody(d, agreed.duration), contentType: 'application/dtmf-relay' });

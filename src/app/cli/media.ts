@@ -41,6 +41,13 @@ function codecOf(answer: string): G711 | undefined {
   return undefined;
 }
 
+/** The telephone-event payload type of the answer (RFC 4733: both ends have it), if any. */
+function telephoneEventOf(answer: string): number | undefined {
+  const md = parseSdp(answer).mediaDescriptions.find((m) => m.media === 'audio' && m.port !== 0);
+  const r = md?.rtpmaps.find((x) => x.encodingName.toLowerCase() === 'telephone-event');
+  return r?.payloadType;
+}
+
 /** Starts RTP for an answered call; undefined (and a line saying why) when it cannot. */
 export async function startMedia(call: Call, audio: Int16Array | undefined, keep: boolean, print: (line: string) => void): Promise<RtpSession | undefined> {
   const local = call.localSdp;
@@ -54,7 +61,10 @@ export async function startMedia(call: Call, audio: Int16Array | undefined, keep
     return undefined;
   }
   try {
-    return await RtpSession.start({ local: { address: l.address, port: l.port }, remote: { address: r.address, port: r.port }, codec, ptimeMs: r.ptime ?? 20, source: audio ? samples(audio) : silence, keep });
+    return await RtpSession.start({
+      local: { address: l.address, port: l.port }, remote: { address: r.address, port: r.port }, codec, ptimeMs: r.ptime ?? 20, source: audio ? samples(audio) : silence, keep,
+      telephoneEvent: telephoneEventOf(answer!), onEvent: (d) => print(`DTMF ${d} rtp-nte`),
+    });
   } catch (e) {
     print(`RTP: not started: cannot bind ${l.address}:${l.port}: ${(e as Error).message}`);
     return undefined;

@@ -73,3 +73,21 @@ for (const relay of ['sip-notify,sip-info', 'sip-info'] as const) {
     }
   });
 }
+
+test('rtp-nte (RFC 4733 events in the RTP stream): call --media --dtmf 7#1 --dtmf-relay rtp-nte → answer --media --dtmf-relay rtp-nte: each digit once, in order; the events count as stream packets (no loss)', { timeout: 60_000 }, async () => {
+  const [port] = (await freePorts(1)) as [number];
+  const answer = await startAnswerUa(port, { args: ['--media', '--dtmf-relay', 'rtp-nte', '--max-calls', '1'] });
+  try {
+    const r = await runSwitchboard(['call', `sip:4000@127.0.0.1:${port}`, '--duration', '1', '--media', '--dtmf', '7#1', '--dtmf-relay', 'rtp-nte', '--listen', 'udp:127.0.0.1:0'], 30_000);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.deepEqual([...r.stdout.matchAll(/^DTMF sent (\S) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), ['7 rtp-nte', '# rtp-nte', '1 rtp-nte'], r.stdout);
+    await answer.waitExit(40_000);
+    const out = answer.output().stdout;
+    assert.deepEqual([...out.matchAll(/^DTMF (\S) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), ['7 rtp-nte', '# rtp-nte', '1 rtp-nte'], out);
+    assert.match(out, /^RTP PCMU: sent \d+ packets, received \d+ \(lost 0,/m, out);
+    const invite = answer.trace().find((m) => m.dir === 'Received' && isReq('INVITE')(m))!;
+    assert.match(invite.text, /a=rtpmap:\d+ telephone-event\/8000/, 'the offer has telephone-event');
+  } finally {
+    await answer.stop();
+  }
+});
