@@ -35,6 +35,7 @@ export {
 export {
   audioEndpoint,
   continuedOrigin,
+  reoriginate,
   createAnswer,
   rejectingAnswer,
   createOffer,

@@ -578,6 +578,23 @@ export function continuedOrigin(previousLocalSdp: string | Buffer | undefined): 
   }
 }
 
+/**
+ * `sdp` (a description another party made, relayed by a B2BUA) with the origin of our own
+ * previous description on this leg, its version incremented (RFC 3264 §8: one session keeps its
+ * o= username and session id); as it is when there is no previous one.
+ */
+export function reoriginate(sdp: string, previousLocalSdp: string | undefined): string {
+  if (previousLocalSdp === undefined) return sdp;
+  try {
+    const prev = parseSdp(previousLocalSdp).origin;
+    const sd = parseSdp(sdp);
+    sd.origin = { ...prev, sessionVersion: (BigInt(prev.sessionVersion) + 1n).toString() };
+    return serializeSdp(sd);
+  } catch {
+    return sdp;
+  }
+}
+
 /** Take a call off hold: re-offer our previous SDP as `direction` (default sendrecv), o= version + 1 (RFC 3264 §8). */
 export function resumeSdp(previousLocalSdp: string | Buffer, direction: MediaDirection = 'sendrecv'): string {
   return redirect(previousLocalSdp, direction);

@@ -20,7 +20,7 @@ import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
 import type { SipElement } from '../../tu/index.js';
 import { ClientInviteSession, type InviteSession, type ReOffer, type ServerInviteSession, type SessionTimerSettings, requires100rel } from '../../usage/index.js';
-import { type SessionDescription, parseSdp } from '../../sdp/index.js';
+import { type SessionDescription, parseSdp, reoriginate } from '../../sdp/index.js';
 import { placeLeg } from './b2bua-leg.js';
 import { type LegBRoute, calledUser } from './leg-b-route.js';
 import { StateError } from '../../util/errors.js';
@@ -153,8 +153,10 @@ export class B2buaCall {
     if (to.state === 'Early' && r.request.method === 'UPDATE') {
       if (to.dialog === undefined) return r.reject(488, 'No Early Dialog on the Other Leg');
     } else if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
-    void to.request(r.request.method, { body: r.offer, contentType: 'application/sdp' }).then(
-      (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? res.body.toString('utf8') : undefined) : r.reject(res.status)),
+    // Each leg keeps its own o= line (RFC 3264 §8): the relayed offer and answer get the origin
+    // of what we last sent on the leg they go to, its version incremented.
+    void to.request(r.request.method, { body: reoriginate(r.offer, to.sdp.localSdp), contentType: 'application/sdp' }).then(
+      (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? reoriginate(res.body.toString('utf8'), from.sdp.localSdp) : undefined) : r.reject(res.status)),
       () => r.reject(500),
     );
   }

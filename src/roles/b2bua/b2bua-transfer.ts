@@ -15,7 +15,7 @@
  * @remarks Role (`roles/b2bua`).
  */
 import { parseReplaces, splitUriHeaders } from '../../dialog/index.js';
-import { resumeSdp } from '../../sdp/index.js';
+import { reoriginate, resumeSdp } from '../../sdp/index.js';
 import { type HeaderList, type SipRequest, parseNameAddr } from '../../sip/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import type { SipElement } from '../../tu/index.js';
@@ -119,7 +119,7 @@ async function joinBlind(
     ctx.log(`${label}: the target answered ${res.status}${n.sdpFailure ? ` (${n.sdpFailure})` : ''}; the call stays as it was`);
     return done(n.sdpFailure ? 488 : res.status, n.sdpFailure ? 'Not Acceptable Here' : res.reason);
   }
-  const reoffer = await r.request('INVITE', { body: resumeSdp(n.sdp.remoteSdp ?? ''), contentType: 'application/sdp' });
+  const reoffer = await r.request('INVITE', { body: reoriginate(resumeSdp(n.sdp.remoteSdp ?? ''), r.sdp.localSdp), contentType: 'application/sdp' });
   if (reoffer.status < 200 || reoffer.status >= 300) {
     ctx.log(`${label}: the remaining leg refused the target's media (${reoffer.status}); the new leg is ended`);
     void n.bye('transfer-failed').catch(() => {});
@@ -141,13 +141,13 @@ async function joinAttended(
 ): Promise<void> {
   const zSdp = z.sdp.remoteSdp;
   if (zSdp === undefined) return done(488, 'Not Acceptable Here');
-  const toR = await r.request('INVITE', { body: resumeSdp(zSdp), contentType: 'application/sdp' });
+  const toR = await r.request('INVITE', { body: reoriginate(resumeSdp(zSdp), r.sdp.localSdp), contentType: 'application/sdp' });
   if (toR.status < 200 || toR.status >= 300) return done(toR.status, toR.reason);
-  const toZ = await z.request('INVITE', { body: resumeSdp(r.sdp.remoteSdp ?? ''), contentType: 'application/sdp' });
+  const toZ = await z.request('INVITE', { body: reoriginate(resumeSdp(r.sdp.remoteSdp ?? ''), z.sdp.localSdp), contentType: 'application/sdp' });
   if (toZ.status < 200 || toZ.status >= 300) {
     // R is put back on the transferor's media.
     const xSdp = x.sdp.remoteSdp;
-    if (xSdp !== undefined) void r.request('INVITE', { body: xSdp, contentType: 'application/sdp' }).catch(() => {});
+    if (xSdp !== undefined) void r.request('INVITE', { body: reoriginate(xSdp, r.sdp.localSdp), contentType: 'application/sdp' }).catch(() => {});
     return done(toZ.status, toZ.reason);
   }
   ctx.partners.delete(x);
