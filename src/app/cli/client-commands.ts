@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { UserAgent, type IncomingCall } from '../../roles/user-agent/index.js';
+import { UserAgent, type IncomingCall, grantedExpires } from '../../roles/user-agent/index.js';
 import { type SipResponse, parseUri, parseNameAddr } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
 import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../transport/index.js';
@@ -259,17 +259,4 @@ export async function registerCommand(args: string[], flags: CommonFlags & { reg
   } finally {
     await ua.stop();
   }
-}
-
-function grantedExpires(res: SipResponse, asked: number): number {
-  try {
-    for (const c of res.contact) {
-      const e = c.param('expires');
-      if (e) return Number(e);
-    }
-  } catch {
-    /* ignore malformed Contact in a response */
-  }
-  const h = res.header('Expires');
-  return h && /^\d+$/.test(h.trim()) ? Number(h) : asked;
 }

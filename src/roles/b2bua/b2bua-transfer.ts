@@ -14,12 +14,11 @@
  *
  * @remarks Role (`roles/b2bua`).
  */
-import { parseReplaces, splitUriHeaders } from '../../dialog/index.js';
 import { reoriginate, resumeSdp } from '../../sdp/index.js';
-import { type HeaderList, type SipRequest, parseNameAddr } from '../../sip/index.js';
+import type { HeaderList, SipRequest } from '../../sip/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import type { SipElement } from '../../tu/index.js';
-import { type ClientInviteSession, type InviteSession, ReferNotifier } from '../../usage/index.js';
+import { type ClientInviteSession, type InviteSession, ReferNotifier, readReferTo } from '../../usage/index.js';
 import type { B2buaCall, B2buaCallConfig, Partners } from './b2bua-call.js';
 import { placeLeg } from './b2bua-leg.js';
 
@@ -44,21 +43,13 @@ const userOf = (uri: string | undefined): string => /^<?sips?:([^@;>?]+)@/.exec(
 
 export function handleRefer(ctx: TransferContext, req: SipRequest, tx: ServerTransaction, x: InviteSession, call: B2buaCall): void {
   const uas = ctx.element.uas;
-  if (req.headerValues('Refer-To').length !== 1) return void uas.respond(tx, req, 400, { reason: 'One Refer-To Expected' });
-  let referTo: string;
-  try {
-    const to = parseNameAddr(req.header('Refer-To') ?? '', 'Refer-To');
-    if (to.uri.kind !== 'sip') return void uas.respond(tx, req, 416, { reason: 'Unsupported Refer-To' });
-    referTo = to.uriText;
-  } catch {
-    return void uas.respond(tx, req, 400, { reason: 'Bad Refer-To' });
-  }
+  const referTo = readReferTo(req);
+  if (!referTo.ok) return void uas.respond(tx, req, referTo.status, { reason: referTo.reason });
   const r = ctx.partners.get(x);
   if (!live(r) || !live(x)) return void uas.respond(tx, req, 491, { reason: 'No Bridged Call to Transfer', headers: [['Retry-After', '2']] });
-  const { uri, headers } = splitUriHeaders(referTo);
-  const replacesValue = headers.find(([n]) => n.toLowerCase() === 'replaces')?.[1];
-  const replaces = replacesValue !== undefined ? parseReplaces(replacesValue) : undefined;
-  if (replacesValue !== undefined && replaces === undefined) return void uas.respond(tx, req, 400, { reason: 'Bad Replaces in Refer-To' });
+  const { uri } = referTo;
+  const replacesValue = referTo.replaces?.value;
+  const replaces = referTo.replaces?.target;
   const y = replaces ? ctx.legOf(replaces.callId, replaces.toTag, replaces.fromTag) : undefined;
   const z = y ? ctx.partners.get(y.session) : undefined;
   if (y !== undefined && (!live(y.session) || !live(z) || y.session === x || z === r)) {

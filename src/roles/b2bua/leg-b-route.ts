@@ -11,8 +11,7 @@ import { DEFAULT_HUNT_ON, type DialPlan } from '../../dialplan/index.js';
 import type { SipRequest, SipResponse } from '../../sip/index.js';
 import { percentDecode } from '../../sip/index.js';
 import type { LocationStore } from '../../store/index.js';
-import { syntheticCause } from '../../transaction/index.js';
-import { routeByDialPlan, telephoneNumber } from '../proxy/index.js';
+import { huntCause, routeByDialPlan, telephoneNumber } from '../proxy/index.js';
 
 export interface LegBTarget {
   uri: string;
@@ -32,11 +31,6 @@ export interface LegBRouting {
   log(line: string): void;
 }
 
-const causeOf = (res: SipResponse): number | 'timeout' | 'transport' => {
-  const c = syntheticCause(res);
-  return c === 'timeout' ? 'timeout' : c === 'transport-error' ? 'transport' : res.status;
-};
-
 /** The called user of leg A: the Request-URI user (a `tel:` URI's number). */
 export function calledUser(req: SipRequest): string {
   const u = req.uri;
@@ -52,7 +46,7 @@ export async function routeLegB(r: LegBRouting, req: SipRequest): Promise<LegBRo
       if (bindings.length === 0) continue;
       const sorted = [...bindings].sort((a, b) => (b.q ?? 1) - (a.q ?? 1));
       const hunts = new Set(DEFAULT_HUNT_ON);
-      return { kind: 'targets', targets: sorted.map((b) => ({ uri: b.contact, next: (f) => hunts.has(causeOf(f)) })) };
+      return { kind: 'targets', targets: sorted.map((b) => ({ uri: b.contact, next: (f) => hunts.has(huntCause(f)) })) };
     }
     r.log(`b2bua: ${req.callId}: ${user} has no binding in the location service: 404 to leg A`);
     return { kind: 'respond', status: 404, reason: 'User Not Registered' };

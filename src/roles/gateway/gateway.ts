@@ -10,9 +10,9 @@
  * @remarks Role (`roles/gateway`).
  */
 import { type CauseMapping, type DialPlan, q850Reason, sipStatusForCause } from '../../dialplan/index.js';
-import { type SipResponse, percentDecode } from '../../sip/index.js';
+import { percentDecode } from '../../sip/index.js';
 import type { Clock } from '../../util/clock.js';
-import type { IncomingCall, UserAgent } from '../user-agent/index.js';
+import { type IncomingCall, type UserAgent, grantedExpires } from '../user-agent/index.js';
 
 export interface GatewayConfig {
   /** `sip-ua` / `registrar`: where the numbers register (none: no registration). */
@@ -132,18 +132,4 @@ export class Gateway {
       credentials: this.cfg.credentials ? { username: this.cfg.credentials.username, password: this.cfg.credentials.password } : undefined,
     }).catch(() => undefined)));
   }
-}
-
-/** The interval the registrar granted (the Contact's `expires`, else Expires, else what was asked). */
-function grantedExpires(res: SipResponse, asked: number): number {
-  try {
-    for (const c of res.contact) {
-      const e = c.param('expires');
-      if (e && /^\d+$/.test(e)) return Number(e);
-    }
-  } catch {
-    /* a malformed Contact in a 200: use Expires */
-  }
-  const h = res.header('Expires');
-  return h && /^\d+$/.test(h.trim()) ? Number(h) : asked;
 }

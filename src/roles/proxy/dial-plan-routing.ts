@@ -85,7 +85,7 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
         const peer = peerOf.get(target);
         if (peer === undefined) return false;
         plan.used(peer);
-        const cause = failure === 'no-answer' ? 'timeout' : causeOf(failure);
+        const cause = failure === 'no-answer' ? 'timeout' : huntCause(failure);
         const go = plan.huntsOn(peer, cause);
         const lastPeer = groupOf.get(target) === groups.length - 1;
         const why = !go ? (peer.huntstop ? 'huntstop: the hunt ends' : 'not a cause to hunt on: the hunt ends') : lastPeer ? 'no dial-peer left' : 'next dial-peer';
@@ -96,7 +96,8 @@ export async function routeByDialPlan(r: DialPlanRouting, number: string, callin
   };
 }
 
-function causeOf(res: SipResponse): number | 'timeout' | 'transport' {
+/** The hunt cause of a failure: its status, or `timeout` / `transport` for the layer's synthetic ones. */
+export function huntCause(res: SipResponse): number | 'timeout' | 'transport' {
   const c = syntheticCause(res);
   return c === 'timeout' ? 'timeout' : c === 'transport-error' ? 'transport' : res.status;
 }

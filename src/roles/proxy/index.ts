@@ -3,5 +3,5 @@
  * @packageDocumentation
  */
 export { ProxyRoutingPolicy, type ProxyPolicyConfig, type ProxyPolicyDeps } from './proxy-policy.js';
-export { type DialPlanRouting, dialPlanFromPrefixRoutes, routeByDialPlan, telephoneNumber } from './dial-plan-routing.js';
+export { type DialPlanRouting, dialPlanFromPrefixRoutes, huntCause, routeByDialPlan, telephoneNumber } from './dial-plan-routing.js';
 export { type RoutingContext } from './proxy-policy.js';

@@ -5,3 +5,4 @@
 export { UserAgent, type UserAgentOptions, type RequestOptions, type InviteOptions, type IncomingRequest, type Credentials } from './user-agent.js';
 export { Call, type CallState } from './call.js';
 export { IncomingCall } from './incoming-call.js';
+export { grantedExpires } from './registration.js';

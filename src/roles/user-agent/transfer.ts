@@ -4,11 +4,11 @@
  *
  * @remarks Role (`roles/user-agent`). The transferor's side is {@link Call.transfer}.
  */
-import { parseReplaces, splitUriHeaders } from '../../dialog/index.js';
-import { type HeaderList, type SipRequest, parseNameAddr } from '../../sip/index.js';
+import { parseReplaces } from '../../dialog/index.js';
+import type { HeaderList, SipRequest } from '../../sip/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import type { SipElement } from '../../tu/index.js';
-import { ReferNotifier } from '../../usage/index.js';
+import { ReferNotifier, readReferTo } from '../../usage/index.js';
 import type { Call } from './call.js';
 import type { InviteOptions } from './user-agent.js';
 
@@ -30,26 +30,15 @@ export interface TransfereeContext {
  */
 export function acceptRefer(ctx: TransfereeContext, req: SipRequest, tx: ServerTransaction, call: Call): void {
   const uas = ctx.element.uas;
-  // RFC 3515 §2.4.1: exactly one Refer-To.
-  if (req.headerValues('Refer-To').length !== 1) return void uas.respond(tx, req, 400, { reason: 'One Refer-To Expected' });
-  let target: string;
-  try {
-    const to = parseNameAddr(req.header('Refer-To') ?? '', 'Refer-To');
-    if (to.uri.kind !== 'sip') return void uas.respond(tx, req, 416, { reason: 'Unsupported Refer-To' });
-    target = to.uriText;
-  } catch {
-    return void uas.respond(tx, req, 400, { reason: 'Bad Refer-To' });
-  }
-  const split = splitUriHeaders(target);
-  const carried: HeaderList = split.headers.filter(([n]) => REFER_TO_HEADERS.has(n.toLowerCase()));
-  const replaces = carried.find(([n]) => n.toLowerCase() === 'replaces');
-  if (replaces !== undefined && parseReplaces(replaces[1]) === undefined) return void uas.respond(tx, req, 400, { reason: 'Bad Replaces in Refer-To' });
+  const referTo = readReferTo(req);
+  if (!referTo.ok) return void uas.respond(tx, req, referTo.status, { reason: referTo.reason });
+  const carried: HeaderList = referTo.headers.filter(([n]) => REFER_TO_HEADERS.has(n.toLowerCase()));
   uas.respond(tx, req, 202);
   const notifier = new ReferNotifier(call.session);
   void notifier.notify(100, 'Trying');
   const referredBy = req.header('Referred-By');
   void ctx
-    .invite(split.uri, {
+    .invite(referTo.uri, {
       headers: [...(referredBy ? ([['Referred-By', referredBy]] as HeaderList) : []), ...carried],
       onProvisional: (res) => {
         if (res.status > 100) void notifier.notify(res.status, res.reason);

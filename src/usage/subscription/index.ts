@@ -3,4 +3,4 @@
  * and the other event packages come with the presence server.
  * @packageDocumentation
  */
-export { ReferNotifier, isReferNotify, sendRefer, sipfrag, sipfragStatus, type ReferOutcome } from './refer.js';
+export { ReferNotifier, type ReferTo, isReferNotify, readReferTo, sendRefer, sipfrag, sipfragStatus, type ReferOutcome } from './refer.js';

@@ -7,7 +7,8 @@
  *
  * @remarks Usage layer (`usage/subscription`).
  */
-import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
+import { type ReplacesTarget, parseReplaces, splitUriHeaders } from '../../dialog/index.js';
+import { type HeaderList, type SipRequest, type SipResponse, parseNameAddr } from '../../sip/index.js';
 import type { InviteSession } from '../invite/index.js';
 
 /** `SIP/2.0 200 OK` → 200 (RFC 3420: the status line of a sipfrag). */
@@ -88,4 +89,31 @@ export class ReferNotifier {
       .request('NOTIFY', { headers: [['Event', 'refer'], ['Subscription-State', state]], body: sipfrag(status, reason), contentType: 'message/sipfrag' })
       .catch(() => undefined);
   }
+}
+
+/** A REFER's Refer-To, read (RFC 3515 §2.4.1), or the response that refuses it. */
+export type ReferTo =
+  | { ok: true; uri: string; headers: Array<[string, string]>; replaces: { value: string; target: ReplacesTarget } | undefined }
+  | { ok: false; status: number; reason: string };
+
+/**
+ * The Refer-To of a REFER: exactly one (else 400), a SIP URI (else 416) whose header fields
+ * (`?Replaces=…`, RFC 3891 §5) are split off; a Replaces that does not parse is a 400.
+ */
+export function readReferTo(req: SipRequest): ReferTo {
+  if (req.headerValues('Refer-To').length !== 1) return { ok: false, status: 400, reason: 'One Refer-To Expected' };
+  let text: string;
+  try {
+    const to = parseNameAddr(req.header('Refer-To') ?? '', 'Refer-To');
+    if (to.uri.kind !== 'sip') return { ok: false, status: 416, reason: 'Unsupported Refer-To' };
+    text = to.uriText;
+  } catch {
+    return { ok: false, status: 400, reason: 'Bad Refer-To' };
+  }
+  const { uri, headers } = splitUriHeaders(text);
+  const value = headers.find(([n]) => n.toLowerCase() === 'replaces')?.[1];
+  if (value === undefined) return { ok: true, uri, headers, replaces: undefined };
+  const target = parseReplaces(value);
+  if (target === undefined) return { ok: false, status: 400, reason: 'Bad Replaces in Refer-To' };
+  return { ok: true, uri, headers, replaces: { value, target } };
 }
