@@ -4,6 +4,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { SipRequest } from '../sip/index.js';
 import { InviteClientTransaction } from './invite-client-transaction.js';
 import { syntheticCause } from './synthetic-response.js';
+import { timerConfig } from './timer-table.js';
 import { RecordingClientUser, harness, request, response } from './transaction-fixtures.js';
 import { TRANSACTION_STATE_CHANNEL, type TransactionStateMessage } from './transaction-diagnostics.js';
 
@@ -39,6 +40,21 @@ describe('ICT (RFC 3261 §17.1.1, RFC 6026 §7.2)', () => {
       }
       assert.deepEqual(times, [500, 1500, 3500, 7500, 15500, 31500]);
       assert.equal(net.count(isInvite), 7);
+    });
+
+    it('times out after `retry invite N` retransmissions when Timer A fires once more (IOS sip-ua retry)', () => {
+      const h = harness(false, timerConfig({ retries: { INVITE: 2 } }));
+      const tu = new RecordingClientUser();
+      const tx = new InviteClientTransaction('ict-r', request(), h.ports, tu);
+      tx.start();
+      h.clock.advance(1500); // retransmissions at 500 and 1500 ms
+      assert.equal(h.net.count(isInvite), 3);
+      assert.equal(tx.state, 'Calling');
+      h.clock.advance(2000); // A fires at 3500 ms: no third retransmission, a 408 instead
+      assert.equal(h.net.count(isInvite), 3);
+      assert.equal(tx.state, 'Terminated');
+      assert.deepEqual(tu.events, ['timeout', 'response 408', 'terminated']);
+      assert.equal(syntheticCause(tu.responses[0]!), 'timeout');
     });
 
     it('MUST inform the TU with a synthetic 408 when Timer B fires at 64·T1 and terminate (RFC 3261 §17.1.1.2, §8.1.3.1)', () => {

@@ -91,6 +91,8 @@ export class InviteClientTransaction extends TransactionBase<IctState, IctTimer,
   /** The ACK sent for the non-2xx final response, resent for each retransmission of it. */
   private ack: SipRequest | undefined;
   private started = false;
+  /** Retransmissions so far (IOS `retry invite`, timers.retryLimit). */
+  private retransmits = 0;
 
   constructor(
     id: string,
@@ -181,6 +183,12 @@ export class InviteClientTransaction extends TransactionBase<IctState, IctTimer,
   private onTimer(timer: IctTimer): void {
     switch (timer) {
       case 'A':
+        // IOS `retry invite N`: after N retransmissions the next firing of A ends the attempt.
+        if (this.retransmits >= (timers.retryLimit(this.ports.config, 'INVITE') ?? Infinity)) {
+          this.timeout();
+          return;
+        }
+        this.retransmits++;
         // RFC 3261 §17.1.1.2: retransmit, reset A to twice its value (no cap for INVITE).
         this.intervalA = timers.nextInterval(this.intervalA, timers.A_CAP);
         this.arm('A', this.intervalA);

@@ -4,6 +4,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { TRANSACTION_RETRANSMIT_CHANNEL, type TransactionRetransmitMessage } from './transaction-diagnostics.js';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
 import { syntheticCause } from './synthetic-response.js';
+import { timerConfig } from './timer-table.js';
 import { RecordingClientUser, harness, request, response } from './transaction-fixtures.js';
 
 function setup(reliable = false, method = 'OPTIONS') {
@@ -35,6 +36,19 @@ describe('NICT (RFC 3261 §17.1.2.2)', () => {
       const { tx, net } = setup();
       assert.equal(tx.state, 'Trying');
       assert.deepEqual(net.lines(), ['OPTIONS sip:bob@example.com']);
+    });
+
+    it('times out after `retry bye N` retransmissions of a BYE, other methods unaffected (IOS sip-ua retry)', () => {
+      const config = timerConfig({ retries: { BYE: 1 } });
+      for (const [method, expected] of [['BYE', [0, 500]], ['OPTIONS', [0, 500, 1500]]] as const) {
+        const h = harness(false, config);
+        const tu = new RecordingClientUser();
+        const tx = new NonInviteClientTransaction('nict-r', request({ method, branch: 'z9hG4bKnictr' }), h.ports, tu);
+        tx.start();
+        assert.deepEqual(transmissionTimes(h.clock, h.net, 1500), expected, method);
+        assert.equal(tx.state, method === 'BYE' ? 'Terminated' : 'Trying', method);
+        if (method === 'BYE') assert.equal(syntheticCause(tu.responses[0]!), 'timeout');
+      }
     });
 
     it('MUST retransmit at T1, 2·T1, 4·T1 … capped at T2 (RFC 3261 §17.1.2.2)', () => {

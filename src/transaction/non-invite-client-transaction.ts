@@ -83,6 +83,8 @@ export class NonInviteClientTransaction extends TransactionBase<NictState, NictT
   readonly machine = 'NICT' as const;
   /** Current Timer E interval (RFC 3261 §17.1.2.2). */
   private intervalE: number;
+  /** Retransmissions so far (IOS `retry`, timers.retryLimit). */
+  private retransmits = 0;
   private started = false;
 
   constructor(
@@ -152,6 +154,14 @@ export class NonInviteClientTransaction extends TransactionBase<NictState, NictT
   private onTimer(timer: NictTimer): void {
     switch (timer) {
       case 'E':
+        // IOS `retry bye N`, `retry register N` …: after N retransmissions the next firing of E ends it.
+        if (this.retransmits >= (timers.retryLimit(this.ports.config, this.request.method) ?? Infinity)) {
+          this.transition('Terminated');
+          this.user.onTimeout?.(this);
+          this.user.onResponse(synthesizeResponse(this.request, 'timeout'), this);
+          return;
+        }
+        this.retransmits++;
         // RFC 3261 §17.1.2.2: in Trying the interval doubles up to T2; in Proceeding it is T2.
         this.intervalE =
           this.state === 'Proceeding' ? this.ports.config.T2 : timers.nextInterval(this.intervalE, this.ports.config.T2);

@@ -31,6 +31,13 @@ export interface TimerConfig {
   readonly T4: number;
   /** The IST sends `100 Trying` when the TU has not answered within this time (default 200 ms). */
   readonly timer100TryingMs: number;
+  /**
+   * Most retransmissions of a client transaction's request, by method (IOS `sip-ua` `retry invite
+   * N`, `retry bye N` …): when its timer fires once more after the last one, the transaction times
+   * out at once (a 408 to the TU) instead of waiting for Timer B/F. A method not listed is bounded by
+   * Timer B/F alone (RFC 3261 §17.1).
+   */
+  readonly retries?: Readonly<Record<string, number>>;
 }
 
 /** RFC 3261 defaults. */
@@ -46,14 +53,25 @@ export const DEFAULT_TIMER_CONFIG: TimerConfig = Object.freeze({
  * @throws RangeError when a value is not a positive finite number or T2 < T1 (misuse).
  */
 export function timerConfig(partial: Partial<TimerConfig> = {}): TimerConfig {
-  const cfg: TimerConfig = { ...DEFAULT_TIMER_CONFIG, ...partial };
+  const retries: Record<string, number> = {};
+  for (const [m, n] of Object.entries(partial.retries ?? {})) {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`Timer config retries.${m} must be a whole number >= 0, got ${String(n)}`);
+    retries[m.toUpperCase()] = n; // methods are case-sensitive tokens, but IOS writes `retry invite`
+  }
+  const cfg: TimerConfig = { ...DEFAULT_TIMER_CONFIG, ...partial, retries: Object.freeze(retries) };
   for (const [k, v] of Object.entries(cfg)) {
+    if (k === 'retries') continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
       throw new RangeError(`Timer config ${k} must be a positive number of milliseconds, got ${String(v)}`);
     }
   }
   if (cfg.T2 < cfg.T1) throw new RangeError('Timer config T2 must not be smaller than T1');
   return Object.freeze(cfg);
+}
+
+/** The retransmission limit of a request method (IOS `retry`), undefined when only Timer B/F bounds it. */
+export function retryLimit(cfg: TimerConfig, method: string): number | undefined {
+  return cfg.retries?.[method];
 }
 
 /** Minimum of Timer D on unreliable transports: "at least 32 seconds" (RFC 3261 §17.1.1.2). */

@@ -55,6 +55,8 @@ export interface SipElementOptions {
   timers?: Partial<TimerConfig>;
   /** `User-Agent` / `Server` header value. */
   product?: string;
+  /** Max-Forwards of the requests the element's TUs originate (default 70, RFC 3261 §8.1.1.6). */
+  maxForwards?: number;
   /**
    * Most server transactions alive at once (default: no limit); a new request beyond it is
    * answered statelessly with `503 Service Unavailable` and `Retry-After: 5`.
@@ -111,7 +113,7 @@ export class SipElement {
         return d ? t.isReliableFor(msg as SipRequest, d) : false;
       },
     });
-    this.uac = new UacCore(this.transactions, t, opts.resolver ?? new Resolver());
+    this.uac = new UacCore(this.transactions, t, opts.resolver ?? new Resolver(), opts.maxForwards);
     this.uas = new UasCore(t, opts.product ?? 'Switchboard/0.1');
     this.router = new MethodRouter(opts.routes);
     this.users = opts.users(this);

@@ -42,6 +42,8 @@ export class UacCore {
     private readonly transactions: TransactionLayer,
     private readonly transport: TransportLayer,
     readonly resolver: Resolver,
+    /** The Max-Forwards of the requests this element originates (RFC 3261 §8.1.1.6: 70; IOS `sip-ua` `max-forwards`). */
+    readonly maxForwards = 70,
   ) {}
 
   /** Resolves a URI to destinations (RFC 3263), honouring `transport=` and our listeners. */

@@ -12,7 +12,7 @@ import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../tran
 import { printTrace } from './trace.js';
 import { UsageError } from './usage-error.js';
 import { type MediaFlags, mediaWanted, playSamples, startMedia, stopMedia } from './media.js';
-import { dtmfAnswerHeaders, dtmfDigits, dtmfMethods, dtmfOfferHeaders, printDigits, sendDigits } from './dtmf.js';
+import { dtmfAnswerHeaders, dtmfDigits, dtmfMaxDuration, dtmfMethods, dtmfOfferHeaders, printDigits, sendDigits } from './dtmf.js';
 
 export interface CommonFlags {
   listen: string[];
@@ -116,17 +116,18 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string } & MediaFlags): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string; dtmfMaxDuration?: string } & MediaFlags): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
   const digits = dtmfDigits(flags.dtmf);
   const audio = playSamples(flags.play);
   const methods = dtmfMethods(flags.dtmfRelay ?? (digits !== undefined ? 'sip-notify,sip-info' : undefined));
+  const maxDuration = dtmfMaxDuration(flags.dtmfMaxDuration);
   const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
   if (flags.dtmfRelay !== undefined) printDigits(ua);
   let finishMedia: () => Promise<void> = async () => {};
   try {
-    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods, maxDuration), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
     if (!call.established) {
       const r = call.finalResponse!;
       process.stdout.write(`call failed: ${r.status} ${r.reason}\n`);
@@ -139,7 +140,7 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
     finishMedia = () => (mediaStopped ??= stopMedia(rtp, call, flags.record, print));
     void call.ended.then(finishMedia);
     if (digits !== undefined) {
-      const method = await sendDigits(call, methods, digits, rtp);
+      const method = await sendDigits(call, methods, digits, rtp, maxDuration);
       if (method === undefined) process.stdout.write(`DTMF: no method in common (ours: ${methods.join(', ')}; rtp-nte needs --media and telephone-event in both SDPs)\n`);
     }
     if (transferTo !== undefined) {
@@ -172,9 +173,10 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
 }
 
 /** `switchboard answer --listen …`: answers every INVITE with 180 + 200 and an SDP answer. */
-export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string; dtmf?: string } & MediaFlags): Promise<number> {
+export async function answerCommand(flags: CommonFlags & { maxCalls?: number; rel100?: boolean; sessionTimer?: number; dtmfRelay?: string; dtmf?: string; dtmfMaxDuration?: string } & MediaFlags): Promise<number> {
   if (flags.listen.length === 0) throw new UsageError('answer needs at least one --listen, e.g. --listen udp:127.0.0.1:5060');
   const methods = dtmfMethods(flags.dtmfRelay);
+  const maxDuration = dtmfMaxDuration(flags.dtmfMaxDuration);
   const audio = playSamples(flags.play);
   const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
   // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
@@ -195,11 +197,11 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       }
       answered++;
       inv.progress(180, undefined, { reliable: flags.rel100 });
-      const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods) });
+      const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods, maxDuration) });
       const print = (l: string) => process.stdout.write(`${l}\n`);
       const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print) : Promise.resolve(undefined);
       // `--dtmf`: the digits go once the caller's ACK confirmed the call (RFC 3261 §13.3.1.4).
-      if (digits !== undefined) call.session.once('confirmed', () => void rtp.then((r) => sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits, r)).catch(() => {}));
+      if (digits !== undefined) call.session.once('confirmed', () => void rtp.then((r) => sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits, r, maxDuration)).catch(() => {}));
       call.ended.then(async (reason) => {
         await stopMedia(await rtp, call, flags.record, print);
         ended++;

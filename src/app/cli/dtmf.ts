@@ -22,6 +22,13 @@ export function dtmfMethods(list: string | undefined): DtmfMethod[] {
   return methods as DtmfMethod[];
 }
 
+/** `--dtmf-max-duration MS` (IOS `sip-ua` `notify telephone-event max-duration`, 500–3000 ms). */
+export function dtmfMaxDuration(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_NOTIFY_DURATION_MS;
+  if (!/^\d+$/.test(v) || Number(v) < 500 || Number(v) > 3000) throw new UsageError(`invalid --dtmf-max-duration "${v}": expected milliseconds from 500 to 3000`);
+  return Number(v);
+}
+
 export function dtmfDigits(digits: string | undefined): string | undefined {
   if (digits === undefined) return undefined;
   if (digits.length === 0 || ![...digits].every(isDtmfDigit)) throw new UsageError(`invalid --dtmf "${digits}": expected digits 0-9, *, #, A-D`);
@@ -29,25 +36,25 @@ export function dtmfDigits(digits: string | undefined): string | undefined {
 }
 
 /** Call-Info offering NOTIFY-based relay, when `sip-notify` is among our methods. */
-export function dtmfOfferHeaders(ua: UserAgent, methods: readonly DtmfMethod[]): HeaderList {
-  return methods.includes('sip-notify') ? [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), DEFAULT_NOTIFY_DURATION_MS)]] : [];
+export function dtmfOfferHeaders(ua: UserAgent, methods: readonly DtmfMethod[], maxDuration = DEFAULT_NOTIFY_DURATION_MS): HeaderList {
+  return methods.includes('sip-notify') ? [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), maxDuration)]] : [];
 }
 
 /** Our Call-Info in the 200 when both ends offer NOTIFY-based relay (the handbook §10.4). */
-export function dtmfAnswerHeaders(ua: UserAgent, inv: IncomingCall, methods: readonly DtmfMethod[]): HeaderList {
+export function dtmfAnswerHeaders(ua: UserAgent, inv: IncomingCall, methods: readonly DtmfMethod[], maxDuration = DEFAULT_NOTIFY_DURATION_MS): HeaderList {
   const theirs = parseNotifyCallInfo(inv.request.headerValues('Call-Info'));
   if (theirs === undefined || !methods.includes('sip-notify')) return [];
-  return [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), Math.min(theirs, DEFAULT_NOTIFY_DURATION_MS))]];
+  return [['Call-Info', notifyCallInfo(ua.element.uac.contactUri('udp'), Math.min(theirs, maxDuration))]];
 }
 
 /**
  * Sends `digits` by the method both ends agreed on; resolves with that method, or undefined when
  * none. What the peer offered is in its INVITE (we answered) or its 2xx (we called).
  */
-export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string, rtp?: RtpSession): Promise<DtmfMethod | undefined> {
+export async function sendDigits(call: Call, methods: readonly DtmfMethod[], digits: string, rtp?: RtpSession, maxDuration = DEFAULT_NOTIFY_DURATION_MS): Promise<DtmfMethod | undefined> {
   const peer = call.direction === 'outgoing' ? call.finalResponse : call.invite;
   const allow = (peer?.header('Allow') ?? '').toUpperCase().split(/\s*,\s*/);
-  const agreed = agreeDtmf(methods, { notifyDuration: peer ? parseNotifyCallInfo(peer.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO'), rtpNte: rtp?.telephoneEvent !== undefined });
+  const agreed = agreeDtmf(methods, { notifyDuration: peer ? parseNotifyCallInfo(peer.headerValues('Call-Info')) : undefined, allowsInfo: allow.includes('INFO'), rtpNte: rtp?.telephoneEvent !== undefined }, maxDuration);
   if (!agreed) return undefined;
   for (const d of digits) {
     if (agreed.method === 'rtp-nte') {

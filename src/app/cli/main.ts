@@ -22,6 +22,7 @@ commands:
        [--hold-after S]               put the call on hold S seconds after it is answered
        [--dtmf DIGITS]                send DIGITS after the answer (DTMF relay, docs/gateway.md)
        [--dtmf-relay LIST]            methods in order of preference: sip-notify,sip-info (default)
+       [--dtmf-max-duration MS]       the Duration offered for NOTIFY relay, 500-3000 (default 2000)
        [--media] [--play FILE.wav] [--record FILE.wav]   RTP (G.711): silence or the file; counts printed at the end
   answer --listen udp:HOST:PORT       answer every INVITE (180, 200 + SDP) and OPTIONS
        [--listen tcp:...] [--max-calls N]
@@ -29,6 +30,7 @@ commands:
        [--session-timer S]            the session interval offered at most (RFC 4028; default 1800)
        [--dtmf-relay LIST]            offer sip-notify; print each digit received: DTMF <digit> <method>
        [--dtmf DIGITS]                send DIGITS once the caller's ACK has come
+       [--dtmf-max-duration MS]       the Duration offered for NOTIFY relay, 500-3000 (default 2000)
        [--media] [--play FILE.wav] [--record FILE.wav]   RTP per call, counts printed when it ends
   register <aor> --registrar <uri>    register; stays running and refreshes, or with
        --user U --password P          --contact registers that contact once and exits
@@ -80,6 +82,7 @@ const OPTIONS = {
   'dial-plan': { type: 'string' },
   dtmf: { type: 'string' },
   'dtmf-relay': { type: 'string' },
+  'dtmf-max-duration': { type: 'string' },
   media: { type: 'boolean' },
   play: { type: 'string' },
   record: { type: 'string' },
@@ -122,10 +125,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'options':
       return optionsCommand(parsed.positionals, { ...common, proxy: v.proxy });
     case 'call':
-      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0), dtmf: v.dtmf, dtmfRelay: v['dtmf-relay'], media: v.media, play: v.play, record: v.record });
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0), dtmf: v.dtmf, dtmfRelay: v['dtmf-relay'], dtmfMaxDuration: v['dtmf-max-duration'], media: v.media, play: v.play, record: v.record });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), dtmfRelay: v['dtmf-relay'], dtmf: v.dtmf, media: v.media, play: v.play, record: v.record });
+      return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), dtmfRelay: v['dtmf-relay'], dtmfMaxDuration: v['dtmf-max-duration'], dtmf: v.dtmf, media: v.media, play: v.play, record: v.record });
     case 'register':
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':

@@ -62,6 +62,12 @@ export const TimersSchema = z.strictObject({
   T1: z.number().int().min(1).default(500),
   T2: z.number().int().min(1).default(4000),
   T4: z.number().int().min(1).default(5000),
+  /**
+   * IOS `sip-ua` `retry METHOD N`: most retransmissions of a request over UDP, by method (e.g.
+   * `{invite: 6, bye: 10}`); after them the request times out (408) instead of waiting for
+   * Timer B/F. Unlisted methods: Timer B/F alone (RFC 3261 §17.1).
+   */
+  retries: z.record(z.string().regex(/^[A-Za-z]+$/, { message: 'expected a method name, e.g. invite' }), z.number().int().min(0).max(10)).optional(),
 });
 
 export const TransportSchema = z.strictObject({

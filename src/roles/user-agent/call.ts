@@ -109,9 +109,12 @@ export class Call extends EventEmitter {
     return this.state === 'established';
   }
 
-  /** Ends an established call with BYE (RFC 3261 §15.1.1); cancels one still ringing. */
-  bye(reason = 'local-bye'): Promise<SipResponse | undefined> {
-    return this.session.bye(reason);
+  /**
+   * Ends an established call with BYE (RFC 3261 §15.1.1), `headers` added to it (e.g. `Reason`,
+   * RFC 3326); cancels one still ringing.
+   */
+  bye(reason = 'local-bye', headers?: HeaderList): Promise<SipResponse | undefined> {
+    return this.session.bye(reason, headers);
   }
 
   /** CANCEL an outgoing call that has not been answered (RFC 3261 §9.1). */

@@ -55,6 +55,8 @@ export interface UserAgentOptions {
   mediaPort?: number;
   /** User-Agent / Server header value. */
   product?: string;
+  /** Max-Forwards of every request we originate (default 70, RFC 3261 §8.1.1.6; IOS `sip-ua` `max-forwards`). */
+  maxForwards?: number;
   /** Every message sent and received. */
   onTrace?: (ev: TraceEvent) => void;
   /** Outbound proxy (RFC 3261 §8.1.2): out-of-dialog requests go there, with a pre-loaded Route. */
@@ -153,6 +155,7 @@ export class UserAgent extends EventEmitter {
       clock: opts.clock,
       timers: opts.timers,
       product: opts.product,
+      maxForwards: opts.maxForwards,
       maxServerTransactions: opts.maxServerTransactions,
       users: () => ({ ua: user }),
       routes: [{ tu: 'ua' }],
@@ -270,7 +273,7 @@ export class UserAgent extends EventEmitter {
     const build = (t: Target, auth: HeaderList, attempt: number): SipRequest => {
       const headers: HeaderList = [
         ['Via', uac.via(t.kind)],
-        ['Max-Forwards', '70'],
+        ['Max-Forwards', String(uac.maxForwards)],
         ['From', `${this.fromValue(opts.from)};tag=${fromTag}`],
         ['To', `<${opts.to ?? uriText}>`],
         ['Call-ID', callId],

@@ -107,7 +107,7 @@ export class ClientInviteSession extends InviteSession {
       if (!t) return;
       const headers: HeaderList = [['RAck', `${rseq} ${invite.cseq.seq} INVITE`]];
       if (body !== undefined) headers.push(['Content-Type', 'application/sdp']);
-      const prack = dialog.createRequest('PRACK', { via: this.element.uac.via(t.kind), headers, body });
+      const prack = dialog.createRequest('PRACK', { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards, headers, body });
       await this.element.uac.send([t], () => prack);
       if (this.sdpFailure !== undefined) void this.cancel();
     })().catch(() => {});
@@ -203,7 +203,7 @@ export class ClientInviteSession extends InviteSession {
       await this.sendAck(dialog, cseq, undefined, false);
       const t = (await this.targets(dialog))[0];
       if (!t) return;
-      const bye = dialog.createRequest('BYE', { via: this.element.uac.via(t.kind) });
+      const bye = dialog.createRequest('BYE', { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards });
       await this.element.uac.send([t], () => bye);
       dialog.transition('Terminated');
     })().catch(() => {});

@@ -153,7 +153,7 @@ export class InviteSession extends EventEmitter {
   protected async sendAck(dialog: Dialog, cseq: number, body?: string, remember = true): Promise<void> {
     const t = (await this.targets(dialog))[0];
     if (!t) return;
-    const ack = dialog.createRequest('ACK', { via: this.element.uac.via(t.kind), cseq, body, headers: body ? [['Content-Type', 'application/sdp']] : [] });
+    const ack = dialog.createRequest('ACK', { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards, cseq, body, headers: body ? [['Content-Type', 'application/sdp']] : [] });
     if (remember) {
       this.lastAck = { ack, target: t };
       // A 2xx is retransmitted for 64·T1 at most (§13.3.1.4): after that the ACK is not needed again.
@@ -205,7 +205,7 @@ export class InviteSession extends EventEmitter {
     let sent;
     try {
       sent = await this.element.uac.send(targets, (t) => {
-        const req = dialog.createRequest(method, { via: this.element.uac.via(t.kind), headers, body: opts.body });
+        const req = dialog.createRequest(method, { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards, headers, body: opts.body });
         if (offering) {
           // A failover attempt (§8.1.3.1, RFC 3263) is a new transaction: the offer moves to it.
           const open = this.sdp.openOffer;
@@ -235,14 +235,17 @@ export class InviteSession extends EventEmitter {
     return response;
   }
 
-  /** Ends a session with BYE (§15.1.1). Resolves with the BYE's final response. */
-  async bye(reason = 'local-bye'): Promise<SipResponse | undefined> {
+  /**
+   * Ends a session with BYE (§15.1.1), with `headers` such as a `Reason` (RFC 3326). Resolves
+   * with the BYE's final response.
+   */
+  async bye(reason = 'local-bye', headers?: HeaderList): Promise<SipResponse | undefined> {
     if (this.st === 'Calling' || this.st === 'Early') return void (await this.hangUpEarly());
     if (this.st !== 'Confirmed' && this.st !== 'WaitingForAck') return undefined;
     this.move('Terminating');
     this.endReason = reason;
     try {
-      return await this.sendInDialog('BYE', {});
+      return await this.sendInDialog('BYE', { headers });
     } finally {
       // The dialog ends with the BYE's final response, whatever it is (§15.1.1); until then
       // the peer's requests still find it.

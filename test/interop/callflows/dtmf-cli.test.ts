@@ -39,6 +39,26 @@ for (const [relay, method] of [['sip-notify,sip-info', 'sip-notify'], ['sip-info
   });
 }
 
+test('notify telephone-event max-duration: call --dtmf-max-duration 1500 → answer --dtmf-max-duration 800: the INVITE offers 1500, the 200 answers the lower 800, the digit goes by NOTIFY', { timeout: 60_000 }, async () => {
+  const [port] = (await freePorts(1)) as [number];
+  const answer = await startAnswerUa(port, { args: ['--dtmf-relay', 'sip-notify', '--dtmf-max-duration', '800'] });
+  try {
+    const r = await runSwitchboard(['call', `sip:4000@127.0.0.1:${port}`, '--duration', '0', '--dtmf', '3', '--dtmf-relay', 'sip-notify', '--dtmf-max-duration', '1500', '--listen', 'udp:127.0.0.1:0'], 30_000);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /^DTMF sent 3 sip-notify: 200 OK$/m);
+    await new Promise((res) => setTimeout(res, 300));
+    const trace = answer.trace();
+    const duration = (m: (typeof trace)[number] | undefined) => m?.headers.flatMap(([n, v]) => (n === 'Call-Info' ? [/Duration=(\d+)/.exec(v)?.[1]] : []))[0];
+    assert.equal(duration(trace.find((m) => m.dir === 'Received' && isReq('INVITE')(m))), '1500');
+    assert.equal(duration(trace.find((m) => m.dir === 'Sent' && isRes(200, 'INVITE')(m))), '800');
+    const bad = await runSwitchboard(['call', `sip:4000@127.0.0.1:${port}`, '--dtmf', '3', '--dtmf-max-duration', '100'], 10_000);
+    assert.equal(bad.code, 2, describeRun(bad));
+    assert.match(bad.stderr, /invalid --dtmf-max-duration "100": expected milliseconds from 500 to 3000/);
+  } finally {
+    await answer.stop();
+  }
+});
+
 for (const [scenario, method] of [['ua-dtmf-notify.xml', 'sip-notify'], ['ua-dtmf-info.xml', 'sip-info']] as const) {
   test(`call --dtmf 5 against a SIPp UAS that ${method === 'sip-notify' ? 'offers NOTIFY relay (Duration=1000)' : 'allows INFO only'}: the digit goes by ${method}, as the scenario checks`, { timeout: 60_000 }, async () => {
     const [port] = (await freePorts(1)) as [number];
