@@ -37,6 +37,8 @@ export interface RunningServer {
    * Resolves with a line saying what is in force.
    */
   reloadDialPlan(): string;
+  /** The gateway (`roles: [gateway]`): its outbound calls, `gateway.call(number)`. */
+  readonly gateway?: Gateway;
 }
 
 export interface StartOptions {
@@ -48,6 +50,8 @@ export interface StartOptions {
   nonceSecret?: string;
   /** Routing blocks of the embedding program: request, branch, reply, failure (see {@link ProxyHooks}). */
   proxyHooks?: ProxyHooks;
+  /** The gateway registers its numbers (default true; `switchboard gateway call` does not). */
+  register?: boolean;
 }
 
 /**
@@ -224,14 +228,17 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
   const ua = await UserAgent.start({
     listen: config.listen,
     timers: config.timers,
+    maxForwards: config.gateway.maxForwards,
     onTrace: opts.onTrace,
     maxServerTransactions: config.maxServerTransactions,
     transport: { udpMtu: config.transport.udpMtu, udpToTcpSwitch: config.transport.udpToTcpSwitch, maxMessageSize: config.transport.maxMessageSize, advertisedHost: config.transport.advertisedHost ?? config.domains[0] },
   });
   const g = config.gateway;
   const gateway = new Gateway(ua, {
-    registrar: g.registrar, numbers: g.numbers, domain: g.domain, credentials: g.authentication, expires: g.expires, earlyMedia: g.earlyMedia,
+    registrar: g.registrar, register: opts.register ?? true, numbers: g.numbers, domain: g.domain, credentials: g.authentication, expires: g.expires, earlyMedia: g.earlyMedia,
     causes: { pstnCause: g.pstnCause, sipStatus: g.sipStatus },
+    redirection: g.redirection, remotePartyId: g.remotePartyId, assertedId: g.assertedId, inviteExpires: g.inviteExpires,
+    notifyMaxDuration: g.notifyMaxDuration, keepalive: g.keepalive,
   }, () => plan, log);
   // Registration goes on in the background: a registrar that is down must not hold up the start.
   void gateway.start();
@@ -241,8 +248,10 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
     element: ua.element,
     stores,
     config,
+    gateway,
     reloadDialPlan() {
       plan = openDialPlan(config, log);
+      gateway.dialPlanReloaded();
       return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
     },
     async stop() {

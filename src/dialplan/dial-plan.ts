@@ -40,6 +40,13 @@ export interface DialPeer {
   translationProfile?: { incoming?: string; outgoing?: string };
   incomingCalledNumber?: string;
   answerAddress?: string;
+  /**
+   * `voice-class sip options-keepalive [up-interval S] [down-interval S] [retry N]`: the gateway
+   * pings the session target with OPTIONS every `upInterval` s (IOS default 60); after `retry`
+   * (default 5) unanswered pings the peer is busied out — skipped by the hunt — and pinged every
+   * `downInterval` s (default 30) until it answers again.
+   */
+  optionsKeepalive?: { upInterval?: number; downInterval?: number; retry?: number };
 }
 
 /** The translation profile of `voice translation-profile NAME`: a rule table per number. */

@@ -208,6 +208,17 @@ function peerCommand(peer: DialPeer, line: string, report: (why: string) => void
     peer.transportSwitch = true;
     return;
   }
+  if ((m = /^voice-class\s+sip\s+options-keepalive((?:\s+(?:up-interval|down-interval|retry)\s+\d+)*)$/i.exec(line))) {
+    const k: NonNullable<DialPeer['optionsKeepalive']> = {};
+    for (const [, name, v] of m[1]!.matchAll(/(up-interval|down-interval|retry)\s+(\d+)/gi)) {
+      const n = Number(v);
+      const key = name!.toLowerCase() === 'up-interval' ? 'upInterval' : name!.toLowerCase() === 'down-interval' ? 'downInterval' : 'retry';
+      if (key === 'retry' ? n < 1 || n > 10 : n < 5 || n > 1200) return report(`options-keepalive ${name} ${v}: out of range (${key === 'retry' ? '1-10' : '5-1200 s'})`);
+      k[key] = n;
+    }
+    peer.optionsKeepalive = k;
+    return;
+  }
   if ((m = /^codec\s+(\S+)(?:\s+.*)?$/i.exec(line))) {
     const c = CODECS[m[1]!.toLowerCase()];
     if (!c) return report(`codec ${m[1]}: not one Switchboard knows (g711ulaw, g711alaw, g729r8, g722-64 …)`);

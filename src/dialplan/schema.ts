@@ -57,6 +57,11 @@ const dialPeer = z.strictObject({
   translationProfile: z.strictObject({ incoming: z.string().optional(), outgoing: z.string().optional() }).optional(),
   incomingCalledNumber: z.string().optional(),
   answerAddress: z.string().optional(),
+  optionsKeepalive: z.strictObject({
+    upInterval: z.number().int().min(5).max(1200).optional(),
+    downInterval: z.number().int().min(5).max(1200).optional(),
+    retry: z.number().int().min(1).max(10).optional(),
+  }).optional(),
 });
 
 export const DialPlanSchema = z.strictObject({

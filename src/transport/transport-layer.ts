@@ -310,6 +310,34 @@ export class TransportLayer {
   }
 
   /**
+   * A keep-alive of the double-CRLF kind (RFC 5626 §3.5.1, §4.4.1) to `dest`: over UDP one datagram
+   * from the listener our requests leave from (it refreshes the NAT binding those requests made),
+   * over TCP/TLS/WS the same bytes on the connection to `dest` (opened when there is none).
+   * Not traced: it is not a SIP message.
+   */
+  sendKeepAlive(dest: Destination, onError?: (err: TransportError) => void): void {
+    const bytes = Buffer.from('\r\n\r\n');
+    const fail = (e: Error) => onError?.(new TransportError('SIP_ERR_TRANSPORT', `keep-alive to ${hostPort(dest.address, dest.port)} failed: ${e.message}`));
+    if (dest.kind === 'udp') {
+      const u = this.udpFor(dest.address, true);
+      if (!u) return fail(new Error('no UDP listener'));
+      u.send(bytes, dest.address, dest.port, fail);
+      return;
+    }
+    const key = `${dest.kind}:${hostPort(dest.address, dest.port)}`;
+    const f = this.flowsByRemote.get(key);
+    if (f && !f.closed) {
+      try {
+        f.send(bytes);
+      } catch (e) {
+        fail(e as Error);
+      }
+      return;
+    }
+    this.sendOnFlow(undefined, dest.kind, dest.address, dest.port, dest.hostname, bytes, fail);
+  }
+
+  /**
    * Sends a response per RFC 3261 §18.2.2: on the connection the request came on (reliable),
    * else to `received` and the `rport` / sent-by port / 5060 (RFC 3581 §4).
    */
@@ -475,6 +503,8 @@ export class TransportLayer {
   }
 
   private receiveMessage(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
+    // A datagram of CRLFs only is a client's NAT keep-alive (RFC 5626 §3.5.1 style), not a message.
+    if (flow === undefined && bytes.length <= 8 && isOnlyCrlf(bytes)) return;
     let msg: SipRequest | SipResponse | undefined;
     let parseError: SipParseError | undefined;
     try {
@@ -620,3 +650,8 @@ function withTopViaTransport(req: SipRequest, token: string, sentBy: { host: str
 }
 
 export { isReliable, responseTarget, statelessToTag };
+
+function isOnlyCrlf(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x0d && b !== 0x0a) return false;
+  return bytes.length > 0;
+}

@@ -135,7 +135,7 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
     }
     process.stdout.write(`call established: ${call.dialog!.callId}\n`);
     const print = (l: string) => process.stdout.write(`${l}\n`);
-    const rtp = mediaWanted(flags) ? await startMedia(call, audio, flags.record !== undefined, print) : undefined;
+    const rtp = mediaWanted(flags) ? await startMedia(call, audio, flags.record !== undefined, print, methods.includes('rtp-nte')) : undefined;
     let mediaStopped: Promise<void> | undefined;
     finishMedia = () => (mediaStopped ??= stopMedia(rtp, call, flags.record, print));
     void call.ended.then(finishMedia);
@@ -199,7 +199,7 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       inv.progress(180, undefined, { reliable: flags.rel100 });
       const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods, maxDuration) });
       const print = (l: string) => process.stdout.write(`${l}\n`);
-      const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print) : Promise.resolve(undefined);
+      const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print, methods.includes('rtp-nte')) : Promise.resolve(undefined);
       // `--dtmf`: the digits go once the caller's ACK confirmed the call (RFC 3261 §13.3.1.4).
       if (digits !== undefined) call.session.once('confirmed', () => void rtp.then((r) => sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits, r, maxDuration)).catch(() => {}));
       call.ended.then(async (reason) => {

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { dialplanCommand } from './dialplan-commands.js';
+import { gatewayCommand } from './gateway-commands.js';
 import { UsageError } from './usage-error.js';
 import { ConfigError, cdrCommand, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
@@ -39,6 +40,9 @@ commands:
        [--dial-plan FILE]             route telephone numbers by this dial plan (YAML or IOS; SIGHUP reloads)
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
+  gateway call NUMBER --config FILE   a call from the gateway's telephone side: out by its outbound dial-peers
+       [--calling N] [--duration S]   (hunting, translation, sip-ua settings), held S s, then BYE with Reason
+       [--dtmf DIGITS] [--media]      digits by the dial-peer's dtmf-relay; RTP as for call
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
   cdr list [--json] [--limit N]       the B2BUA's call detail records, newest first (default 100)
@@ -83,6 +87,7 @@ const OPTIONS = {
   dtmf: { type: 'string' },
   'dtmf-relay': { type: 'string' },
   'dtmf-max-duration': { type: 'string' },
+  calling: { type: 'string' },
   media: { type: 'boolean' },
   play: { type: 'string' },
   record: { type: 'string' },
@@ -140,10 +145,12 @@ export async function main(argv: string[]): Promise<number> {
       return cdrCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false, limit: intFlag(v.limit, '--limit', 100, 1)! });
     case 'dialplan':
       return dialplanCommand(parsed.positionals, { dialPlan: v['dial-plan'], json: v.json ?? false });
+    case 'gateway':
+      return gatewayCommand(parsed.positionals, { ...serverFlags(v, common), dialPlan: v['dial-plan'], calling: v.calling, duration: intFlag(v.duration, '--duration', 5)!, dtmf: v.dtmf, media: v.media, play: v.play, record: v.record });
     case 'user':
       return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, location, cdr, dialplan, user)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, gateway, location, cdr, dialplan, user)`);
   }
 }
 

@@ -48,8 +48,12 @@ function telephoneEventOf(answer: string): number | undefined {
   return r?.payloadType;
 }
 
-/** Starts RTP for an answered call; undefined (and a line saying why) when it cannot. */
-export async function startMedia(call: Call, audio: Int16Array | undefined, keep: boolean, print: (line: string) => void): Promise<RtpSession | undefined> {
+/**
+ * Starts RTP for an answered call; undefined (and a line saying why) when it cannot. RFC 4733
+ * events received are printed (`DTMF <digit> rtp-nte`) when `printEvents` (rtp-nte is in the
+ * `--dtmf-relay` list).
+ */
+export async function startMedia(call: Call, audio: Int16Array | undefined, keep: boolean, print: (line: string) => void, printEvents = false): Promise<RtpSession | undefined> {
   const local = call.localSdp;
   const remote = call.remoteSdp;
   const answer = call.direction === 'outgoing' ? remote : local;
@@ -63,7 +67,7 @@ export async function startMedia(call: Call, audio: Int16Array | undefined, keep
   try {
     return await RtpSession.start({
       local: { address: l.address, port: l.port }, remote: { address: r.address, port: r.port }, codec, ptimeMs: r.ptime ?? 20, source: audio ? samples(audio) : silence, keep,
-      telephoneEvent: telephoneEventOf(answer!), onEvent: (d) => print(`DTMF ${d} rtp-nte`),
+      telephoneEvent: telephoneEventOf(answer!), onEvent: printEvents ? (d) => print(`DTMF ${d} rtp-nte`) : undefined,
     });
   } catch (e) {
     print(`RTP: not started: cannot bind ${l.address}:${l.port}: ${(e as Error).message}`);

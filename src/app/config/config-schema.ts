@@ -156,6 +156,23 @@ export const GatewaySchema = z.strictObject({
   pstnCause: z.record(z.string().regex(/^\d{1,3}$/), z.number().int().min(400).max(699)).default({}),
   /** `set sip-status STATUS pstn-cause CAUSE` (SIP → cause) over RFC 3398's table. */
   sipStatus: z.record(z.string().regex(/^[4-6]\d\d$/), z.number().int().min(1).max(127)).default({}),
+  /** `redirection` (default on; `no redirection`: false): the gateway's own calls follow a 3xx to its Contacts. */
+  redirection: z.boolean().default(true),
+  /** `remote-party-id`: outbound INVITEs carry the calling number in a Remote-Party-ID. */
+  remotePartyId: z.boolean().default(false),
+  /** `asserted-id pai|ppi` (RFC 3325): outbound INVITEs carry the calling number in P-Asserted-Identity or P-Preferred-Identity. */
+  assertedId: z.enum(['pai', 'ppi']).optional(),
+  /** `timers expires` (IOS: ms, default 180000): the Expires of an outbound INVITE, seconds; 0: none. */
+  inviteExpires: z.number().int().min(0).max(86_400).default(180),
+  /** `max-forwards N`: the Max-Forwards of every request the gateway originates. */
+  maxForwards: z.number().int().min(1).max(255).default(70),
+  /** `notify telephone-event max-duration`: the Duration offered for NOTIFY-based DTMF relay, ms. */
+  notifyMaxDuration: z.number().int().min(500).max(3000).default(2000),
+  /** NAT keep-alive towards the registrar: OPTIONS or a double CRLF every `interval` s (0: off). */
+  keepalive: z.strictObject({
+    interval: z.number().int().min(0).max(3600).default(0),
+    method: z.enum(['options', 'crlf']).default('options'),
+  }).default({ interval: 0, method: 'options' }),
 });
 
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */

@@ -5,18 +5,24 @@
  * refreshed before they expire, removed when it stops), and answers the calls its inbound
  * dial-peers take (`incoming called-number`, docs/dialplan.md) — with early media (183 with the
  * answer) unless `disable-early-media` — refusing the others with the status of Q.850 cause 1
- * (unallocated number → 404) and a `Reason: Q.850;cause=1` (RFC 3326, RFC 3398).
+ * (unallocated number → 404) and a `Reason: Q.850;cause=1` (RFC 3326, RFC 3398). Calls from the
+ * telephone network go out by the outbound dial-peers ({@link OutboundCalls}), which it keeps
+ * alive with OPTIONS where they ask for it; the calls it ends carry the Q.850 cause in a Reason.
  *
  * @remarks Role (`roles/gateway`).
  */
-import { type CauseMapping, type DialPlan, q850Reason, sipStatusForCause } from '../../dialplan/index.js';
-import { percentDecode } from '../../sip/index.js';
+import { type CauseMapping, type DialPlan, NORMAL_CLEARING, q850Reason, sipStatusForCause } from '../../dialplan/index.js';
+import { type SipResponse, percentDecode } from '../../sip/index.js';
 import type { Clock } from '../../util/clock.js';
-import { type IncomingCall, type UserAgent, grantedExpires } from '../user-agent/index.js';
+import { type Call, type IncomingCall, type UserAgent, grantedExpires } from '../user-agent/index.js';
+import { DialPeerKeepalive, RegistrarKeepalive } from './keepalive.js';
+import { type OutboundCall, OutboundCalls } from './outbound.js';
 
 export interface GatewayConfig {
   /** `sip-ua` / `registrar`: where the numbers register (none: no registration). */
   registrar?: string;
+  /** Register the numbers (default true; false: the registrar serves `session target registrar` only). */
+  register?: boolean;
   /** The E.164 numbers (or extensions) registered, each as `sip:NUMBER@domain`. */
   numbers: readonly string[];
   /** The AOR domain (default: the registrar's host). */
@@ -29,11 +35,26 @@ export interface GatewayConfig {
   earlyMedia: boolean;
   /** `set pstn-cause` / `set sip-status` over the RFC 3398 tables. */
   causes: CauseMapping;
+  /** `redirection`: follow a 3xx on the gateway's own calls. */
+  redirection?: boolean;
+  /** `remote-party-id`: the calling number in a Remote-Party-ID. */
+  remotePartyId?: boolean;
+  /** `asserted-id pai|ppi` (RFC 3325). */
+  assertedId?: 'pai' | 'ppi';
+  /** `timers expires`: the Expires of an outbound INVITE, s (0: none). */
+  inviteExpires?: number;
+  /** `notify telephone-event max-duration`, ms. */
+  notifyMaxDuration?: number;
+  /** NAT keep-alive towards the registrar: OPTIONS or a double CRLF every `interval` s (0: off). */
+  keepalive?: { interval: number; method: 'options' | 'crlf' };
 }
 
 export class Gateway {
   private readonly timers = new Map<string, ReturnType<Clock['setTimer']>>();
   private stopped = false;
+  private readonly peerKeepalive: DialPeerKeepalive;
+  private readonly registrarKeepalive: RegistrarKeepalive | undefined;
+  private readonly outbound: OutboundCalls;
 
   constructor(
     private readonly ua: UserAgent,
@@ -42,17 +63,52 @@ export class Gateway {
     private readonly log: (line: string) => void,
   ) {
     ua.on('invite', (inv) => this.answer(inv));
+    this.peerKeepalive = new DialPeerKeepalive(ua, log);
+    this.registrarKeepalive = cfg.registrar && cfg.keepalive && cfg.keepalive.interval > 0 ? new RegistrarKeepalive(ua, cfg.registrar, cfg.keepalive, log) : undefined;
+    this.outbound = new OutboundCalls(ua, {
+      domain: this.domain(),
+      redirection: cfg.redirection ?? true,
+      remotePartyId: cfg.remotePartyId ?? false,
+      assertedId: cfg.assertedId,
+      inviteExpires: cfg.inviteExpires ?? 0,
+      notifyMaxDuration: cfg.notifyMaxDuration ?? 2000,
+      registrar: cfg.registrar,
+      causes: cfg.causes,
+    }, dialPlan, (peer) => this.peerKeepalive.busiedOut(peer), log);
+  }
+
+  /**
+   * A call from the telephone network to `called` (from `calling`): out by the outbound
+   * dial-peers in hunt order. Resolves once it is answered or every peer tried has failed.
+   */
+  call(called: string, calling?: string): Promise<OutboundCall> {
+    return this.outbound.place(called, calling);
+  }
+
+  /** The telephone side hangs up: BYE with `Reason: Q.850;cause=N` (RFC 3326; 16, normal clearing). */
+  hangUp(call: Call, cause = NORMAL_CLEARING): Promise<SipResponse | undefined> {
+    return call.bye('local-bye', [['Reason', q850Reason(cause)]]);
+  }
+
+  /** The dial plan was reloaded: its options-keepalives start again. */
+  dialPlanReloaded(): void {
+    this.peerKeepalive.start(this.dialPlan());
+  }
+
+  private domain(): string {
+    return this.cfg.domain ?? /^sips?:(?:[^@]*@)?([^;:>]+|\[[^\]]+\])/.exec(this.cfg.registrar ?? '')?.[1] ?? this.ua.transport.sentBy('udp').host;
   }
 
   /** The AOR of a number: `sip:NUMBER@domain`. */
   aorOf(number: string): string {
-    const domain = this.cfg.domain ?? /^sips?:(?:[^@]*@)?([^;:>]+|\[[^\]]+\])/.exec(this.cfg.registrar ?? '')?.[1] ?? 'localhost';
-    return `sip:${number}@${domain}`;
+    return `sip:${number}@${this.cfg.domain ?? /^sips?:(?:[^@]*@)?([^;:>]+|\[[^\]]+\])/.exec(this.cfg.registrar ?? '')?.[1] ?? 'localhost'}`;
   }
 
   /** Registers every number (call flow 3 step 1); resolves once each has its first answer. */
   async start(): Promise<void> {
-    if (!this.cfg.registrar) return;
+    this.peerKeepalive.start(this.dialPlan());
+    this.registrarKeepalive?.start();
+    if (!this.cfg.registrar || this.cfg.register === false) return;
     await Promise.all(this.cfg.numbers.map((n) => this.register(n)));
   }
 
@@ -124,9 +180,11 @@ export class Gateway {
   /** Stops refreshing and removes the registrations (Expires: 0). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.peerKeepalive.stop();
+    this.registrarKeepalive?.stop();
     for (const t of this.timers.values()) this.ua.element.clock.clearTimer(t);
     this.timers.clear();
-    if (!this.cfg.registrar) return;
+    if (!this.cfg.registrar || this.cfg.register === false) return;
     await Promise.all(this.cfg.numbers.map((n) => this.ua.register(this.cfg.registrar!, {
       aor: this.aorOf(n), contact: this.contactFor(n), expires: 0,
       credentials: this.cfg.credentials ? { username: this.cfg.credentials.username, password: this.cfg.credentials.password } : undefined,

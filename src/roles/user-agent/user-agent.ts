@@ -372,6 +372,14 @@ export class UserAgent extends EventEmitter {
   }
 
   /**
+   * An SDP offer with our media address and port, limited to `codecs` (names as in SDP, in order
+   * of preference; e.g. a dial-peer's `codec`); default: every codec we have.
+   */
+  offer(codecs?: readonly string[]): string {
+    return codecs && codecs.length > 0 ? createOffer({ address: this.mediaAddress(), port: this.mediaPort, codecs: [...codecs] }) : this.sessionEnv.offer();
+  }
+
+  /**
    * The answer this UA gives to `offer` (its codecs, media address and port; RFC 3264 §6), e.g. to
    * send the same description in a 183 and in the 200. Throws when nothing in it is acceptable.
    */
