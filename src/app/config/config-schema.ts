@@ -132,6 +132,12 @@ export const B2buaSchema = z.strictObject({
    * `pass` — relayed to the other leg, whose UA does the transfer.
    */
   refer: z.enum(['handle', 'pass']).default('handle'),
+  /**
+   * DTMF in NOTIFY (Cisco telephone-event) or INFO (application/dtmf-relay): `convert` — sent on
+   * the other leg by the method that leg agreed on (both legs are offered NOTIFY-based relay);
+   * `pass` — relayed as it came. RFC 4733 events stay in the media, end to end.
+   */
+  dtmf: z.enum(['convert', 'pass']).default('convert'),
   /** The codecs that may cross the B2BUA (names as in SDP: PCMU, PCMA, G729, telephone-event …); empty: any both ends have. */
   codecs: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'expected a codec name, e.g. PCMU' })).default([]),
   /** A leg B failure status → the status leg A gets, e.g. {"503": 480}; unlisted: the same. */

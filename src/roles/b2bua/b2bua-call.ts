@@ -22,6 +22,7 @@ import type { SipElement } from '../../tu/index.js';
 import { ClientInviteSession, type InviteSession, type ReOffer, type ServerInviteSession, type SessionTimerSettings, requires100rel } from '../../usage/index.js';
 import { type SessionDescription, parseSdp, reoriginate } from '../../sdp/index.js';
 import { placeLeg } from './b2bua-leg.js';
+import { type LegDtmf, farEndDtmf, notifyOfferHeader } from './b2bua-dtmf.js';
 import { type LegBRoute, calledUser } from './leg-b-route.js';
 import { StateError } from '../../util/errors.js';
 import { bridged, mediaOf, sideOf } from './sdp-policy.js';
@@ -48,6 +49,8 @@ export interface B2buaCallConfig {
   failureStatus?: Readonly<Record<string, number>>;
   /** Leg B's targets (location service, dial plan); without it, `target` with `{user}`. */
   route?: (req: SipRequest) => Promise<LegBRoute>;
+  /** DTMF in NOTIFY/INFO: `convert` to the method each leg agreed on (default), `pass` as it came. */
+  dtmf?: 'convert' | 'pass';
 }
 
 /** Where a bridged call stands. */
@@ -102,6 +105,8 @@ export class B2buaCall {
 
   /** Every leg this call has had (a transfer adds one): the record is made when all have ended. */
   private extraLegs: InviteSession[] | undefined;
+  /** Each original leg's far-end DTMF methods (`dtmf: convert`); legs a transfer added have none. */
+  private readonly dtmf = new Map<InviteSession, LegDtmf>();
 
   constructor(
     private readonly element: SipElement,
@@ -120,6 +125,11 @@ export class B2buaCall {
   ) {
     this.startedAt = now();
     this.offerA = a.offer;
+    // We offer NOTIFY-based relay back to a caller that offered it: we can turn any digit into it.
+    if (cfg.dtmf !== 'pass' && a.invite) {
+      const far = farEndDtmf(a.invite, false);
+      this.dtmf.set(a, { ...far, notifyOffered: far.notifyDuration !== undefined });
+    }
     partners.set(a, b);
     partners.set(b, a);
     // Registered here rather than through attach(): the closures share one context (a held call's memory).
@@ -161,6 +171,17 @@ export class B2buaCall {
     );
   }
 
+  /** What `leg`'s far end takes for DTMF (undefined: not known, digits pass as they came). */
+  dtmfOf(leg: InviteSession): LegDtmf | undefined {
+    return this.dtmf.get(leg);
+  }
+
+  /** Our Call-Info for leg A's 200 when the caller offered NOTIFY-based relay. */
+  private dtmfHeadersForA(): HeaderList {
+    const a = this.dtmf.get(this.a);
+    return a?.notifyOffered ? notifyOfferHeader(this.element.uac.contactUri('udp', 'b2bua'), a.notifyDuration) : [];
+  }
+
   get callIdB(): string | undefined {
     return this.b.invite?.callId;
   }
@@ -186,7 +207,8 @@ export class B2buaCall {
         display: req.from.displayName || undefined,
         body: this.b.offer, // forward mode: leg A's offer (within the codec policy); delayed: none
         maxForwards: Math.min(70, Math.max(0, (req.maxForwards ?? 70) - 1)),
-        headers: this.copiedHeaders(req),
+        // Leg B is offered NOTIFY-based relay too (`dtmf: convert`): whatever it sends, leg A gets by its own method.
+        headers: [...this.copiedHeaders(req), ...(this.cfg.dtmf !== 'pass' ? notifyOfferHeader(this.element.uac.contactUri('udp', 'b2bua'), undefined) : [])],
         sessionTimer: this.cfg.sessionTimer,
         // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its PRACK.
         reliable: this.offerA !== undefined,
@@ -203,6 +225,7 @@ export class B2buaCall {
       const callId = result.request.callId;
       const res = result.response;
       if (res.status >= 200 && res.status < 300) {
+        if (this.cfg.dtmf !== 'pass') this.dtmf.set(this.b, farEndDtmf(res, true));
         await this.b.final(result);
         if (this.b.sdpFailure !== undefined) {
           this.log(`b2bua: ${req.callId}: leg B ${callId} answered with SDP that cannot be bridged (${this.b.sdpFailure}): 488 to leg A, leg B ended`);
@@ -307,7 +330,7 @@ export class B2buaCall {
       }
     }
     this.parsedOfferA = undefined; // not needed once both legs have their answers
-    if (this.a.accept(sdp)) {
+    if (this.a.accept(sdp, this.dtmfHeadersForA())) {
       this.state = 'Answered';
       this.statusA = 200;
       this.answeredAt = this.now();
@@ -319,7 +342,7 @@ export class B2buaCall {
    * 200; leg A's answer, in its ACK, is leg B's answer, in leg B's ACK (RFC 3725 flow I).
    */
   async offerToA(offerB: string): Promise<string> {
-    if (this.abandoned || !this.a.accept(offerB)) throw new StateError('B2BUA_ERR_LEG_GONE', 'leg A is gone');
+    if (this.abandoned || !this.a.accept(offerB, this.dtmfHeadersForA())) throw new StateError('B2BUA_ERR_LEG_GONE', 'leg A is gone');
     this.state = 'Answered';
     this.statusA = 200;
     this.answeredAt = this.now();

@@ -15,6 +15,7 @@ import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import { ALLOW, B2buaCall, type B2buaCallConfig, type Partners, offerForLegB } from './b2bua-call.js';
 import { type TransferContext, handleRefer } from './b2bua-transfer.js';
+import { dtmfOf, dtmfRequestFor } from './b2bua-dtmf.js';
 import { type LegBRouting, routeLegB } from './leg-b-route.js';
 
 
@@ -169,6 +170,7 @@ export class B2bua implements TransactionUser {
     // NOTIFYs: relayed to the partner leg, answered with its final response.
     const other = this.partners.get(session);
     if (other === undefined) return void this.element.uas.respond(tx, req, 481, { reason: 'Leg Not Bridged' });
+    if (this.cfg.dtmf !== 'pass' && this.relayDtmf(req, tx, other)) return;
     const body = req.body.length > 0 ? req.body : undefined;
     const headers: Array<[string, string]> = [];
     for (const name of RELAYED_HEADERS) for (const v of req.headers(name)) headers.push([name, v]);
@@ -176,6 +178,29 @@ export class B2bua implements TransactionUser {
       (res: SipResponse) => this.element.uas.respond(tx, req, res.status, { reason: res.reason }),
       () => this.element.uas.respond(tx, req, 500, { reason: 'Other Leg Unreachable' }),
     );
+  }
+
+  /**
+   * A DTMF NOTIFY or INFO (`dtmf: convert`): sent on the other leg by the method that leg agreed
+   * on (b2bua-dtmf.ts), answered with that leg's final response. False: not a digit, or the other
+   * leg's methods are not known (relayed as it came).
+   */
+  private relayDtmf(req: SipRequest, tx: ServerTransaction, to: InviteSession): boolean {
+    const d = dtmfOf(req);
+    const cap = d ? this.callOf.get(to)?.dtmfOf(to) : undefined;
+    if (!d || !cap) return false;
+    const out = dtmfRequestFor(cap, d.digit, d.duration);
+    if (!out) {
+      this.log(`b2bua: ${req.callId}: DTMF ${d.digit} (${d.method}) dropped: the other leg's far end takes neither NOTIFY nor INFO`);
+      this.element.uas.respond(tx, req, 200);
+      return true;
+    }
+    if (out.via !== d.method) this.log(`b2bua: ${req.callId}: DTMF ${d.digit} ${d.method} → ${out.via} on ${to.dialog?.callId ?? 'the other leg'}`);
+    void to.request(out.method, { body: out.body, contentType: out.contentType, headers: out.headers }).then(
+      (res: SipResponse) => this.element.uas.respond(tx, req, res.status, { reason: res.reason }),
+      () => this.element.uas.respond(tx, req, 500, { reason: 'Other Leg Unreachable' }),
+    );
+    return true;
   }
 
   receiveAck(ack: SipRequest): void {
