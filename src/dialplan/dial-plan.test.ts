@@ -138,3 +138,23 @@ test('YAML dial plans are checked key by key', () => {
   assert.throws(() => loadDialPlan('dialPeers:\n  - tag: 1\n    destinationPattern: "1[2"\n'), /dial-peer 1 destination-pattern: unclosed \[/);
   assert.throws(() => loadDialPlan('dialPeers: [\n'), /not YAML/);
 });
+
+test('voice-class sip options-keepalive imports with its intervals (IOS defaults where left out); out of range is reported', () => {
+  const { data, diagnostics } = importIos([
+    'dial-peer voice 10 voip',
+    'voice-class sip options-keepalive up-interval 30 retry 3',
+    'dial-peer voice 20 voip',
+    'voice-class sip options-keepalive',
+    'dial-peer voice 30 voip',
+    'voice-class sip options-keepalive down-interval 2',
+  ].join('\n'));
+  assert.deepEqual(data.dialPeers, [
+    { tag: 10, optionsKeepalive: { upInterval: 30, retry: 3 } },
+    { tag: 20, optionsKeepalive: {} },
+    { tag: 30 },
+  ]);
+  assert.deepEqual(diagnostics.map((d) => d.line), [6]);
+  assert.match(diagnostics[0]!.why, /down-interval 2: out of range/);
+  assert.equal(loadDialPlan('dialPeers:\n  - tag: 1\n    optionsKeepalive: { upInterval: 60, retry: 5 }\n').plan.peers[0]!.optionsKeepalive?.retry, 5);
+  assert.throws(() => loadDialPlan('dialPeers:\n  - tag: 1\n    optionsKeepalive: { retry: 0 }\n'), /optionsKeepalive\.retry/);
+});
