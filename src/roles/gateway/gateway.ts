@@ -49,6 +49,9 @@ export interface GatewayConfig {
   keepalive?: { interval: number; method: 'options' | 'crlf' };
 }
 
+/** How long a stop waits for the registrar to answer the removal of the registrations. */
+export const UNREGISTER_WAIT_MS = 3000;
+
 export class Gateway {
   private readonly timers = new Map<string, ReturnType<Clock['setTimer']>>();
   private stopped = false;
@@ -177,7 +180,10 @@ export class Gateway {
     inv.accept();
   }
 
-  /** Stops refreshing and removes the registrations (Expires: 0). */
+  /**
+   * Stops refreshing and removes the registrations (Expires: 0), waiting for the registrar's
+   * answers at most {@link UNREGISTER_WAIT_MS}: a registrar that is down must not hold up a stop.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.peerKeepalive.stop();
@@ -185,9 +191,13 @@ export class Gateway {
     for (const t of this.timers.values()) this.ua.element.clock.clearTimer(t);
     this.timers.clear();
     if (!this.cfg.registrar || this.cfg.register === false) return;
-    await Promise.all(this.cfg.numbers.map((n) => this.ua.register(this.cfg.registrar!, {
+    const removals = Promise.all(this.cfg.numbers.map((n) => this.ua.register(this.cfg.registrar!, {
       aor: this.aorOf(n), contact: this.contactFor(n), expires: 0,
       credentials: this.cfg.credentials ? { username: this.cfg.credentials.username, password: this.cfg.credentials.password } : undefined,
     }).catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), UNREGISTER_WAIT_MS)));
+    if ((await Promise.race([removals, late])) === 'late') this.log(`gateway: the registrar did not answer the removals within ${UNREGISTER_WAIT_MS / 1000} s; stopping anyway`);
+    clearTimeout(timer);
   }
 }

@@ -105,7 +105,8 @@ export class OutboundCalls {
       const r = await this.attempt(peer, uri, from, plan.noAnswerTimeoutMs, attempts);
       last = { ...r, peer, attempts };
       if (r.call) {
-        this.log(`gateway: ${called}${t.number !== called ? ` (translated ${t.number})` : ''}: answered on dial-peer ${peer.tag} (${uri})`);
+        // The URI that answered: after a 3xx, the Contact it redirected to.
+        this.log(`gateway: ${called}${t.number !== called ? ` (translated ${t.number})` : ''}: answered on dial-peer ${peer.tag} (${attempts[attempts.length - 1]!.uri})`);
         return last;
       }
       const cause = r.noAnswer ? 'timeout' : huntCauseOf(r.response);
