@@ -62,7 +62,10 @@ async function localAddressFor(host: string): Promise<string> {
   });
 }
 
-async function startUa(flags: CommonFlags, target: string | undefined, extra: { from?: string; user?: string; password?: string; sessionTimer?: number } = {}): Promise<{ ua: UserAgent; kind: TransportKind | undefined }> {
+/** What `--media` can send and receive: G.711 and RFC 4733 events (no G.729, no comfort noise). */
+const MEDIA_CODECS = ['PCMU', 'PCMA', 'telephone-event'];
+
+async function startUa(flags: CommonFlags, target: string | undefined, extra: { from?: string; user?: string; password?: string; sessionTimer?: number; codecs?: string[] } = {}): Promise<{ ua: UserAgent; kind: TransportKind | undefined }> {
   const kind = transportFlag(flags.transport);
   let listen = flags.listen;
   if (listen.length === 0) {
@@ -89,6 +92,7 @@ async function startUa(flags: CommonFlags, target: string | undefined, extra: { 
     credentials,
     onTrace: flags.trace ? (ev) => printTrace(ev) : undefined,
     outboundProxy: flags.proxy ? targetUri(flags.proxy, '--proxy') : undefined,
+    codecs: extra.codecs,
     sessionTimer: extra.sessionTimer === undefined ? undefined : { expires: extra.sessionTimer, minSE: Math.min(90, extra.sessionTimer) },
   });
   return { ua, kind };
@@ -123,7 +127,7 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
   const audio = playSamples(flags.play);
   const methods = dtmfMethods(flags.dtmfRelay ?? (digits !== undefined ? 'sip-notify,sip-info' : undefined));
   const maxDuration = dtmfMaxDuration(flags.dtmfMaxDuration);
-  const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, flags);
+  const { ua, kind } = await startUa(flags, flags.proxy ? targetUri(flags.proxy, '--proxy') : target, { ...flags, codecs: mediaWanted(flags) ? MEDIA_CODECS : undefined });
   if (flags.dtmfRelay !== undefined) printDigits(ua);
   let finishMedia: () => Promise<void> = async () => {};
   try {
@@ -178,7 +182,7 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
   const methods = dtmfMethods(flags.dtmfRelay);
   const maxDuration = dtmfMaxDuration(flags.dtmfMaxDuration);
   const audio = playSamples(flags.play);
-  const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer });
+  const { ua } = await startUa(flags, undefined, { sessionTimer: flags.sessionTimer, codecs: mediaWanted(flags) ? MEDIA_CODECS : undefined });
   // Each digit received (NOTIFY telephone-event or INFO dtmf-relay) is printed and answered 200.
   if (flags.dtmfRelay !== undefined) printDigits(ua);
   const digits = dtmfDigits(flags.dtmf);
