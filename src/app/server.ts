@@ -21,6 +21,7 @@ import os from 'node:os';
 import { type Config, ConfigError, type ConfigInput, validateConfig } from './config/config-schema.js';
 import { UserAgent } from '../roles/user-agent/index.js';
 import { Gateway } from '../roles/gateway/index.js';
+import { PresenceRole } from '../roles/presence/index.js';
 import { sharedSecret } from './shared-secret.js';
 
 export interface RunningServer {
@@ -39,6 +40,8 @@ export interface RunningServer {
   reloadDialPlan(): string;
   /** The gateway (`roles: [gateway]`): its outbound calls, `gateway.call(number)`. */
   readonly gateway?: Gateway;
+  /** The presence role (subscriptions, publications, offline messages), when it runs. */
+  readonly presence?: PresenceRole;
 }
 
 export interface StartOptions {
@@ -114,6 +117,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const proxyEnabled = roles.has('proxy') && !redirectEnabled;
     let registrarUser: RegistrarUser | undefined;
     let proxyPolicy: ProxyRoutingPolicy | undefined;
+    let presence: PresenceRole | undefined;
+    // Subscriptions and publications live in one process: with several workers the role is off.
+    const presenceEnabled = roles.has('presence') && (opts.worker?.count ?? 1) === 1;
+    if (roles.has('presence') && !presenceEnabled) log('presence: off with several workers (subscriptions and publications live in one process); set workers: 1 to serve presence');
     const dialPlan = openDialPlan(config, log);
     let currentDialPlan = dialPlan;
     if (dialPlan) log(`dial plan: ${dialPlan.peers.length} dial-peers (hunt ${dialPlan.hunt})`);
@@ -133,7 +140,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         // peer's Contact (a request the caller sent through us), not the server.
         return u.kind === 'sip' && u.user === undefined && (isOwnAddress(u) || (config.domains.includes(u.hostname) && u.port === undefined)) && !req.hasHeader('Route');
       },
-      routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled, b2bua: roles.has('b2bua') }),
+      routes: routeTable({ registrar: roles.has('registrar'), proxy: proxyEnabled, redirect: redirectEnabled, b2bua: roles.has('b2bua'), presence: presenceEnabled ? config.domains.map((d) => d.toLowerCase()) : undefined }),
       users: (el) => {
         const users: Record<string, TransactionUser> = { local: new OptionsUas(el.uas, uasPolicy) };
         const verifier = new DigestVerifier({
@@ -149,6 +156,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
             { ...config.registrar, domains: config.domains, realm: config.auth.realm ? () => config.auth.realm! : undefined },
           );
           users.registrar = registrarUser = new RegistrarUser(registrar, el, uasPolicy, config.registrar.authenticate);
+        }
+        if (presenceEnabled) {
+          presence = new PresenceRole(
+            { element: el, domains: config.domains.map((d) => d.toLowerCase()), verifier, realm: config.auth.realm, users: stores.users, location: stores.location, store: stores.events, log },
+            config.presence,
+          );
+          users.presence = presence.server;
         }
         if (roles.has('b2bua')) {
           users.b2bua = new B2bua(el, config.b2bua, log, stores.cdrs, Date.now, {
@@ -180,7 +194,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
               realm: config.auth.realm,
               domainRoutes: config.proxy.domainRoutes,
             },
-            { location: roles.has('registrar') ? stores.location : undefined, verifier, isOwnAddress, log },
+            { location: roles.has('registrar') ? stores.location : undefined, verifier, isOwnAddress, log, storeMessage: presence?.messages ? (req) => presence!.messages!.keep(req) : undefined },
           ));
           users.proxy = config.proxy.stateless
             ? new StatelessProxy(el, policy, isOwnAddress)
@@ -190,10 +204,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       },
     });
 
+    await presence?.start();
     let stopped = false;
     return {
       transport,
       element,
+      presence,
       stores,
       config,
       reloadDialPlan() {
@@ -207,6 +223,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         stopped = true;
         const wait = Promise.allSettled([...(registrarUser?.inflight ?? [])]);
         await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
+        presence?.stop();
         await transport.stop();
         await stores.close();
       },
@@ -275,9 +292,14 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
  *
  * Requests within a dialog go first to the TU that holds it (the B2BUA's legs).
  */
-export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect: boolean; b2bua?: boolean }): RouteRule[] {
+export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect: boolean; b2bua?: boolean; presence?: readonly string[] }): RouteRule[] {
   const rules: RouteRule[] = [];
   if (roles.registrar) rules.push({ tu: 'registrar', methods: ['REGISTER'] });
+  if (roles.presence) {
+    // Our users' presence is ours to serve; other packages (dialog, message-summary …) and other
+    // domains go through the proxy to the devices that serve them.
+    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], events: ['presence'], domains: roles.presence });
+  }
   if (roles.b2bua) rules.push({ tu: 'b2bua', methods: ['INVITE'] });
   if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });
   else if (roles.proxy) rules.push({ tu: 'local', requestUri: 'server' }, { tu: 'proxy' });

@@ -20,3 +20,4 @@ export type { RedisClient, RedisSource, RedisTarget } from './redis-client.js';
 export { REDIS_URL_RE, createRedisClient, redactUrl, redisOptionsFromUrl } from './redis-client.js';
 export { openStores, type StoreSpec, type Stores } from './open-store.js';
 export { type CallDetailRecord, type CdrStore, DEFAULT_MAX_CDRS, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';
+export { type EventRecord, type EventStore, MemoryEventStore, RedisEventStore, SqliteEventStore, type StoredMessage } from './event-store.js';

@@ -17,6 +17,7 @@ import { RedisUserStore } from './redis-user-store.js';
 import { REDIS_URL_RE, closeClient, connectRedis } from './redis-client.js';
 import { StoreError } from '../util/errors.js';
 import { type CdrStore, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';
+import { type EventStore, MemoryEventStore, RedisEventStore, SqliteEventStore } from './event-store.js';
 
 export interface StoreSpec {
   /** `memory`, `sqlite`, or a Redis URL: `redis://host:port[/db]`, `rediss://…`, `redis-sentinel://host:port/MASTER`, `redis-cluster://host:port,…`. */
@@ -44,6 +45,8 @@ export interface Stores {
   users: UserStore;
   /** Call detail records (the B2BUA writes one per call). */
   cdrs: CdrStore;
+  /** Subscriptions, publications and offline messages (the presence role). */
+  events: EventStore;
   /** Closes both stores and the shared database/connection. */
   close(): Promise<void>;
 }
@@ -53,7 +56,7 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
   if (spec.store === 'memory') {
     const location = new MemoryLocationStore({ ...common, maxBindings: spec.maxBindings });
     const users = new MemoryUserStore();
-    return { location, users, cdrs: new MemoryCdrStore(), close: async () => void (await Promise.all([location.close(), users.close()])) };
+    return { location, users, cdrs: new MemoryCdrStore(), events: new MemoryEventStore(spec.now), close: async () => void (await Promise.all([location.close(), users.close()])) };
   }
   if (spec.store === 'sqlite') {
     const db = openSqlite(spec.dbPath ?? './switchboard.db', spec.dbLocking);
@@ -61,11 +64,13 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       const location = new SqliteLocationStore(db, { ...common, commitDelayMs: spec.dbCommitDelayMs });
       const users = new SqliteUserStore(db);
       const cdrs = new SqliteCdrStore(db);
+      const events = new SqliteEventStore(db, spec.now);
       let closed = false;
       return {
         location,
         users,
         cdrs,
+        events,
         close: async () => {
           if (closed) return;
           closed = true;
@@ -86,11 +91,13 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       const location = await RedisLocationStore.open(client, { ...common, keyPrefix, subscribeEvents: spec.subscribeEvents });
       const users = await RedisUserStore.open(client, { keyPrefix });
       const cdrs = new RedisCdrStore(client, keyPrefix);
+      const events = new RedisEventStore(client, keyPrefix, spec.now);
       let closed = false;
       return {
         location,
         users,
         cdrs,
+        events,
         close: async () => {
           if (closed) return;
           closed = true;

@@ -20,6 +20,10 @@ export interface RouteRule {
    * someone (a user part, or a tel: URI). `no-user`: a SIP URI with no user part, whatever host.
    */
   readonly requestUri?: 'server' | 'user' | 'no-user';
+  /** Event packages (the Event header's, RFC 6665 §8.2.1) this rule is for (SUBSCRIBE, PUBLISH). */
+  readonly events?: readonly string[];
+  /** Request-URI hosts (lower case) this rule is for: the domains a role serves itself. */
+  readonly domains?: readonly string[];
 }
 
 /** What the router asks about TUs and addresses; given by the element. */
@@ -48,6 +52,11 @@ function matches(rule: RouteRule, req: SipRequest, ctx: RouterContext): boolean 
   // An ACK or CANCEL goes where its INVITE went: method lists name the INVITE only.
   const method = req.method === 'ACK' || req.method === 'CANCEL' ? 'INVITE' : req.method;
   if (rule.methods !== undefined && !rule.methods.includes(method)) return false;
+  if (rule.events !== undefined && !rule.events.includes((req.header('Event') ?? '').split(';')[0]!.trim().toLowerCase())) return false;
+  if (rule.domains !== undefined) {
+    const u = req.uri;
+    if (u.kind !== 'sip' || !rule.domains.includes(u.hostname.toLowerCase())) return false;
+  }
   switch (rule.requestUri) {
     case undefined:
       return true;

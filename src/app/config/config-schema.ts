@@ -181,6 +181,38 @@ export const GatewaySchema = z.strictObject({
   }).default({ interval: 0, method: 'options' }),
 });
 
+const expiryLimits = (def: number) => z.strictObject({
+  defaultExpires: z.number().int().min(1).max(86_400).default(def),
+  minExpires: z.number().int().min(1).max(86_400).default(60),
+  maxExpires: z.number().int().min(1).max(604_800).default(86_400),
+}).default({ defaultExpires: def, minExpires: 60, maxExpires: 86_400 });
+
+const watcherList = z.array(z.string().regex(/^(sips?:[^@\s]+@[^\s]+|[A-Za-z0-9.-]+)$/, { message: 'expected a watcher AOR (sip:bob@example.com) or a domain' }));
+
+/** The presence role (docs/presence.md): SUBSCRIBE/NOTIFY, PUBLISH, watcher policy, offline MESSAGE. */
+export const PresenceSchema = z.strictObject({
+  /** Digest authentication of SUBSCRIBE and PUBLISH with the registrar's users. */
+  authenticate: z.boolean().default(true),
+  /** Who may watch without a rule: `domain` (users of the served domains), `open`, `confirm` (pending), `closed`. */
+  policy: z.enum(['domain', 'open', 'confirm', 'closed']).default('domain'),
+  /** Per presentity (its AOR): watchers allowed, blocked (403), polite-blocked (always shown closed). */
+  rules: z.record(z.string().regex(/^sips?:[^@\s]+@[^\s]+$/, { message: 'expected a presentity AOR, e.g. sip:alice@example.com' }), z.strictObject({
+    allow: watcherList.optional(),
+    block: watcherList.optional(),
+    politeBlock: watcherList.optional(),
+  })).default({}),
+  /** SUBSCRIBE: granted without Expires (RFC 3856: 3600), the least (423 below) and the most. */
+  subscriptions: expiryLimits(3600),
+  /** PUBLISH (RFC 3903): the same limits for publications. */
+  publications: expiryLimits(3600),
+  /** MESSAGE to a local user who is not registered: stored (202) and delivered at the next registration. */
+  messages: z.strictObject({
+    enabled: z.boolean().default(true),
+    limit: z.number().int().min(1).max(10_000).default(100),
+    expires: z.number().int().min(60).max(31_536_000).default(604_800),
+  }).default({ enabled: true, limit: 100, expires: 604_800 }),
+});
+
 /** Screening before any transaction (roles/security): scanners, floods, password guessing. */
 export const SecuritySchema = z.strictObject({
   /** Never screened; the host itself by default (a benchmark or a local app is not an attacker). */
@@ -214,7 +246,7 @@ export const UserSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   domains: z.array(z.string().min(1)).default([]),
   listen: z.array(listenString).min(1).default(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060']),
-  roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway', 'b2bua'])).default(['registrar', 'proxy']),
+  roles: z.array(z.enum(['registrar', 'proxy', 'redirect', 'gateway', 'b2bua', 'presence'])).default(['registrar', 'proxy', 'presence']),
   store: storeString.default('sqlite'),
   db: z.string().min(1).default('./switchboard.db'),
   /** SQLite file sharing: `shared` (CLI and other processes may use the file) or `exclusive`. */
@@ -223,6 +255,7 @@ export const ConfigSchema = z.strictObject({
   dbCommitDelay: z.number().int().min(0).max(100).default(5),
   redisPrefix: z.string().default('sb:'),
   registrar: RegistrarSchema.default(RegistrarSchema.parse({})),
+  presence: PresenceSchema.default(PresenceSchema.parse({})),
   auth: AuthSchema.default(AuthSchema.parse({})),
   timers: TimersSchema.default(TimersSchema.parse({})),
   proxy: ProxySchema.default(ProxySchema.parse({})),

@@ -11,7 +11,7 @@
  *
  * @remarks Role (`roles/gateway`).
  */
-import { type CauseMapping, type DialPeer, type DialPlan, causeForSipStatus, parseQ850Reason, peerTarget } from '../../dialplan/index.js';
+import { type CauseMapping, type DialPeer, type DialPlan, DialPlanError, causeForSipStatus, parseQ850Reason, peerTarget } from '../../dialplan/index.js';
 import { notifyCallInfo } from '../../media/index.js';
 import { type SipResponse, parseNameAddrList } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
@@ -94,7 +94,7 @@ export class OutboundCalls {
         const target = peerTarget(plan, peer, t.number);
         if (target.kind === 'registrar') {
           const host = /^sips?:(?:[^@]*@)?([^;>]+)/.exec(this.settings.registrar ?? '')?.[1];
-          if (host === undefined) throw new Error('session target registrar, but the gateway has no registrar');
+          if (host === undefined) throw new DialPlanError('DIALPLAN_ERR_PLAN', 'session target registrar, but the gateway has no registrar');
           uri = `sip:${t.number}@${host}${peer.sessionTransport && peer.sessionTransport !== 'udp' ? `;transport=${peer.sessionTransport}` : ''}`;
         } else uri = target.uri;
       } catch (e) {

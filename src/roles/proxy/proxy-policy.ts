@@ -42,6 +42,11 @@ export interface ProxyPolicyDeps {
   isOwnAddress: (uri: SipUri) => boolean;
   /** What the routing decided and why (dial plan hunting …). */
   log?: (line: string) => void;
+  /**
+   * A MESSAGE to a local user without a binding (RFC 3428 offline delivery, the presence role):
+   * `stored` → 202 Accepted, `full` → 480 (the user's store is full), `no-user` → routing goes on.
+   */
+  storeMessage?: (req: SipRequest) => Promise<'stored' | 'full' | 'no-user'>;
 }
 
 /** What the routing processors know about one request, worked out once. */
@@ -93,6 +98,14 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
       // location service (the Contact "bob-0x…@127.0.0.1:5264" is no AOR).
       ours('in-dialog', (req, c) => (c.inDialog && !this.deps.isOwnAddress(req.uri as SipUri) ? { kind: 'forward', targets: [{ uri: req.uriText }] } : undefined)),
       ours('location', (req) => this.location(req)),
+      // RFC 3428 §7: a MESSAGE for a user who is not registered is kept and delivered later (202).
+      ours('offline-message', async (req, c) => {
+        if (req.method !== 'MESSAGE' || c.inDialog || !this.deps.storeMessage) return undefined;
+        const r = await this.deps.storeMessage(req);
+        if (r === 'stored') return { kind: 'respond', status: 202, reason: 'Accepted (Stored for Delivery)' };
+        if (r === 'full') return { kind: 'respond', status: 480, reason: 'Message Store Full' };
+        return undefined;
+      }),
       // A telephone number (with or without user=phone) through the dial plan, when there is one.
       // Only a new call: a request within a dialog is never routed to a dial-peer (§12.2: it follows its dialog).
       ours('dial-plan', (req, c) => {

@@ -23,7 +23,7 @@ import {
 } from '../../transport/index.js';
 import { type Credentials, SipElement, type SendResult, type Target, type TransactionUser, type UasPolicy } from '../../tu/index.js';
 import {
-  ClientInviteSession, type ClientSessionEnv, DEFAULT_SESSION_TIMER, type InviteSession, ServerInviteSession, type ServerSessionEnv, type SessionTimerSettings,
+  ClientInviteSession, type ClientSessionEnv, ClientSubscription, DEFAULT_SESSION_TIMER, type InviteSession, ServerInviteSession, type ServerSessionEnv, type SessionTimerSettings,
   parseMinSE, uacSessionTimerHeaders,
 } from '../../usage/index.js';
 import { RequestError } from '../../util/errors.js';
@@ -134,6 +134,8 @@ export class UserAgent extends EventEmitter {
   private readonly uasPolicy: UasPolicy;
   private readonly timerSettings: SessionTimerSettings | false;
   private stopped = false;
+  /** Our event subscriptions (RFC 6665): their NOTIFYs come to them. */
+  private readonly subscriptions = new Set<ClientSubscription>();
 
   private constructor(private readonly opts: UserAgentOptions, transport: TransportLayer) {
     super();
@@ -143,7 +145,7 @@ export class UserAgent extends EventEmitter {
     this.uasPolicy = { allow: ALLOW, supported: this.timerSettings ? ['100rel', 'timer', 'replaces'] : ['100rel', 'replaces'], accept: ['application/sdp'] };
     const user: TransactionUser = {
       uas: this.uasPolicy,
-      hasDialog: (req) => this.findCall(req) !== undefined,
+      hasDialog: (req) => this.findCall(req) !== undefined || (req.method === 'NOTIFY' && [...this.subscriptions].some((s) => s.matches(req))),
       receiveRequest: (req, tx) => this.receiveRequest(req, tx),
       receiveAck: (ack) => this.findCall(ack)?.call.session.receiveAck(ack),
       receiveCancel: (_cancel, invite) => this.receiveCancel(invite),
@@ -215,6 +217,39 @@ export class UserAgent extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     await this.transport.stop();
+  }
+
+  // ---- events (RFC 6665) and publications (RFC 3903) ----------------------------------
+
+  /**
+   * Subscribes to `event` (`presence`, `presence.winfo`, `dialog` …) of `target`; resolves with
+   * the subscription once the SUBSCRIBE has its final response (`subscription.state` is
+   * `terminated` when it was refused). Its NOTIFYs arrive as `notify` events; it refreshes itself
+   * before expiry until {@link ClientSubscription.unsubscribe}.
+   */
+  async subscribe(target: string, event: string, opts: RequestOptions & { expires?: number; accept?: string } = {}): Promise<ClientSubscription> {
+    const uriText = target.replace(/^<|>$/g, '');
+    const kind = opts.transport ?? this.kindFor(uriText);
+    const callId = newCallId(this.transport.sentBy(kind).host.replace(/[[\]]/g, ''));
+    const fromTag = newTag();
+    const expires = opts.expires ?? 3600;
+    const headers: HeaderList = [['Event', event], ['Expires', String(expires)], ...(opts.accept ? ([['Accept', opts.accept]] as HeaderList) : []), ...(opts.headers ?? [])];
+    const sub = new ClientSubscription({ element: this.element, event, callId, fromTag, expires, contact: this.element.uac.contactUri(kind), headers: opts.accept ? [['Accept', opts.accept]] : [] });
+    this.subscriptions.add(sub);
+    sub.once('terminated', () => this.subscriptions.delete(sub));
+    const result = await this.requestWithDetails('SUBSCRIBE', target, { ...opts, headers, callId, fromTag });
+    sub.subscribed(result);
+    return sub;
+  }
+
+  /**
+   * Publishes event state (RFC 3903): `body` for an initial publication or a modification,
+   * none for a refresh; `etag` (the previous SIP-ETag) for all but the initial one; `expires: 0`
+   * removes it. Resolves with the response (its `SIP-ETag` is the next `etag`).
+   */
+  publish(target: string, opts: RequestOptions & { event?: string; etag?: string; expires?: number } = {}): Promise<SipResponse> {
+    const headers: HeaderList = [['Event', opts.event ?? 'presence'], ...(opts.expires !== undefined ? ([['Expires', String(opts.expires)]] as HeaderList) : []), ...(opts.etag ? ([['SIP-If-Match', opts.etag]] as HeaderList) : []), ...(opts.headers ?? [])];
+    return this.request('PUBLISH', target, { ...opts, headers, contentType: opts.body !== undefined ? (opts.contentType ?? 'application/pidf+xml') : undefined });
   }
 
   /** Our AOR. */
@@ -409,6 +444,9 @@ export class UserAgent extends EventEmitter {
   private receiveRequest(req: SipRequest, tx: ServerTransaction): void {
     const entry = req.to.tag !== undefined ? this.findCall(req) : undefined;
     if (entry) return this.receiveInDialog(req, tx, entry);
+    if (req.method === 'NOTIFY') {
+      for (const s of this.subscriptions) if (s.matches(req)) return s.receiveNotify(req, tx);
+    }
     switch (req.method) {
       case 'INVITE': {
         // RFC 3891: an INVITE that replaces one of our calls (attended transfer, call pickup).

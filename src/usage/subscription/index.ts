@@ -4,3 +4,5 @@
  * @packageDocumentation
  */
 export { ReferNotifier, type ReferTo, isReferNotify, readReferTo, sendRefer, sipfrag, sipfragStatus, type ReferOutcome } from './refer.js';
+export { type NotifyContent, ServerSubscription, type ServerSubscriptionState, type SubscriptionRecord, type TerminationReason, parseEvent } from './server-subscription.js';
+export { ClientSubscription, type ClientSubscriptionInit, type SubscriptionNotify, parseSubscriptionState } from './client-subscription.js';

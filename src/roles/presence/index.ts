@@ -1,0 +1,12 @@
+/**
+ * The presence role: the event server (RFC 6665), presence (RFC 3856) with PUBLISH (RFC 3903)
+ * and watcher information (RFC 3857), and offline instant messages (RFC 3428).
+ * @packageDocumentation
+ */
+export { type EventPackage, type WatcherDecision } from './event-package.js';
+export { EventServer, type EventServerDeps, type SubscriptionLimits } from './event-server.js';
+export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
+export { PresencePackage, WatcherInfoPackage } from './presence-package.js';
+export { type Publication, Publications } from './publications.js';
+export { type PresenceConfig, type PresenceDeps, PresenceRole } from './presence.js';
+export { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';

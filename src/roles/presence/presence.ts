@@ -1,0 +1,99 @@
+/**
+ * The presence role (docs/presence.md): the event server with the presence and watcher-info
+ * packages, PUBLISH, the watcher policy, and offline instant messages — wired to the location
+ * service (a registration opens a presentity, its end closes it, and stored messages go out)
+ * and to the store (subscriptions and publications survive a restart).
+ *
+ * @remarks Role (`roles/presence`).
+ */
+import type { DigestVerifier } from '../../auth/index.js';
+import type { EventStore, LocationStore, UserStore } from '../../store/index.js';
+import type { SipElement } from '../../tu/index.js';
+import { EventServer, type SubscriptionLimits } from './event-server.js';
+import { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
+import { PresencePackage, WatcherInfoPackage } from './presence-package.js';
+import { Publications } from './publications.js';
+import { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';
+
+export interface PresenceConfig {
+  /** Digest authentication of SUBSCRIBE and PUBLISH (the registrar's users). */
+  authenticate: boolean;
+  policy: DefaultPolicy;
+  rules: Record<string, PresentityRules>;
+  subscriptions: SubscriptionLimits;
+  publications: SubscriptionLimits;
+  /** Offline MESSAGE storage (`enabled: false`: a MESSAGE to an unregistered user gets 404/480 as before). */
+  messages: OfflineMessageSettings & { enabled: boolean };
+}
+
+export interface PresenceDeps {
+  element: SipElement;
+  domains: readonly string[];
+  verifier?: DigestVerifier;
+  realm?: string;
+  users: UserStore;
+  location: LocationStore;
+  store: EventStore;
+  log(line: string): void;
+  now?: () => number;
+}
+
+export class PresenceRole {
+  readonly server: EventServer;
+  readonly publications: Publications;
+  readonly presence: PresencePackage;
+  readonly policy: WatcherPolicy;
+  readonly messages: OfflineMessages | undefined;
+  /** Calls up per AOR (fed by the proxy / B2BUA): `on-the-phone`. */
+  private readonly calls = new Map<string, number>();
+  private readonly unlisten: () => void;
+
+  constructor(private readonly deps: PresenceDeps, cfg: PresenceConfig) {
+    const now = deps.now ?? Date.now;
+    const userExists = (user: string, domain: string) => this.userExists(user, domain);
+    this.policy = new WatcherPolicy(cfg.policy, cfg.rules, deps.domains);
+    this.publications = new Publications(deps.element, deps.store, cfg.publications, deps.log, now);
+    this.server = new EventServer({
+      element: deps.element, domains: deps.domains, verifier: cfg.authenticate ? deps.verifier : undefined, realm: deps.realm,
+      userExists, store: deps.store, decide: (w, r, a) => this.policy.decide(w, r, a), log: deps.log, now,
+    }, cfg.subscriptions, this.publications);
+    this.publications.server = this.server;
+    this.presence = new PresencePackage(this.publications, deps.location, (r) => this.calls.get(r) ?? 0);
+    this.server.register(this.presence);
+    this.server.register(new WatcherInfoPackage(() => this.server));
+    this.publications.onChange = (r) => this.server.changed(r, 'presence');
+    this.server.onWatchersChanged = (r, ev) => {
+      if (ev === 'presence') this.server.changed(r, 'presence.winfo');
+    };
+    // A binding added or gone changes the registration tuple (when nothing is published).
+    this.unlisten = deps.location.onChange((ev) => this.server.changed(ev.aor, 'presence'));
+    this.messages = cfg.messages.enabled ? new OfflineMessages(deps.element, deps.store, deps.location, deps.domains, userExists, cfg.messages, deps.log, now) : undefined;
+  }
+
+  /** Restores publications, then subscriptions (each gets a NOTIFY of the current state). */
+  async start(): Promise<void> {
+    await this.publications.restore();
+    await this.server.restore();
+  }
+
+  stop(): void {
+    this.unlisten();
+    this.publications.stop();
+    this.server.stop();
+  }
+
+  /** A call of `aor` started or ended (through the proxy or the B2BUA): `on-the-phone`. */
+  callChanged(aor: string, delta: 1 | -1): void {
+    const n = Math.max(0, (this.calls.get(aor) ?? 0) + delta);
+    if (n === 0) this.calls.delete(aor);
+    else this.calls.set(aor, n);
+    this.server.changed(aor, 'presence');
+  }
+
+  /** A user of the user store (any digest algorithm's HA1) or one with a binding. */
+  async userExists(user: string, domain: string): Promise<boolean> {
+    const realm = this.deps.realm ?? domain;
+    if ((await this.deps.users.getHa1(user, realm, 'MD5')) !== undefined) return true;
+    return (await this.deps.location.lookup(`sip:${user}@${domain}`)).length > 0;
+  }
+}

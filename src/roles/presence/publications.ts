@@ -1,0 +1,152 @@
+/**
+ * PUBLISH (RFC 3903): the presence state a user's devices publish, each publication an entity
+ * with an entity-tag. Initial (a body, no SIP-If-Match) → a new ETag; refresh (SIP-If-Match, no
+ * body) → the same state, a new ETag and expiry; modify (SIP-If-Match and a body) → new state and
+ * ETag; remove (SIP-If-Match, Expires 0). An unknown or expired ETag is `412 Conditional Request
+ * Failed`; a body that is not PIDF is 400 naming what is wrong. Only the presentity itself may
+ * publish its state (403 otherwise). Kept in the store and expired on time.
+ *
+ * @remarks Role (`roles/presence`).
+ */
+import { randomBytes } from 'node:crypto';
+import { type PresenceDocument, PIDF_CONTENT_TYPE, parsePidf } from '../../content/index.js';
+import type { SipRequest } from '../../sip/index.js';
+import type { EventStore } from '../../store/index.js';
+import type { ServerTransaction } from '../../transaction/index.js';
+import type { SipElement, TransactionUser } from '../../tu/index.js';
+import { parseEvent } from '../../usage/index.js';
+import type { Clock } from '../../util/clock.js';
+import type { EventServer, SubscriptionLimits } from './event-server.js';
+
+export interface Publication {
+  etag: string;
+  resource: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+  document: PresenceDocument;
+  /** When it was first published (its order among the presentity's devices). */
+  since: number;
+}
+
+export class Publications implements TransactionUser {
+  private readonly byEtag = new Map<string, Publication>();
+  private readonly timers = new Map<string, ReturnType<Clock['setTimer']>>();
+  /** Set by the server that owns it (rendering, authentication). */
+  server: EventServer | undefined;
+  /** A presentity's published state changed. */
+  onChange: ((resource: string) => void) | undefined;
+
+  constructor(
+    private readonly element: SipElement,
+    private readonly store: EventStore,
+    private readonly limits: SubscriptionLimits,
+    private readonly log: (line: string) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The unexpired publications of a presentity, oldest first. */
+  of(resource: string): Publication[] {
+    const now = this.now();
+    return [...this.byEtag.values()].filter((p) => p.resource === resource && p.expiresAt > now).sort((a, b) => a.since - b.since);
+  }
+
+  /** Presentities with a publication. */
+  resources(): string[] {
+    return [...new Set([...this.byEtag.values()].map((p) => p.resource))];
+  }
+
+  async restore(): Promise<void> {
+    for (const r of await this.store.all('pub')) {
+      try {
+        this.keep(JSON.parse(r.data) as Publication);
+      } catch {
+        await this.store.remove('pub', r.id);
+      }
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) this.element.clock.clearTimer(t);
+    this.timers.clear();
+  }
+
+  receiveRequest(req: SipRequest, tx: ServerTransaction): void {
+    this.handle(req, tx).catch((e: unknown) => this.element.requestFailed('publish', req, tx, e, 'Publication Error'));
+  }
+
+  private async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const uas = this.element.uas;
+    const server = this.server!;
+    const ev = parseEvent(req.header('Event') ?? '');
+    if (ev.name !== 'presence') return void uas.respond(tx, req, 489, { reason: 'Bad Event', headers: [['Allow-Events', 'presence']] });
+    const target = server.resourceOf(req);
+    if (!target) return void uas.respond(tx, req, 404, { reason: 'Not a User of a Served Domain' });
+    const who = await server.authenticate(req, tx, 'PUBLISH', target.domain);
+    if (!who) return;
+    if (who.authenticated && who.identity !== target.resource) return void uas.respond(tx, req, 403, { reason: 'Only the Presentity May Publish' });
+    const rawExpires = req.header('Expires');
+    if (rawExpires !== undefined && !/^\s*\d{1,10}\s*$/.test(rawExpires)) return void uas.respond(tx, req, 400, { reason: 'Expires Is Not a Number' });
+    let expires = rawExpires === undefined ? this.limits.defaultExpires : Number(rawExpires);
+    // RFC 3903 §6 step 5: too short (not 0) → 423 with Min-Expires; too long → the maximum.
+    if (expires > 0 && expires < this.limits.minExpires) return void uas.respond(tx, req, 423, { headers: [['Min-Expires', String(this.limits.minExpires)]] });
+    expires = Math.min(expires, this.limits.maxExpires);
+    const ifMatch = req.header('SIP-If-Match')?.trim();
+    const hasBody = req.body.length > 0;
+    let previous: Publication | undefined;
+    if (ifMatch !== undefined) {
+      previous = this.byEtag.get(ifMatch);
+      // RFC 3903 §6 step 4: no such entity (or another presentity's) → 412.
+      if (!previous || previous.resource !== target.resource || previous.expiresAt <= this.now()) return void uas.respond(tx, req, 412, { reason: 'Conditional Request Failed' });
+    } else if (!hasBody) return void uas.respond(tx, req, 400, { reason: 'Initial PUBLISH Without a Body' });
+    if (expires === 0) {
+      if (!previous) return void uas.respond(tx, req, 400, { reason: 'Expires 0 Without SIP-If-Match' });
+      this.forget(previous.etag);
+      uas.respond(tx, req, 200, { headers: [['Expires', '0']] });
+      this.log(`presence: ${target.resource} removed publication ${previous.etag}`);
+      this.onChange?.(target.resource);
+      return;
+    }
+    let document = previous?.document;
+    if (hasBody) {
+      if (req.contentType !== PIDF_CONTENT_TYPE) return void uas.respond(tx, req, 415, { headers: [['Accept', PIDF_CONTENT_TYPE]] });
+      try {
+        document = parsePidf(req.body);
+      } catch (e) {
+        return void uas.respond(tx, req, 400, { reason: `Bad PIDF: ${(e as Error).message}`.slice(0, 120) });
+      }
+    }
+    // RFC 3903 §6 step 7/8: every accepted PUBLISH gets a new entity-tag.
+    const etag = randomBytes(8).toString('hex');
+    if (previous) this.forget(previous.etag);
+    const pub: Publication = { etag, resource: target.resource, expiresAt: this.now() + expires * 1000, document: document!, since: previous?.since ?? this.now() };
+    this.keep(pub);
+    await this.store.put({ kind: 'pub', id: etag, resource: pub.resource, expiresAt: pub.expiresAt, data: JSON.stringify(pub) }).catch((e: unknown) => this.log(`presence: publication not stored: ${(e as Error).message}`));
+    uas.respond(tx, req, 200, { headers: [['SIP-ETag', etag], ['Expires', String(expires)]] });
+    this.log(`presence: ${target.resource} ${previous ? (hasBody ? 'modified' : 'refreshed') : 'published'} ${etag} (${describe(pub.document)}, ${expires} s)`);
+    if (hasBody || !previous) this.onChange?.(target.resource);
+  }
+
+  private keep(p: Publication): void {
+    this.byEtag.set(p.etag, p);
+    const t = this.element.clock.setTimer(Math.max(0, p.expiresAt - this.now()), () => {
+      if (this.byEtag.get(p.etag) !== p) return;
+      this.forget(p.etag);
+      this.log(`presence: publication ${p.etag} of ${p.resource} expired`);
+      this.onChange?.(p.resource);
+    });
+    this.timers.set(p.etag, t);
+  }
+
+  private forget(etag: string): void {
+    this.byEtag.delete(etag);
+    const t = this.timers.get(etag);
+    if (t) this.element.clock.clearTimer(t);
+    this.timers.delete(etag);
+    void this.store.remove('pub', etag).catch(() => undefined);
+  }
+}
+
+function describe(d: PresenceDocument): string {
+  const basic = d.tuples.map((t) => t.basic).join('/') || 'no tuple';
+  return d.activities.length > 0 ? `${basic}, ${d.activities.join(' ')}` : basic;
+}
