@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { dialplanCommand } from './dialplan-commands.js';
 import { gatewayCommand } from './gateway-commands.js';
+import { presenceCommand, subscriptionsCommand } from './presence-commands.js';
 import { UsageError } from './usage-error.js';
 import { ConfigError, cdrCommand, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
@@ -45,6 +46,8 @@ commands:
        [--dtmf DIGITS] [--media]      digits by the dial-peer's dtmf-relay; RTP as for call
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
+  presence list [AOR] [--json]        presentities: composed state (open/closed, activities, notes) and watchers
+  subscriptions list [--json]         event subscriptions the server holds (event, resource, watcher, state)
   cdr list [--json] [--limit N]       the B2BUA's call detail records, newest first (default 100)
   dialplan import FILE                IOS dial-peer text → the dial plan's YAML (unused lines on stderr)
   dialplan match NUMBER --dial-plan FILE [--json]   the dial-peers a call to NUMBER hunts through
@@ -141,6 +144,10 @@ export async function main(argv: string[]): Promise<number> {
       return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'] });
     case 'location':
       return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
+    case 'presence':
+      return presenceCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
+    case 'subscriptions':
+      return subscriptionsCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
     case 'cdr':
       return cdrCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false, limit: intFlag(v.limit, '--limit', 100, 1)! });
     case 'dialplan':
@@ -150,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'user':
       return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, gateway, location, cdr, dialplan, user)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, gateway, location, presence, subscriptions, cdr, dialplan, user)`);
   }
 }
 

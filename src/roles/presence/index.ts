@@ -6,7 +6,7 @@
 export { type EventPackage, type WatcherDecision } from './event-package.js';
 export { EventServer, type EventServerDeps, type SubscriptionLimits } from './event-server.js';
 export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
-export { PresencePackage, WatcherInfoPackage } from './presence-package.js';
+export { PresencePackage, WatcherInfoPackage, composePresence } from './presence-package.js';
 export { type Publication, Publications } from './publications.js';
 export { type PresenceConfig, type PresenceDeps, PresenceRole } from './presence.js';
 export { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';

@@ -11,11 +11,11 @@
  * @remarks Role (`roles/presence`).
  */
 import { PIDF_CONTENT_TYPE, type PresenceDocument, type PresenceTuple, WATCHERINFO_CONTENT_TYPE, buildPidf, buildWatcherinfo } from '../../content/index.js';
-import type { LocationStore } from '../../store/index.js';
+import type { Binding, LocationStore } from '../../store/index.js';
 import type { NotifyContent } from '../../usage/index.js';
 import type { EventPackage, WatcherDecision } from './event-package.js';
 import type { EventServer } from './event-server.js';
-import type { Publications } from './publications.js';
+import type { Publication, Publications } from './publications.js';
 
 export class PresencePackage implements EventPackage {
   readonly name = 'presence';
@@ -34,26 +34,32 @@ export class PresencePackage implements EventPackage {
     return { body: buildPidf(await this.compose(resource, view.decision === 'polite-block')), contentType: PIDF_CONTENT_TYPE };
   }
 
-  /** The composed state (also for `presence list`). */
+  /** The composed state. */
   async compose(resource: string, politeBlock = false): Promise<PresenceDocument> {
     if (politeBlock) return { entity: resource, tuples: [{ id: 'closed', basic: 'closed' }], activities: [], notes: [] };
     const pubs = this.publications.of(resource);
-    const tuples: PresenceTuple[] = [];
-    const activities: string[] = [];
-    const notes: string[] = [];
-    pubs.forEach((p, i) => {
-      // Tuple ids must be unique in the document: each device's are prefixed by its position.
-      for (const t of p.document.tuples) tuples.push({ ...t, id: `d${i}-${t.id}` });
-      for (const a of p.document.activities) if (!activities.includes(a)) activities.push(a);
-      for (const n of p.document.notes) if (!notes.includes(n)) notes.push(n);
-    });
-    if (pubs.length === 0) {
-      const bindings = this.location ? await this.location.lookup(resource) : [];
-      tuples.push(bindings.length > 0 ? { id: 'registration', basic: 'open', contact: bindings[0]!.contact } : { id: 'registration', basic: 'closed' });
-    }
-    if (this.callsOf(resource) > 0 && !activities.includes('on-the-phone')) activities.push('on-the-phone');
-    return { entity: resource, tuples, activities, notes };
+    const bindings = pubs.length === 0 && this.location ? await this.location.lookup(resource) : [];
+    return composePresence(resource, pubs, bindings, this.callsOf(resource) > 0);
   }
+}
+
+/**
+ * A presentity's document from its sources (also `switchboard presence list`): the published
+ * tuples (ids prefixed by the device's position, unique in the document), activities and notes
+ * merged; with nothing published, one registration tuple; `on-the-phone` while in a call.
+ */
+export function composePresence(resource: string, pubs: readonly Publication[], bindings: readonly Binding[], inCall: boolean): PresenceDocument {
+  const tuples: PresenceTuple[] = [];
+  const activities: string[] = [];
+  const notes: string[] = [];
+  pubs.forEach((p, i) => {
+    for (const t of p.document.tuples) tuples.push({ ...t, id: `d${i}-${t.id}` });
+    for (const a of p.document.activities) if (!activities.includes(a)) activities.push(a);
+    for (const n of p.document.notes) if (!notes.includes(n)) notes.push(n);
+  });
+  if (pubs.length === 0) tuples.push(bindings.length > 0 ? { id: 'registration', basic: 'open', contact: bindings[0]!.contact } : { id: 'registration', basic: 'closed' });
+  if (inCall && !activities.includes('on-the-phone')) activities.push('on-the-phone');
+  return { entity: resource, tuples, activities, notes };
 }
 
 /** `presence.winfo`: the presentity's watchers (RFC 3857); only the presentity may subscribe. */
