@@ -198,7 +198,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           ));
           users.proxy = config.proxy.stateless
             ? new StatelessProxy(el, policy, isOwnAddress)
-            : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: opts.proxyHooks });
+            : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: withPresence(opts.proxyHooks, presence) });
         }
         return users;
       },
@@ -298,13 +298,26 @@ export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect
   if (roles.presence) {
     // Our users' presence is ours to serve; other packages (dialog, message-summary …) and other
     // domains go through the proxy to the devices that serve them.
-    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], events: ['presence'], domains: roles.presence });
+    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo', 'dialog'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], events: ['presence'], domains: roles.presence });
   }
   if (roles.b2bua) rules.push({ tu: 'b2bua', methods: ['INVITE'] });
   if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });
   else if (roles.proxy) rules.push({ tu: 'local', requestUri: 'server' }, { tu: 'proxy' });
   rules.push({ tu: 'local' });
   return rules;
+}
+
+/** The embedding program's proxy hooks, with the presence role watching the replies (the dialog package). */
+function withPresence(hooks: ProxyHooks | undefined, presence: PresenceRole | undefined): ProxyHooks | undefined {
+  if (!presence) return hooks;
+  const user = hooks?.reply;
+  return {
+    ...hooks,
+    reply: (res, branch) => {
+      presence.observe(res);
+      user?.(res, branch);
+    },
+  };
 }
 
 /**

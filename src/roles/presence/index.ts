@@ -3,6 +3,7 @@
  * and watcher information (RFC 3857), and offline instant messages (RFC 3428).
  * @packageDocumentation
  */
+export { DialogPackage, STALE_CALL_MS } from './dialog-package.js';
 export { type EventPackage, type WatcherDecision } from './event-package.js';
 export { EventServer, type EventServerDeps, type SubscriptionLimits } from './event-server.js';
 export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';

@@ -9,6 +9,7 @@
 import type { DigestVerifier } from '../../auth/index.js';
 import type { EventStore, LocationStore, UserStore } from '../../store/index.js';
 import type { SipElement } from '../../tu/index.js';
+import { DialogPackage } from './dialog-package.js';
 import { EventServer, type SubscriptionLimits } from './event-server.js';
 import { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
 import { PresencePackage, WatcherInfoPackage } from './presence-package.js';
@@ -44,6 +45,8 @@ export class PresenceRole {
   readonly presence: PresencePackage;
   readonly policy: WatcherPolicy;
   readonly messages: OfflineMessages | undefined;
+  /** The dialog package (RFC 4235), fed by the proxy's responses ({@link observe}). */
+  readonly dialogs: DialogPackage;
   /** Calls up per AOR (fed by the proxy / B2BUA): `on-the-phone`. */
   private readonly calls = new Map<string, number>();
   private readonly unlisten: () => void;
@@ -61,6 +64,8 @@ export class PresenceRole {
     this.presence = new PresencePackage(this.publications, deps.location, (r) => this.calls.get(r) ?? 0);
     this.server.register(this.presence);
     this.server.register(new WatcherInfoPackage(() => this.server));
+    this.dialogs = new DialogPackage(deps.domains, (aor) => this.server.changed(aor, 'dialog'), (aor, d) => this.callChanged(aor, d), now);
+    this.server.register(this.dialogs);
     this.publications.onChange = (r) => this.server.changed(r, 'presence');
     this.server.onWatchersChanged = (r, ev) => {
       if (ev === 'presence') this.server.changed(r, 'presence.winfo');
@@ -80,6 +85,11 @@ export class PresenceRole {
     this.unlisten();
     this.publications.stop();
     this.server.stop();
+  }
+
+  /** A response the proxy relayed (its reply hook): calls for the dialog package and presence. */
+  observe(res: import('../../sip/index.js').SipResponse): void {
+    this.dialogs.observe(res);
   }
 
   /** A call of `aor` started or ended (through the proxy or the B2BUA): `on-the-phone`. */
