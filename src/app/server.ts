@@ -76,7 +76,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // A shared secret lets every process of a cluster verify every nonce (RFC 7616 §3.3). Read
   // before the stores open: with `dbLocking: exclusive` nobody else may open the file after.
   const secret = config.auth.nonceSecret ?? (config.store === 'memory' ? opts.nonceSecret : undefined) ?? (await sharedSecret(config.store, config.db, config.redisPrefix));
-  const stores = await openStores({ store: config.store, dbPath: config.db, dbLocking: config.dbLocking, dbCommitDelayMs: config.dbCommitDelay, redisPrefix: config.redisPrefix });
+  // With presence, location events of the other processes on a shared Redis count too.
+  const stores = await openStores({ store: config.store, dbPath: config.db, dbLocking: config.dbLocking, dbCommitDelayMs: config.dbCommitDelay, redisPrefix: config.redisPrefix, subscribeEvents: config.roles.includes('presence') });
   try {
     if (config.users) {
       for (const u of config.users) await stores.users.add(u.user, u.domain ?? config.auth.realm ?? config.domains[0]!, u.password);

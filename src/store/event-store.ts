@@ -7,7 +7,8 @@
  *
  * @remarks Store layer (`store/`), a leaf: the records' contents are the role's business.
  */
-import type { RedisClient } from './redis-client.js';
+import { randomBytes } from 'node:crypto';
+import { type RedisClient, isCluster } from './redis-client.js';
 import type { SqliteDatabase } from './sqlite-db.js';
 import { StoreError } from '../util/errors.js';
 
@@ -42,6 +43,13 @@ export interface EventStore {
   takeMessages(aor: string, now?: number): Promise<StoredMessage[]>;
   /** Messages waiting, per AOR (unexpired). */
   countMessages(now?: number): Promise<Map<string, number>>;
+  /**
+   * Tells the other processes sharing the store that `resource`'s records of `kind` changed
+   * (Redis pub/sub; a no-op for stores one process owns).
+   */
+  announce(kind: EventRecord['kind'], resource: string): void;
+  /** Another process announced a change; returns an unsubscribe function. */
+  onAnnounce(listener: (kind: EventRecord['kind'], resource: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -84,6 +92,12 @@ export class MemoryEventStore implements EventStore {
     const q = this.messages.get(aor) ?? [];
     this.messages.delete(aor);
     return q.filter((m) => m.expiresAt > now);
+  }
+
+  announce(): void {}
+
+  onAnnounce(): () => void {
+    return () => {};
   }
 
   async countMessages(now = this.now()): Promise<Map<string, number>> {
@@ -180,6 +194,12 @@ export class SqliteEventStore implements EventStore {
     return new Map(this.countAll.all(now).map((r) => [r.aor, r.n]));
   }
 
+  announce(): void {}
+
+  onAnnounce(): () => void {
+    return () => {};
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -188,7 +208,42 @@ export class SqliteEventStore implements EventStore {
  * with the set `<prefix>msg-aors` of users who have some.
  */
 export class RedisEventStore implements EventStore {
+  /** Tells our own announcements apart from the others' on the shared channel. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private subscriber: RedisClient | undefined;
+  private readonly listeners = new Set<(kind: EventRecord['kind'], resource: string) => void>();
+
   constructor(private readonly client: RedisClient, private readonly prefix = 'sb:', private readonly now: () => number = Date.now) {}
+
+  private get channel(): string {
+    return `${this.prefix}ev:changes`;
+  }
+
+  announce(kind: EventRecord['kind'], resource: string): void {
+    this.client.publish(this.channel, JSON.stringify({ origin: this.origin, kind, resource })).catch(() => undefined);
+  }
+
+  onAnnounce(listener: (kind: EventRecord['kind'], resource: string) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.subscriber) {
+      // A second connection: one in subscriber mode can issue no other command.
+      const sub: RedisClient = isCluster(this.client) ? this.client.duplicate() : this.client.duplicate();
+      sub.on('error', () => undefined);
+      sub.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return;
+        try {
+          const m = JSON.parse(message) as { origin: string; kind: EventRecord['kind']; resource: string };
+          if (m.origin === this.origin) return;
+          for (const l of this.listeners) l(m.kind, m.resource);
+        } catch {
+          /* not ours */
+        }
+      });
+      void sub.subscribe(this.channel).catch(() => undefined);
+      this.subscriber = sub;
+    }
+    return () => this.listeners.delete(listener);
+  }
 
   async put(r: EventRecord): Promise<void> {
     check(r);
@@ -238,5 +293,12 @@ export class RedisEventStore implements EventStore {
     return out;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.subscriber) {
+      const s = this.subscriber;
+      this.subscriber = undefined;
+      await s.quit().catch(() => s.disconnect());
+    }
+  }
 }

@@ -50,6 +50,7 @@ export class PresenceRole {
   /** Calls up per AOR (fed by the proxy / B2BUA): `on-the-phone`. */
   private readonly calls = new Map<string, number>();
   private readonly unlisten: () => void;
+  private readonly unannounce: () => void;
 
   constructor(private readonly deps: PresenceDeps, cfg: PresenceConfig) {
     const now = deps.now ?? Date.now;
@@ -72,6 +73,10 @@ export class PresenceRole {
     };
     // A binding added or gone changes the registration tuple (when nothing is published).
     this.unlisten = deps.location.onChange((ev) => this.server.changed(ev.aor, 'presence'));
+    // Several processes on one Redis: a PUBLISH taken by another process is read back here.
+    this.unannounce = deps.store.onAnnounce((kind, resource) => {
+      if (kind === 'pub') void this.publications.reload(resource).then(() => this.server.changed(resource, 'presence'));
+    });
     this.messages = cfg.messages.enabled ? new OfflineMessages(deps.element, deps.store, deps.location, deps.domains, userExists, cfg.messages, deps.log, now) : undefined;
   }
 
@@ -83,6 +88,7 @@ export class PresenceRole {
 
   stop(): void {
     this.unlisten();
+    this.unannounce();
     this.publications.stop();
     this.server.stop();
   }

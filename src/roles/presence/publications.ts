@@ -70,6 +70,28 @@ export class Publications implements TransactionUser {
     this.timers.clear();
   }
 
+  /**
+   * Another process sharing the store (Redis) changed `resource`'s publications: this process's
+   * copy is read again from the store.
+   */
+  async reload(resource: string): Promise<void> {
+    const stored = (await this.store.all('pub')).filter((r) => r.resource === resource);
+    for (const p of [...this.byEtag.values()]) {
+      if (p.resource !== resource) continue;
+      this.byEtag.delete(p.etag);
+      const t = this.timers.get(p.etag);
+      if (t) this.element.clock.clearTimer(t);
+      this.timers.delete(p.etag);
+    }
+    for (const r of stored) {
+      try {
+        this.keep(JSON.parse(r.data) as Publication);
+      } catch {
+        /* a record another version wrote: skipped */
+      }
+    }
+  }
+
   receiveRequest(req: SipRequest, tx: ServerTransaction): void {
     this.handle(req, tx).catch((e: unknown) => this.element.requestFailed('publish', req, tx, e, 'Publication Error'));
   }
@@ -101,6 +123,7 @@ export class Publications implements TransactionUser {
     if (expires === 0) {
       if (!previous) return void uas.respond(tx, req, 400, { reason: 'Expires 0 Without SIP-If-Match' });
       this.forget(previous.etag);
+      this.store.announce('pub', target.resource);
       uas.respond(tx, req, 200, { headers: [['Expires', '0']] });
       this.log(`presence: ${target.resource} removed publication ${previous.etag}`);
       this.onChange?.(target.resource);
@@ -121,6 +144,7 @@ export class Publications implements TransactionUser {
     const pub: Publication = { etag, resource: target.resource, expiresAt: this.now() + expires * 1000, document: document!, since: previous?.since ?? this.now() };
     this.keep(pub);
     await this.store.put({ kind: 'pub', id: etag, resource: pub.resource, expiresAt: pub.expiresAt, data: JSON.stringify(pub) }).catch((e: unknown) => this.log(`presence: publication not stored: ${(e as Error).message}`));
+    this.store.announce('pub', pub.resource);
     uas.respond(tx, req, 200, { headers: [['SIP-ETag', etag], ['Expires', String(expires)]] });
     this.log(`presence: ${target.resource} ${previous ? (hasBody ? 'modified' : 'refreshed') : 'published'} ${etag} (${describe(pub.document)}, ${expires} s)`);
     if (hasBody || !previous) this.onChange?.(target.resource);
