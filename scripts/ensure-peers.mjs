@@ -13,6 +13,7 @@
 //   version  (optional) { args, re } — run `bin ...args`, first capture group of `re`
 //            on stdout+stderr is the version. Exit code is ignored (`sipp -v` exits 99).
 
+import fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 
 const PEERS = [
@@ -23,6 +24,9 @@ const PEERS = [
   // package has no executable: it is installed together with kamailio (same `bin`).
   { bin: 'kamailio', pkg: 'kamailio', label: 'Kamailio', version: { args: ['-v'], re: /kamailio (\d+(?:\.\d+)+)/i } },
   { bin: 'kamailio', pkg: 'kamailio-websocket-modules', label: 'Kamailio WebSocket modules' },
+  // Kamailio's presence and SQLite modules: the presence benchmark's anchor (bench/kamailio/presence.cfg).
+  { bin: 'kamailio', pkg: 'kamailio-presence-modules', label: 'Kamailio presence modules', module: 'presence.so' },
+  { bin: 'kamailio', pkg: 'kamailio-sqlite-modules', label: 'Kamailio SQLite modules', module: 'db_sqlite.so' },
   // The rest of the real-client matrix (shared/interop/check-all.sh, test/interop/clients).
   { bin: 'linphone-daemon', pkg: 'linphone-cli', label: 'linphone-daemon' },
   { bin: 'twinkle-console', pkg: 'twinkle-console', label: 'twinkle-console' },
@@ -42,6 +46,17 @@ function log(msg) {
 function fail(msg) {
   process.stderr.write(`ensure-peers: ERROR: ${msg}\n`);
   process.exit(1);
+}
+
+/** A Kamailio module file in the Debian module directory (/usr/lib/<triplet>/kamailio/modules). */
+function hasKamailioModule(file) {
+  let dirs = [];
+  try {
+    dirs = fs.readdirSync('/usr/lib');
+  } catch {
+    return false;
+  }
+  return dirs.some((d) => fs.existsSync(`/usr/lib/${d}/kamailio/modules/${file}`));
 }
 
 function which(bin) {
@@ -122,7 +137,7 @@ async function main() {
     log('no peers configured');
     return;
   }
-  const missing = PEERS.filter((p) => !which(p.bin));
+  const missing = PEERS.filter((p) => !which(p.bin) || (p.module && !hasKamailioModule(p.module)));
   if (missing.length === 0) {
     log(`${presentLine()} present`);
     return;
@@ -145,7 +160,7 @@ async function main() {
   await aptGet(['update']);
   await aptGet(['install', '-y', '--no-install-recommends', ...pkgs]);
 
-  const still = PEERS.filter((p) => !which(p.bin));
+  const still = PEERS.filter((p) => !which(p.bin) || (p.module && !hasKamailioModule(p.module)));
   if (still.length > 0) {
     fail(`after apt-get install, still missing: ${still.map((p) => `${p.bin} (package ${p.pkg})`).join(', ')}`);
   }
