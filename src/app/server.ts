@@ -113,7 +113,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const isOwnAddress = ownAddressTest(config, transport);
     // The server's own UAS: REGISTER (when it is a registrar) and OPTIONS (RFC 3261 §11).
     // RFC 3327 Path and RFC 5626 outbound are implemented by the registrar; GRUU (RFC 5627) is not.
-    const uasPolicy: UasPolicy = { allow: roles.has('registrar') ? ['REGISTER', 'OPTIONS'] : ['OPTIONS'], supported: ['path', 'outbound'], accept: ['application/sdp'] };
+    const uasPolicy: UasPolicy = { allow: [...(roles.has('registrar') ? ['REGISTER'] : []), ...(roles.has('presence') ? ['SUBSCRIBE', 'PUBLISH'] : []), 'OPTIONS'], supported: ['path', 'outbound'], accept: ['application/sdp'] };
     const redirectEnabled = roles.has('redirect');
     const proxyEnabled = roles.has('proxy') && !redirectEnabled;
     let registrarUser: RegistrarUser | undefined;
@@ -297,9 +297,10 @@ export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect
   const rules: RouteRule[] = [];
   if (roles.registrar) rules.push({ tu: 'registrar', methods: ['REGISTER'] });
   if (roles.presence) {
-    // Our users' presence is ours to serve; other packages (dialog, message-summary …) and other
-    // domains go through the proxy to the devices that serve them.
-    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo', 'dialog'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], events: ['presence'], domains: roles.presence });
+    // Our users' presence is ours to serve, and a PUBLISH for them is ours to take or refuse (489,
+    // RFC 3903 §6 step 2); SUBSCRIBEs for other packages (message-summary …) and other domains go
+    // through the proxy to the devices that serve them.
+    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo', 'dialog'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], domains: roles.presence });
   }
   if (roles.b2bua) rules.push({ tu: 'b2bua', methods: ['INVITE'] });
   if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });

@@ -14,7 +14,7 @@
 import { DIALOG_INFO_CONTENT_TYPE, type DialogInfoEntry, type DialogInfoState, buildDialogInfo } from '../../content/index.js';
 import { type SipResponse, type SipUri, percentDecode } from '../../sip/index.js';
 import type { NotifyContent } from '../../usage/index.js';
-import type { EventPackage, WatcherDecision } from './event-package.js';
+import type { EventPackage, RenderView } from './event-package.js';
 
 /** A confirmed call whose end was never seen is dropped after this long (12 h). */
 export const STALE_CALL_MS = 12 * 3600 * 1000;
@@ -71,9 +71,14 @@ export class DialogPackage implements EventPackage {
     else this.move(call, 'terminated');
   }
 
-  async render(resource: string, view: { decision: WatcherDecision }): Promise<NotifyContent> {
-    const version = this.versions.get(resource) ?? 0;
-    this.versions.set(resource, version + 1);
+  forget(id: string): void {
+    this.versions.delete(id);
+  }
+
+  async render(resource: string, view: RenderView): Promise<NotifyContent> {
+    // RFC 4235 §4.1: the version counts the documents of one subscription, from 0.
+    const version = this.versions.get(view.subscriptionId) ?? 0;
+    this.versions.set(view.subscriptionId, version + 1);
     const dialogs: DialogInfoEntry[] = [];
     if (view.decision !== 'polite-block' && view.decision !== 'confirm') {
       for (const c of this.calls.values()) {

@@ -8,6 +8,14 @@
  */
 import type { NotifyContent } from '../../usage/index.js';
 
+/** Who a document is rendered for. */
+export interface RenderView {
+  decision: WatcherDecision;
+  watcher: string;
+  /** The subscription (documents with a version count per subscription: RFC 3858 §4.1, RFC 4235 §4.1). */
+  subscriptionId: string;
+}
+
 /** What the watcher policy decided for a subscription (RFC 5025 actions). */
 export type WatcherDecision = 'allow' | 'confirm' | 'polite-block' | 'block';
 
@@ -20,7 +28,9 @@ export interface EventPackage {
    * The resource's state for one watcher: a polite-blocked watcher gets what the package shows to
    * nobody in particular (presence: closed), a pending one no body (RFC 6665 §4.2.1.1).
    */
-  render(resource: string, view: { decision: WatcherDecision; watcher: string }): Promise<NotifyContent>;
+  render(resource: string, view: RenderView): Promise<NotifyContent>;
+  /** A subscription ended: forget what was kept for it (a document version). */
+  forget?(subscriptionId: string): void;
   /** PUBLISH may set this package's state (RFC 3903 §4). */
   readonly publishable?: boolean;
 }

@@ -109,7 +109,7 @@ export class EventServer implements TransactionUser {
     if (!pkg || !live) return;
     for (const l of live) {
       if (l.sub.event !== event || l.sub.state === 'terminated') continue;
-      void pkg.render(resource, { decision: l.decision, watcher: l.sub.watcher }).then((c) => l.sub.notify(c)).catch((e: unknown) => this.deps.log(`events: ${resource} ${event}: NOTIFY not rendered: ${(e as Error).message}`));
+      void pkg.render(resource, { decision: l.decision, watcher: l.sub.watcher, subscriptionId: l.sub.id }).then((c) => l.sub.notify(c)).catch((e: unknown) => this.deps.log(`events: ${resource} ${event}: NOTIFY not rendered: ${(e as Error).message}`));
     }
   }
 
@@ -128,7 +128,8 @@ export class EventServer implements TransactionUser {
       if (!pkg) continue;
       const sub = ServerSubscription.restore(this.deps.element, data, this.now);
       const live = this.track(sub, data.decision);
-      void pkg.render(sub.resource, { decision: live.decision, watcher: sub.watcher }).then((c) => sub.notify(c));
+      await this.persist(live); // the new CSeq base, before any NOTIFY
+      void pkg.render(sub.resource, { decision: live.decision, watcher: sub.watcher, subscriptionId: sub.id }).then((c) => sub.notify(c));
     }
     if (records.length > 0) this.deps.log(`events: ${records.length} subscriptions restored from the store`);
     return records.length;
@@ -174,7 +175,7 @@ export class EventServer implements TransactionUser {
     const sub = ServerSubscription.accept(this.deps.element, req, tx, { resource, watcher: watcher.identity, state: decision === 'confirm' ? 'pending' : 'active', expires, contact, now: this.now });
     if (expires === 0) {
       // RFC 6665 §4.4.3: a fetch — one NOTIFY with the state, the subscription over at once.
-      const content = await pkg.render(resource, { decision, watcher: watcher.identity });
+      const content = await pkg.render(resource, { decision, watcher: watcher.identity, subscriptionId: sub.id });
       await sub.terminate('timeout', content);
       return;
     }
@@ -182,7 +183,7 @@ export class EventServer implements TransactionUser {
     this.deps.log(`events: ${watcher.identity} watches ${resource} (${ev.name}, ${sub.state}, ${expires} s)`);
     await this.persist(live);
     this.onWatchersChanged?.(resource, ev.name);
-    await sub.notify(await pkg.render(resource, { decision, watcher: watcher.identity }));
+    await sub.notify(await pkg.render(resource, { decision, watcher: watcher.identity, subscriptionId: sub.id }));
   }
 
   /** A SUBSCRIBE within a subscription's dialog: a refresh, or with Expires 0 its end. */
@@ -196,7 +197,7 @@ export class EventServer implements TransactionUser {
     if (expires === undefined) return;
     if (!live.sub.refresh(req, tx, expires)) return;
     const pkg = this.packages.get(live.sub.event)!;
-    const content = await pkg.render(live.sub.resource, { decision: live.decision, watcher: live.sub.watcher });
+    const content = await pkg.render(live.sub.resource, { decision: live.decision, watcher: live.sub.watcher, subscriptionId: live.sub.id });
     if (expires === 0) {
       // RFC 6665 §4.2.1.2: an unsubscribe gets a final NOTIFY.
       await live.sub.terminate('timeout', content);
@@ -258,6 +259,7 @@ export class EventServer implements TransactionUser {
       if (set!.size === 0) this.byResource.delete(sub.resource);
       this.deps.log(`events: ${sub.watcher}'s ${sub.event} subscription to ${sub.resource} ended (${reason})`);
       void this.deps.store.remove('sub', sub.id).catch(() => undefined);
+      this.packages.get(sub.event)?.forget?.(sub.id);
       this.onWatchersChanged?.(sub.resource, sub.event);
     });
     return live;

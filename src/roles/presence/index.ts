@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { DialogPackage, STALE_CALL_MS } from './dialog-package.js';
-export { type EventPackage, type WatcherDecision } from './event-package.js';
+export { type EventPackage, type RenderView, type WatcherDecision } from './event-package.js';
 export { EventServer, type EventServerDeps, type SubscriptionLimits } from './event-server.js';
 export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
 export { PresencePackage, WatcherInfoPackage, composePresence } from './presence-package.js';

@@ -13,7 +13,7 @@
 import { PIDF_CONTENT_TYPE, type PresenceDocument, type PresenceTuple, WATCHERINFO_CONTENT_TYPE, buildPidf, buildWatcherinfo } from '../../content/index.js';
 import type { Binding, LocationStore } from '../../store/index.js';
 import type { NotifyContent } from '../../usage/index.js';
-import type { EventPackage, WatcherDecision } from './event-package.js';
+import type { EventPackage, RenderView, WatcherDecision } from './event-package.js';
 import type { EventServer } from './event-server.js';
 import type { Publication, Publications } from './publications.js';
 
@@ -66,12 +66,19 @@ export function composePresence(resource: string, pubs: readonly Publication[], 
 export class WatcherInfoPackage implements EventPackage {
   readonly name = 'presence.winfo';
   readonly contentType = WATCHERINFO_CONTENT_TYPE;
-  private version = 0;
+  /** RFC 3858 §4.1: the version counts the documents of one subscription, from 0. */
+  private readonly versions = new Map<string, number>();
 
   constructor(private readonly server: () => EventServer) {}
 
-  async render(resource: string): Promise<NotifyContent> {
+  forget(id: string): void {
+    this.versions.delete(id);
+  }
+
+  async render(resource: string, view: RenderView): Promise<NotifyContent> {
+    const version = this.versions.get(view.subscriptionId) ?? 0;
+    this.versions.set(view.subscriptionId, version + 1);
     const watchers = this.server().watchersOf(resource, 'presence').map((w) => ({ id: w.id.replace(/\0/g, '.').slice(0, 64), uri: w.watcher, status: w.state === 'pending' ? 'pending' as const : 'active' as const, event: 'subscribe' }));
-    return { body: buildWatcherinfo({ version: this.version++, resource, pkg: 'presence', watchers }), contentType: WATCHERINFO_CONTENT_TYPE };
+    return { body: buildWatcherinfo({ version, resource, pkg: 'presence', watchers }), contentType: WATCHERINFO_CONTENT_TYPE };
   }
 }

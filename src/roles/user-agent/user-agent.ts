@@ -227,14 +227,14 @@ export class UserAgent extends EventEmitter {
    * `terminated` when it was refused). Its NOTIFYs arrive as `notify` events; it refreshes itself
    * before expiry until {@link ClientSubscription.unsubscribe}.
    */
-  async subscribe(target: string, event: string, opts: RequestOptions & { expires?: number; accept?: string } = {}): Promise<ClientSubscription> {
+  async subscribe(target: string, event: string, opts: RequestOptions & { expires?: number; accept?: string; refresh?: boolean } = {}): Promise<ClientSubscription> {
     const uriText = target.replace(/^<|>$/g, '');
     const kind = opts.transport ?? this.kindFor(uriText);
     const callId = newCallId(this.transport.sentBy(kind).host.replace(/[[\]]/g, ''));
     const fromTag = newTag();
     const expires = opts.expires ?? 3600;
     const headers: HeaderList = [['Event', event], ['Expires', String(expires)], ...(opts.accept ? ([['Accept', opts.accept]] as HeaderList) : []), ...(opts.headers ?? [])];
-    const sub = new ClientSubscription({ element: this.element, event, callId, fromTag, expires, contact: this.element.uac.contactUri(kind), headers: opts.accept ? [['Accept', opts.accept]] : [] });
+    const sub = new ClientSubscription({ element: this.element, event, callId, fromTag, expires, contact: this.element.uac.contactUri(kind), headers: opts.accept ? [['Accept', opts.accept]] : [], refresh: opts.refresh });
     this.subscriptions.add(sub);
     sub.once('terminated', () => this.subscriptions.delete(sub));
     const result = await this.requestWithDetails('SUBSCRIBE', target, { ...opts, headers, callId, fromTag });

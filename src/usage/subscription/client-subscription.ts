@@ -41,6 +41,8 @@ export interface ClientSubscriptionInit {
   contact: string;
   /** Extra header fields of each SUBSCRIBE (Accept …). */
   headers?: HeaderList;
+  /** Refresh before expiry (default true); false lets the subscription run out (a fetch-like watch). */
+  refresh?: boolean;
 }
 
 export class ClientSubscription extends EventEmitter {
@@ -126,19 +128,23 @@ export class ClientSubscription extends EventEmitter {
     return this.subscribeInDialogs(expires);
   }
 
-  /** Unsubscribes (§4.1.2.3: `Expires: 0`); the final NOTIFY then ends it. */
+  /**
+   * Unsubscribes (§4.1.2.3: `Expires: 0`). The notifier's final NOTIFY (`terminated`) ends the
+   * subscription with its reason; without one within 64·T1 it ends as `unsubscribed`.
+   */
   async unsubscribe(): Promise<SipResponse | undefined> {
     if (this.refreshTimer) this.init.element.clock.clearTimer(this.refreshTimer);
     this.refreshTimer = undefined;
     const res = await this.subscribeInDialogs(0);
-    // Whatever the notifier does next, we are done: a late NOTIFY gets 481.
-    this.end('unsubscribed');
+    if (this.st === 'terminated') return res;
+    if (res === undefined || res.status >= 300) this.end('unsubscribed');
+    else this.refreshTimer = this.init.element.clock.setTimer(64 * this.init.element.timers.T1, () => this.end('unsubscribed'));
     return res;
   }
 
   private scheduleRefresh(granted: number): void {
     if (this.refreshTimer) this.init.element.clock.clearTimer(this.refreshTimer);
-    if (granted <= 0) return;
+    if (granted <= 0 || this.init.refresh === false) return;
     // Refresh at most 5 minutes before expiry, and no later than halfway for short ones.
     const before = Math.min(300, granted / 2);
     this.refreshTimer = this.init.element.clock.setTimer((granted - before) * 1000, () => void this.refresh().catch(() => undefined));

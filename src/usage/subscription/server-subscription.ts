@@ -20,6 +20,9 @@ import type { Clock } from '../../util/clock.js';
 
 export type ServerSubscriptionState = 'pending' | 'active' | 'terminated';
 
+/** How far a restored subscription's CSeq moves past the stored one (more NOTIFYs than any subscription sends between two refreshes). */
+export const RESTORED_CSEQ_STEP = 100_000;
+
 /** RFC 6665 §4.2.2 / RFC 6665 §8.2.4 reasons for `terminated`. */
 export type TerminationReason = 'deactivated' | 'probation' | 'rejected' | 'timeout' | 'giveup' | 'noresource' | 'invariant';
 
@@ -96,9 +99,14 @@ export class ServerSubscription extends EventEmitter {
     return sub;
   }
 
-  /** A subscription from its stored record (after a restart). */
+  /**
+   * A subscription from its stored record (after a restart). The record is not written at every
+   * NOTIFY, so the local CSeq is moved {@link RESTORED_CSEQ_STEP} past the stored one: the
+   * subscriber must see every later NOTIFY in order (RFC 3261 §12.2.2). Store it again at once.
+   */
   static restore(element: SipElement, r: SubscriptionRecord, now: () => number): ServerSubscription {
-    const dialog = new Dialog({ ...r.dialog, localSeq: r.dialog.localSeq, remoteSeq: r.dialog.remoteSeq, routeSet: r.dialog.routeSet, state: 'Confirmed' });
+    const localSeq = Math.min((r.dialog.localSeq ?? 0) + RESTORED_CSEQ_STEP, 2 ** 31 - 1 - RESTORED_CSEQ_STEP);
+    const dialog = new Dialog({ ...r.dialog, localSeq, remoteSeq: r.dialog.remoteSeq, routeSet: r.dialog.routeSet, state: 'Confirmed' });
     return new ServerSubscription(element, dialog, r.event, r.eventId, r.resource, r.watcher, r.accept, r.state, r.expiresAt, now);
   }
 
