@@ -12,7 +12,7 @@ import { ProxyRoutingPolicy, dialPlanFromPrefixRoutes } from '../roles/proxy/ind
 import { DialPlan, DialPlanError, dialPlanData, loadDialPlan } from '../dialplan/index.js';
 import { Screen } from '../roles/security/index.js';
 import { RedirectServer, RedirectUser } from '../roles/redirect/index.js';
-import { B2bua } from '../roles/b2bua/index.js';
+import { B2bua, type B2buaCallConfig } from '../roles/b2bua/index.js';
 import type { SipUri } from '../sip/index.js';
 import { type Stores, openStores } from '../store/index.js';
 import { Resolver, type TraceEvent, TransportLayer, describeFault, limitLines, parseListenSpec } from '../transport/index.js';
@@ -166,7 +166,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           users.presence = presence.server;
         }
         if (roles.has('b2bua')) {
-          users.b2bua = new B2bua(el, config.b2bua, log, stores.cdrs, Date.now, {
+          const onState: B2buaCallConfig['onState'] = presence
+            ? (call, state) => {
+                const req = call.a.invite;
+                if (req) presence!.b2buaCall({ callId: req.callId, fromTag: req.from.tag ?? '', toTag: call.a.dialog?.localTag, caller: req.from.uri, callee: req.to.uri }, state);
+              }
+            : undefined;
+          users.b2bua = new B2bua(el, { ...config.b2bua, onState }, log, stores.cdrs, Date.now, {
             domains: config.domains,
             location: roles.has('registrar') || config.store !== 'memory' ? stores.location : undefined,
             dialPlan: () => currentDialPlan,

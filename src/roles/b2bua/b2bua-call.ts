@@ -51,6 +51,8 @@ export interface B2buaCallConfig {
   route?: (req: SipRequest) => Promise<LegBRoute>;
   /** DTMF in NOTIFY/INFO: `convert` to the method each leg agreed on (default), `pass` as it came. */
   dtmf?: 'convert' | 'pass';
+  /** Each change of a call's bridge state (the presence role's dialog package watches calls by it). */
+  onState?: (call: B2buaCall, state: BridgeState) => void;
 }
 
 /** Where a bridged call stands. */
@@ -85,7 +87,18 @@ export function offerForLegB(offerA: string | undefined, policy: readonly string
 }
 
 export class B2buaCall {
-  state: BridgeState = 'Routing';
+  private bridgeState: BridgeState = 'Routing';
+
+  /** Where the bridge stands; each change is reported to `onState`. */
+  get state(): BridgeState {
+    return this.bridgeState;
+  }
+
+  set state(to: BridgeState) {
+    if (this.bridgeState === to) return;
+    this.bridgeState = to;
+    this.cfg.onState?.(this, to);
+  }
   private readonly startedAt: number;
   private answeredAt: number | undefined;
   /** The final status leg A got. */

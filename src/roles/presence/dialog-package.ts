@@ -44,6 +44,26 @@ export class DialogPackage implements EventPackage {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * A call seen by another role (the B2BUA's leg A): caller and callee as URIs (those of our
+   * domains are tracked), and its new state.
+   */
+  track(c: { callId: string; fromTag: string; toTag?: string; caller: SipResponse['from']['uri']; callee: SipResponse['from']['uri'] }, state: DialogInfoState): void {
+    let call = this.calls.get(c.callId);
+    if (!call) {
+      if (state === 'terminated') return;
+      const caller = this.ours(c.caller);
+      const callee = this.ours(c.callee);
+      if (caller === undefined && callee === undefined) return;
+      call = { callId: c.callId, fromTag: c.fromTag, toTag: c.toTag, caller: caller ?? uriText(c.caller), callee: callee ?? uriText(c.callee), state: 'trying', since: this.now() };
+      this.calls.set(c.callId, call);
+      this.sweep();
+    }
+    if (c.toTag) call.toTag = c.toTag;
+    if (state === 'trying') return;
+    this.move(call, state);
+  }
+
   /** The proxy's reply hook: a response a branch got. */
   observe(res: SipResponse): void {
     const method = res.cseq.method;

@@ -93,6 +93,11 @@ export class PresenceRole {
     this.server.stop();
   }
 
+  /** A call through the B2BUA changed state (its leg A: the caller and whom it called). */
+  b2buaCall(leg: { callId: string; fromTag: string; toTag?: string; caller: import('../../sip/index.js').SipRequest['from']['uri']; callee: import('../../sip/index.js').SipRequest['from']['uri'] }, state: 'Routing' | 'Early' | 'Answered' | 'Ended'): void {
+    this.dialogs.track(leg, state === 'Routing' ? 'trying' : state === 'Early' ? 'early' : state === 'Answered' ? 'confirmed' : 'terminated');
+  }
+
   /** A response the proxy relayed (its reply hook): calls for the dialog package and presence. */
   observe(res: import('../../sip/index.js').SipResponse): void {
     this.dialogs.observe(res);
