@@ -306,7 +306,7 @@ export function routeTable(roles: { registrar: boolean; proxy: boolean; redirect
     // Our users' presence is ours to serve, and a PUBLISH for them is ours to take or refuse (489,
     // RFC 3903 §6 step 2); SUBSCRIBEs for other packages (message-summary …) and other domains go
     // through the proxy to the devices that serve them.
-    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo', 'dialog'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], domains: roles.presence });
+    rules.push({ tu: 'presence', methods: ['SUBSCRIBE'], events: ['presence', 'presence.winfo', 'dialog', 'message-summary'], domains: roles.presence }, { tu: 'presence', methods: ['PUBLISH'], domains: roles.presence });
   }
   if (roles.b2bua) rules.push({ tu: 'b2bua', methods: ['INVITE'] });
   if (roles.redirect) rules.push({ tu: 'local', methods: ['OPTIONS'], requestUri: 'no-user' }, { tu: 'redirect' });

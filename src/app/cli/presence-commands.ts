@@ -22,7 +22,7 @@ export async function presenceCommand(args: string[], flags: ServerFlags & { jso
   const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
   try {
     const now = Date.now();
-    const pubs = (await stores.events.all('pub')).map((r) => JSON.parse(r.data) as Publication);
+    const pubs = (await stores.events.all('pub')).map((r) => JSON.parse(r.data) as Publication).filter((p) => (p.event ?? 'presence') === 'presence');
     const subs = (await stores.events.all('sub')).map((r) => JSON.parse(r.data) as StoredSubscription);
     const bindings = (await stores.location.all()).filter((b) => b.expires > now);
     const resources = new Set<string>([...pubs.map((p) => p.resource), ...bindings.map((b) => b.aor), ...subs.filter((s) => s.event === 'presence').map((s) => s.resource)]);

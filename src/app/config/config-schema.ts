@@ -205,6 +205,8 @@ export const PresenceSchema = z.strictObject({
   subscriptions: expiryLimits(3600),
   /** PUBLISH (RFC 3903): the same limits for publications. */
   publications: expiryLimits(3600),
+  /** AORs (voicemail servers) that may PUBLISH anyone's message-summary (RFC 3842); the account itself always may. */
+  messageSummaryPublishers: watcherList.default([]),
   /** MESSAGE to a local user who is not registered: stored (202) and delivered at the next registration. */
   messages: z.strictObject({
     enabled: z.boolean().default(true),

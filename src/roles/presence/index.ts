@@ -7,7 +7,7 @@ export { DialogPackage, STALE_CALL_MS } from './dialog-package.js';
 export { type EventPackage, type RenderView, type WatcherDecision } from './event-package.js';
 export { EventServer, type EventServerDeps, type SubscriptionLimits } from './event-server.js';
 export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
-export { PresencePackage, WatcherInfoPackage, composePresence } from './presence-package.js';
+export { MessageSummaryPackage, PresencePackage, WatcherInfoPackage, composePresence } from './presence-package.js';
 export { type Publication, Publications } from './publications.js';
 export { type PresenceConfig, type PresenceDeps, PresenceRole } from './presence.js';
 export { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';

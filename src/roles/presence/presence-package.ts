@@ -10,7 +10,7 @@
  *
  * @remarks Role (`roles/presence`).
  */
-import { PIDF_CONTENT_TYPE, type PresenceDocument, type PresenceTuple, WATCHERINFO_CONTENT_TYPE, buildPidf, buildWatcherinfo } from '../../content/index.js';
+import { MESSAGE_SUMMARY_CONTENT_TYPE, PIDF_CONTENT_TYPE, type PresenceDocument, type PresenceTuple, WATCHERINFO_CONTENT_TYPE, buildMessageSummary, buildPidf, buildWatcherinfo } from '../../content/index.js';
 import type { Binding, LocationStore } from '../../store/index.js';
 import type { NotifyContent } from '../../usage/index.js';
 import type { EventPackage, RenderView, WatcherDecision } from './event-package.js';
@@ -80,5 +80,22 @@ export class WatcherInfoPackage implements EventPackage {
     this.versions.set(view.subscriptionId, version + 1);
     const watchers = this.server().watchersOf(resource, 'presence').map((w) => ({ id: w.id.replace(/\0/g, '.').slice(0, 64), uri: w.watcher, status: w.state === 'pending' ? 'pending' as const : 'active' as const, event: 'subscribe' }));
     return { body: buildWatcherinfo({ version, resource, pkg: 'presence', watchers }), contentType: WATCHERINFO_CONTENT_TYPE };
+  }
+}
+
+/**
+ * `message-summary` (RFC 3842): the voicemail lamp. Its state is what a voicemail server last
+ * published for the account (`presence.messageSummaryPublishers`); none: no messages waiting.
+ */
+export class MessageSummaryPackage implements EventPackage {
+  readonly name = 'message-summary';
+  readonly contentType = MESSAGE_SUMMARY_CONTENT_TYPE;
+  readonly publishable = true;
+
+  constructor(private readonly publications: Publications) {}
+
+  async render(resource: string): Promise<NotifyContent> {
+    const latest = this.publications.of(resource, 'message-summary').at(-1);
+    return { body: latest?.body ?? buildMessageSummary({ waiting: false, account: resource, counts: {} }), contentType: MESSAGE_SUMMARY_CONTENT_TYPE };
   }
 }

@@ -12,7 +12,7 @@ import type { SipElement } from '../../tu/index.js';
 import { DialogPackage } from './dialog-package.js';
 import { EventServer, type SubscriptionLimits } from './event-server.js';
 import { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
-import { PresencePackage, WatcherInfoPackage } from './presence-package.js';
+import { MessageSummaryPackage, PresencePackage, WatcherInfoPackage } from './presence-package.js';
 import { Publications } from './publications.js';
 import { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';
 
@@ -23,6 +23,8 @@ export interface PresenceConfig {
   rules: Record<string, PresentityRules>;
   subscriptions: SubscriptionLimits;
   publications: SubscriptionLimits;
+  /** Who may PUBLISH anyone's message-summary (voicemail servers' AORs); the account itself always may. */
+  messageSummaryPublishers?: readonly string[];
   /** Offline MESSAGE storage (`enabled: false`: a MESSAGE to an unregistered user gets 404/480 as before). */
   messages: OfflineMessageSettings & { enabled: boolean };
 }
@@ -67,7 +69,9 @@ export class PresenceRole {
     this.server.register(new WatcherInfoPackage(() => this.server));
     this.dialogs = new DialogPackage(deps.domains, (aor) => this.server.changed(aor, 'dialog'), (aor, d) => this.callChanged(aor, d), now);
     this.server.register(this.dialogs);
-    this.publications.onChange = (r) => this.server.changed(r, 'presence');
+    this.server.register(new MessageSummaryPackage(this.publications));
+    this.publications.publishersFor = (event) => (event === 'message-summary' ? (cfg.messageSummaryPublishers ?? []) : []);
+    this.publications.onChange = (r, ev) => this.server.changed(r, ev);
     this.server.onWatchersChanged = (r, ev) => {
       if (ev === 'presence') this.server.changed(r, 'presence.winfo');
     };
@@ -75,7 +79,12 @@ export class PresenceRole {
     this.unlisten = deps.location.onChange((ev) => this.server.changed(ev.aor, 'presence'));
     // Several processes on one Redis: a PUBLISH taken by another process is read back here.
     this.unannounce = deps.store.onAnnounce((kind, resource) => {
-      if (kind === 'pub') void this.publications.reload(resource).then(() => this.server.changed(resource, 'presence'));
+      if (kind === 'pub') {
+        void this.publications.reload(resource).then(() => {
+          this.server.changed(resource, 'presence');
+          this.server.changed(resource, 'message-summary');
+        });
+      }
     });
     this.messages = cfg.messages.enabled ? new OfflineMessages(deps.element, deps.store, deps.location, deps.domains, userExists, cfg.messages, deps.log, now) : undefined;
   }

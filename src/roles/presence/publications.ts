@@ -1,3 +1,10 @@
+/** What each publishable package takes: its body type and the check of a body. */
+const PUBLISHABLE: Record<string, { contentType: string; check(body: Buffer): PresenceDocument | undefined; what: string }> = {
+  presence: { contentType: PIDF_CONTENT_TYPE, check: (b) => parsePidf(b), what: 'PIDF' },
+  // RFC 3842: a voicemail server publishes the lamp's state (an extension many servers use).
+  'message-summary': { contentType: MESSAGE_SUMMARY_CONTENT_TYPE, check: (b) => void parseMessageSummary(b), what: 'message summary' },
+};
+
 /**
  * PUBLISH (RFC 3903): the presence state a user's devices publish, each publication an entity
  * with an entity-tag. Initial (a body, no SIP-If-Match) → a new ETag; refresh (SIP-If-Match, no
@@ -9,7 +16,7 @@
  * @remarks Role (`roles/presence`).
  */
 import { randomBytes } from 'node:crypto';
-import { type PresenceDocument, PIDF_CONTENT_TYPE, parsePidf } from '../../content/index.js';
+import { MESSAGE_SUMMARY_CONTENT_TYPE, type PresenceDocument, PIDF_CONTENT_TYPE, parseMessageSummary, parsePidf } from '../../content/index.js';
 import type { SipRequest } from '../../sip/index.js';
 import type { EventStore } from '../../store/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
@@ -21,9 +28,14 @@ import type { EventServer, SubscriptionLimits } from './event-server.js';
 export interface Publication {
   etag: string;
   resource: string;
+  /** The event package (`presence`, or `message-summary`); records of older versions have none: presence. */
+  event?: string;
   /** ms since the epoch. */
   expiresAt: number;
+  /** The presence document (`presence`); for `message-summary`, the summary's fields. */
   document: PresenceDocument;
+  /** The body as published (`message-summary`: sent to the watchers as it is). */
+  body?: string;
   /** When it was first published (its order among the presentity's devices). */
   since: number;
 }
@@ -33,8 +45,10 @@ export class Publications implements TransactionUser {
   private readonly timers = new Map<string, ReturnType<Clock['setTimer']>>();
   /** Set by the server that owns it (rendering, authentication). */
   server: EventServer | undefined;
-  /** A presentity's published state changed. */
-  onChange: ((resource: string) => void) | undefined;
+  /** A presentity's published state of `event` changed. */
+  onChange: ((resource: string, event: string) => void) | undefined;
+  /** Who may publish someone else's state of a package (`message-summary`: the voicemail servers). */
+  publishersFor: (event: string) => readonly string[] = () => [];
 
   constructor(
     private readonly element: SipElement,
@@ -44,10 +58,10 @@ export class Publications implements TransactionUser {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The unexpired publications of a presentity, oldest first. */
-  of(resource: string): Publication[] {
+  /** The unexpired publications of a presentity for a package, oldest first. */
+  of(resource: string, event = 'presence'): Publication[] {
     const now = this.now();
-    return [...this.byEtag.values()].filter((p) => p.resource === resource && p.expiresAt > now).sort((a, b) => a.since - b.since);
+    return [...this.byEtag.values()].filter((p) => p.resource === resource && (p.event ?? 'presence') === event && p.expiresAt > now).sort((a, b) => a.since - b.since);
   }
 
   /** Presentities with a publication. */
@@ -100,12 +114,13 @@ export class Publications implements TransactionUser {
     const uas = this.element.uas;
     const server = this.server!;
     const ev = parseEvent(req.header('Event') ?? '');
-    if (ev.name !== 'presence') return void uas.respond(tx, req, 489, { reason: 'Bad Event', headers: [['Allow-Events', 'presence']] });
+    const pkg = PUBLISHABLE[ev.name];
+    if (!pkg) return void uas.respond(tx, req, 489, { reason: 'Bad Event', headers: [['Allow-Events', Object.keys(PUBLISHABLE).join(', ')]] });
     const target = server.resourceOf(req);
     if (!target) return void uas.respond(tx, req, 404, { reason: 'Not a User of a Served Domain' });
     const who = await server.authenticate(req, tx, 'PUBLISH', target.domain);
     if (!who) return;
-    if (who.authenticated && who.identity !== target.resource) return void uas.respond(tx, req, 403, { reason: 'Only the Presentity May Publish' });
+    if (who.authenticated && who.identity !== target.resource && !this.publishersFor(ev.name).includes(who.identity)) return void uas.respond(tx, req, 403, { reason: 'Only the Presentity May Publish' });
     const rawExpires = req.header('Expires');
     if (rawExpires !== undefined && !/^\s*\d{1,10}\s*$/.test(rawExpires)) return void uas.respond(tx, req, 400, { reason: 'Expires Is Not a Number' });
     let expires = rawExpires === undefined ? this.limits.defaultExpires : Number(rawExpires);
@@ -118,36 +133,38 @@ export class Publications implements TransactionUser {
     if (ifMatch !== undefined) {
       previous = this.byEtag.get(ifMatch);
       // RFC 3903 §6 step 4: no such entity (or another presentity's) → 412.
-      if (!previous || previous.resource !== target.resource || previous.expiresAt <= this.now()) return void uas.respond(tx, req, 412, { reason: 'Conditional Request Failed' });
+      if (!previous || previous.resource !== target.resource || (previous.event ?? 'presence') !== ev.name || previous.expiresAt <= this.now()) return void uas.respond(tx, req, 412, { reason: 'Conditional Request Failed' });
     } else if (!hasBody) return void uas.respond(tx, req, 400, { reason: 'Initial PUBLISH Without a Body' });
     if (expires === 0) {
       if (!previous) return void uas.respond(tx, req, 400, { reason: 'Expires 0 Without SIP-If-Match' });
       this.forget(previous.etag);
       this.store.announce('pub', target.resource);
       uas.respond(tx, req, 200, { headers: [['Expires', '0']] });
-      this.log(`presence: ${target.resource} removed publication ${previous.etag}`);
-      this.onChange?.(target.resource);
+      this.log(`presence: ${target.resource} removed ${ev.name} publication ${previous.etag}`);
+      this.onChange?.(target.resource, ev.name);
       return;
     }
     let document = previous?.document;
+    let body = previous?.body;
     if (hasBody) {
-      if (req.contentType !== PIDF_CONTENT_TYPE) return void uas.respond(tx, req, 415, { headers: [['Accept', PIDF_CONTENT_TYPE]] });
+      if (req.contentType !== pkg.contentType) return void uas.respond(tx, req, 415, { headers: [['Accept', pkg.contentType]] });
       try {
-        document = parsePidf(req.body);
+        document = pkg.check(req.body) ?? { entity: target.resource, tuples: [], activities: [], notes: [] };
       } catch (e) {
-        return void uas.respond(tx, req, 400, { reason: `Bad PIDF: ${(e as Error).message}`.slice(0, 120) });
+        return void uas.respond(tx, req, 400, { reason: `Bad ${pkg.what}: ${(e as Error).message}`.slice(0, 120) });
       }
+      body = ev.name === 'presence' ? undefined : req.body.toString('utf8');
     }
     // RFC 3903 §6 step 7/8: every accepted PUBLISH gets a new entity-tag.
     const etag = randomBytes(8).toString('hex');
     if (previous) this.forget(previous.etag);
-    const pub: Publication = { etag, resource: target.resource, expiresAt: this.now() + expires * 1000, document: document!, since: previous?.since ?? this.now() };
+    const pub: Publication = { etag, resource: target.resource, event: ev.name, expiresAt: this.now() + expires * 1000, document: document!, since: previous?.since ?? this.now(), ...(body !== undefined ? { body } : {}) };
     this.keep(pub);
     await this.store.put({ kind: 'pub', id: etag, resource: pub.resource, expiresAt: pub.expiresAt, data: JSON.stringify(pub) }).catch((e: unknown) => this.log(`presence: publication not stored: ${(e as Error).message}`));
     this.store.announce('pub', pub.resource);
     uas.respond(tx, req, 200, { headers: [['SIP-ETag', etag], ['Expires', String(expires)]] });
-    this.log(`presence: ${target.resource} ${previous ? (hasBody ? 'modified' : 'refreshed') : 'published'} ${etag} (${describe(pub.document)}, ${expires} s)`);
-    if (hasBody || !previous) this.onChange?.(target.resource);
+    this.log(`presence: ${target.resource} ${previous ? (hasBody ? 'modified' : 'refreshed') : 'published'} ${ev.name === 'presence' ? '' : `${ev.name} `}${etag} (${ev.name === 'presence' ? describe(pub.document) : (body ?? '').trim().split(/\r?\n/)[0]}, ${expires} s)`);
+    if (hasBody || !previous) this.onChange?.(target.resource, ev.name);
   }
 
   private keep(p: Publication): void {
@@ -156,7 +173,7 @@ export class Publications implements TransactionUser {
       if (this.byEtag.get(p.etag) !== p) return;
       this.forget(p.etag);
       this.log(`presence: publication ${p.etag} of ${p.resource} expired`);
-      this.onChange?.(p.resource);
+      this.onChange?.(p.resource, p.event ?? 'presence');
     });
     this.timers.set(p.etag, t);
   }
