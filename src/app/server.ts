@@ -354,7 +354,7 @@ function ownAddressTest(config: Config, transport: TransportLayer): (uri: SipUri
  * prefix table read as one (docs/dialplan.md, migration). Throws {@link ConfigError} naming the
  * key and the mistake; IOS lines it did not use are logged with their numbers.
  */
-function openDialPlan(config: Config, log: (line: string) => void): DialPlan | undefined {
+export function openDialPlan(config: Config, log: (line: string) => void): DialPlan | undefined {
   const where = `${config.name ?? 'config'}: dialPlan`;
   if (config.dialPlan !== undefined && config.proxy.routes.length > 0) throw new ConfigError(`${where}: set either dialPlan or proxy.routes (the round-1 prefix table), not both`);
   try {

@@ -4,6 +4,7 @@
  *
  * @remarks App layer (`app/cli`). Usage errors print one line and exit with 2.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { dialplanCommand } from './dialplan-commands.js';
@@ -38,6 +39,7 @@ commands:
        --user U --password P          --contact registers that contact once and exits
        [--expires N] [--contact URI]
   serve [--config FILE] [--listen …]  run the server roles of the config (registrar, proxy, b2bua …)
+       [--check]                      validate the config (and dial plan), print what would run, exit 0 (2 on a mistake)
        [--dial-plan FILE]             route telephone numbers by this dial plan (YAML or IOS; SIGHUP reloads)
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
@@ -58,14 +60,41 @@ common options:
   --listen KIND:HOST:PORT   local listener (udp, tcp, tls, ws, wss); repeatable
   --transport KIND          transport to reach the target (udp, tcp, tls, ws, wss)
   --trace                   print every message sent and received
-  --help                    this text
+  --help                    this text (switchboard COMMAND --help: that command's part)
+  --version                 the version
 `;
+
+/** The part of the usage text about one command: its lines and their continuation lines. */
+function commandHelp(command: string): string | undefined {
+  const lines = USAGE.split('\n');
+  const out: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    if (/^ {2}\S/.test(l)) inside = l.slice(2).split(/\s/)[0] === command;
+    else if (!/^ {7}/.test(l)) inside = false;
+    if (inside) out.push(l);
+  }
+  if (out.length === 0) return undefined;
+  const common = USAGE.slice(USAGE.indexOf('common options:'));
+  return `usage: switchboard ${command} [options]\n\n${out.join('\n')}\n\n${common}`;
+}
+
+/** package.json's version (the CLI runs from dist/src/app/cli/). */
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 const OPTIONS = {
   listen: { type: 'string', multiple: true },
   transport: { type: 'string' },
   trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  check: { type: 'boolean' },
   duration: { type: 'string' },
   from: { type: 'string' },
   user: { type: 'string' },
@@ -117,6 +146,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`switchboard ${version()}\n`);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -125,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const v = parsed.values;
   if (v.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(commandHelp(command) ?? USAGE);
     return 0;
   }
   const common = { listen: v.listen ?? [], transport: v.transport, trace: v.trace ?? false };
@@ -141,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'] });
+      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'], check: v.check ?? false });
     case 'location':
       return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
     case 'presence':

@@ -322,7 +322,10 @@ function describeValue(input: unknown, path: PropertyKey[]): string {
 /** Validates a parsed config object; throws {@link ConfigError} naming key, value and what is allowed. */
 export function validateConfig(input: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(input ?? {});
-  if (r.success) return r.data;
+  if (r.success) {
+    checkCrossFields(r.data, source);
+    return r.data;
+  }
   const issue = r.error.issues[0]!;
   const key = issue.path.map(String).join('.') || '(top level)';
   if (issue.code === 'unrecognized_keys') {
@@ -330,6 +333,33 @@ export function validateConfig(input: unknown, source = 'config'): Config {
     throw new ConfigError(`${source}: unknown key "${where}${issue.keys[0]}"`);
   }
   throw new ConfigError(`${source}: ${key} = ${describeValue(input, issue.path)}: ${issue.message}`);
+}
+
+/**
+ * Rules between keys that a key alone cannot state: each expiry range ordered (the least ≤ the
+ * default ≤ the most), and the TLS certificate and key files readable — named by their key and
+ * path, not left to a raw ENOENT at start.
+ */
+function checkCrossFields(cfg: Config, source: string): void {
+  const ranges: Array<[string, { minExpires: number; defaultExpires: number; maxExpires: number }]> = [
+    ['registrar', cfg.registrar], ['presence.subscriptions', cfg.presence.subscriptions], ['presence.publications', cfg.presence.publications],
+  ];
+  for (const [key, r] of ranges) {
+    if (r.minExpires > r.maxExpires) throw new ConfigError(`${source}: ${key}.minExpires = ${r.minExpires} is above ${key}.maxExpires = ${r.maxExpires}`);
+    if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) throw new ConfigError(`${source}: ${key}.defaultExpires = ${r.defaultExpires} is outside ${key}.minExpires..maxExpires (${r.minExpires}..${r.maxExpires})`);
+  }
+  const tls = cfg.transport.tls;
+  if (tls) {
+    for (const k of ['cert', 'key', 'ca'] as const) {
+      const path = tls[k];
+      if (path === undefined) continue;
+      try {
+        fs.accessSync(path, fs.constants.R_OK);
+      } catch (e) {
+        throw new ConfigError(`${source}: transport.tls.${k} = ${JSON.stringify(path)}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+  }
 }
 
 /**
