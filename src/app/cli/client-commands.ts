@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { UserAgent, type IncomingCall, grantedExpires } from '../../roles/user-agent/index.js';
+import { type Call, UserAgent, type IncomingCall, grantedExpires, redirectTargets } from '../../roles/user-agent/index.js';
 import { type SipResponse, parseUri, parseNameAddr } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
 import { type TransportKind, TRANSPORT_KINDS, parseListenSpec } from '../../transport/index.js';
@@ -61,6 +61,9 @@ async function localAddressFor(host: string): Promise<string> {
     });
   });
 }
+
+/** Most redirections `call --follow-redirects` follows (a loop of 3xx ends there). */
+const MAX_REDIRECTS = 5;
 
 /** What `--media` can send and receive: G.711 and RFC 4733 events (no G.729, no comfort noise). */
 const MEDIA_CODECS = ['PCMU', 'PCMA', 'telephone-event'];
@@ -120,7 +123,7 @@ export async function optionsCommand(args: string[], flags: CommonFlags): Promis
 }
 
 /** `switchboard call <uri> [--duration S]`: exit 0 when answered and ended cleanly. */
-export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string; dtmfMaxDuration?: string } & MediaFlags): Promise<number> {
+export async function callCommand(args: string[], flags: CommonFlags & { duration: number; from?: string; user?: string; password?: string; rel100?: boolean; sessionTimer?: number; transferTo?: string; holdAfter?: number; dtmf?: string; dtmfRelay?: string; dtmfMaxDuration?: string; followRedirects?: boolean } & MediaFlags): Promise<number> {
   const target = targetUri(args[0], 'target URI (switchboard call <uri>)');
   const transferTo = flags.transferTo === undefined ? undefined : targetUri(flags.transferTo, '--transfer-to');
   const digits = dtmfDigits(flags.dtmf);
@@ -131,7 +134,21 @@ export async function callCommand(args: string[], flags: CommonFlags & { duratio
   if (flags.dtmfRelay !== undefined) printDigits(ua);
   let finishMedia: () => Promise<void> = async () => {};
   try {
-    const call = await ua.invite(target, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods, maxDuration), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    const place = (uri: string) => ua.invite(uri, { transport: kind, require100rel: flags.rel100, headers: dtmfOfferHeaders(ua, methods, maxDuration), onProvisional: (r) => process.stdout.write(`progress: ${r.status} ${r.reason}\n`) });
+    let call: Call = await place(target);
+    // A 3xx (RFC 3261 §8.1.3.4): its Contacts are printed; --follow-redirects tries them in q order.
+    const tried = new Set([target]);
+    for (let hops = 0; !call.established && hops < MAX_REDIRECTS; hops++) {
+      const r = call.finalResponse!;
+      if (r.status < 300 || r.status >= 400) break;
+      const contacts = redirectTargets(r);
+      process.stdout.write(`${r.status} ${r.reason}: ${contacts.length > 0 ? `redirected to ${contacts.join(', ')}` : 'no Contact to follow'}\n`);
+      const next = flags.followRedirects ? contacts.find((c) => !tried.has(c)) : undefined;
+      if (next === undefined) break;
+      tried.add(next);
+      process.stdout.write(`following the redirection to ${next}\n`);
+      call = await place(next);
+    }
     if (!call.established) {
       const r = call.finalResponse!;
       process.stdout.write(`call failed: ${r.status} ${r.reason}\n`);

