@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
-import { createRedisClient } from '../store/index.js';
+import { connectRedis } from '../store/index.js';
 
 export async function sharedSecret(store: string, dbPath: string, prefix: string): Promise<string> {
   const fresh = crypto.randomBytes(32).toString('hex');
@@ -23,10 +23,8 @@ export async function sharedSecret(store: string, dbPath: string, prefix: string
       db.close();
     }
   }
-  const redis = createRedisClient(store, { maxRetriesPerRequest: 2 });
-  redis.on('error', () => undefined);
+  const { client: redis } = await connectRedis(store);
   try {
-    await redis.connect();
     const key = `${prefix}meta:nonce-secret`;
     await redis.set(key, fresh, 'NX');
     return (await redis.get(key)) ?? fresh;

@@ -17,7 +17,7 @@ export { SqliteUserStore } from './sqlite-user-store.js';
 export { RedisUserStore, type RedisUserStoreOptions } from './redis-user-store.js';
 export { openSqlite, type SqliteDatabase, type SqliteSource } from './sqlite-db.js';
 export type { RedisClient, RedisSource, RedisTarget } from './redis-client.js';
-export { REDIS_URL_RE, createRedisClient, redactUrl, redisOptionsFromUrl } from './redis-client.js';
+export { REDIS_URL_RE, connectRedis, createRedisClient, redactUrl, redisOptionsFromUrl } from './redis-client.js';
 export { openStores, type StoreSpec, type Stores } from './open-store.js';
 export { type CallDetailRecord, type CdrStore, DEFAULT_MAX_CDRS, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';
 export { type EventRecord, type EventStore, MemoryEventStore, RedisEventStore, SqliteEventStore, type StoredMessage } from './event-store.js';

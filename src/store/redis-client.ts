@@ -51,7 +51,16 @@ function hostList(text: string, dflt: number, url: string): Array<{ host: string
  * @throws Error naming the problem (the password is never echoed).
  */
 export function redisOptionsFromUrl(url: string): RedisTarget {
-  if (/^rediss?:\/\//.test(url)) return { kind: 'single', url };
+  if (/^rediss?:\/\//.test(url)) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new StoreError('STORE_ERR_URL', `not a Redis URL: ${redactUrl(url)} (expected redis://host:port[/db], the port 1-65535)`);
+    }
+    if (u.hostname === '') throw new StoreError('STORE_ERR_URL', `no host in ${redactUrl(url)}`);
+    return { kind: 'single', url };
+  }
   const m = /^(redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/.exec(url);
   if (!m) throw new StoreError('STORE_ERR_URL', `not a Redis URL: ${redactUrl(url)} (expected redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port,…)`);
   const auth = m[2];
@@ -84,13 +93,18 @@ export async function connectRedis(src: RedisSource): Promise<{ client: RedisCli
     return { client: src, owned: false };
   }
   const client = createRedisClient(src);
-  // Without a listener ioredis prints connection errors to stderr ("Unhandled error event").
-  client.on('error', () => undefined);
+  // Without a listener ioredis prints connection errors to stderr ("Unhandled error event");
+  // the last one says why a connect failed (ECONNREFUSED …) where the rejection only says
+  // "Connection is closed.".
+  let cause: string | undefined;
+  client.on('error', (e: Error) => {
+    cause = (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code} ${e.message.replace(/^connect \S+ /, '')}`.trim() : e.message;
+  });
   try {
     await client.connect();
   } catch (e) {
     client.disconnect();
-    throw new StoreError('STORE_ERR_CONNECT', `cannot connect to ${redactUrl(src)}: ${(e as Error).message}`);
+    throw new StoreError('STORE_ERR_CONNECT', `cannot connect to ${redactUrl(src)}: ${cause ?? (e as Error).message}`);
   }
   return { client, owned: true };
 }

@@ -50,3 +50,14 @@ test('serve --check: exit 0 with what would run; exit 2 naming the key of a mist
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an unreachable Redis or a bad Redis URL at start: one line naming the store, the URL and the cause, exit 2', { timeout: 30_000 }, async () => {
+  const { freePortBoth } = await import('../harness/processes.js');
+  const dead = await freePortBoth();
+  const down = await runSwitchboard(['serve', '--store', `redis://127.0.0.1:${dead}`, '--listen', 'udp:127.0.0.1:0'], 20_000);
+  assert.equal(down.code, 2, down.stderr);
+  assert.equal(down.stderr, `switchboard: store: cannot connect to redis://127.0.0.1:${dead}: ECONNREFUSED 127.0.0.1:${dead}\n`);
+  const bad = await runSwitchboard(['serve', '--store', 'redis://127.0.0.1:99999', '--listen', 'udp:127.0.0.1:0'], 20_000);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^switchboard: command line: store = "redis:\/\/127\.0\.0\.1:99999": not a Redis URL: .*the port 1-65535\)\n$/);
+});

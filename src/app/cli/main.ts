@@ -11,6 +11,7 @@ import { dialplanCommand } from './dialplan-commands.js';
 import { gatewayCommand } from './gateway-commands.js';
 import { presenceCommand, subscriptionsCommand } from './presence-commands.js';
 import { UsageError } from './usage-error.js';
+import { StoreError } from '../../util/errors.js';
 import { ConfigError, cdrCommand, locationCommand, serveCommand, userCommand } from './server-commands.js';
 
 const USAGE = `usage: switchboard <command> [options]
@@ -206,6 +207,11 @@ main(process.argv.slice(2)).then(
     const e = err as Error;
     if (e instanceof UsageError || e instanceof ConfigError) {
       process.stderr.write(`switchboard: ${e.message}\n`);
+      process.exit(2);
+    }
+    // The configured store cannot be used (a bad URL, Redis unreachable): the `store` key's fault.
+    if (e instanceof StoreError && (e.code === 'STORE_ERR_URL' || e.code === 'STORE_ERR_CONNECT')) {
+      process.stderr.write(`switchboard: store: ${e.message}\n`);
       process.exit(2);
     }
     process.stderr.write(`switchboard: ${e.message}\n`);

@@ -139,7 +139,8 @@ export class Publications implements TransactionUser {
       if (!previous) return void uas.respond(tx, req, 400, { reason: 'Expires 0 Without SIP-If-Match' });
       this.forget(previous.etag);
       this.store.announce('pub', target.resource);
-      uas.respond(tx, req, 200, { headers: [['Expires', '0']] });
+      // RFC 3903 §6 step 8: a 2xx carries a SIP-ETag — here the one of the entity just removed.
+      uas.respond(tx, req, 200, { headers: [['SIP-ETag', previous.etag], ['Expires', '0']] });
       this.log(`presence: ${target.resource} removed ${ev.name} publication ${previous.etag}`);
       this.onChange?.(target.resource, ev.name);
       return;

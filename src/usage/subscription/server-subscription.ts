@@ -15,7 +15,7 @@ import { Dialog, nextHop } from '../../dialog/index.js';
 import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import { syntheticCause } from '../../transaction/index.js';
-import type { SipElement } from '../../tu/index.js';
+import type { SipElement, Target } from '../../tu/index.js';
 import type { Clock } from '../../util/clock.js';
 
 export type ServerSubscriptionState = 'pending' | 'active' | 'terminated';
@@ -65,6 +65,11 @@ export class ServerSubscription extends EventEmitter {
   /** The newest content not yet sent while a NOTIFY is in flight. */
   private queued: { content: NotifyContent; terminate?: TerminationReason } | undefined;
   private lastContent: NotifyContent | undefined;
+  /**
+   * The connection the SUBSCRIBE came on (TCP, TLS, WS): NOTIFYs go back on it while it is open
+   * (RFC 3261 §18, RFC 7118 §5) — a WebSocket client's Contact host (`….invalid`) resolves to nothing.
+   */
+  private flow: Target | undefined;
 
   private constructor(
     readonly element: SipElement,
@@ -91,10 +96,12 @@ export class ServerSubscription extends EventEmitter {
   static accept(element: SipElement, req: SipRequest, tx: ServerTransaction, o: { resource: string; watcher: string; state: 'pending' | 'active'; expires: number; contact: string; now: () => number }): ServerSubscription {
     const localTag = element.uas.toTagFor(tx);
     const dialog = Dialog.asUas(req, localTag, `<${o.contact}>`, 'Confirmed');
-    if (req.source !== undefined && req.source.transport !== 'udp') dialog.flowId = req.source.connectionId;
+    const src = req.source;
+    if (src !== undefined && src.transport !== 'udp') dialog.flowId = src.connectionId;
     const ev = parseEvent(req.header('Event') ?? '');
     const accept = req.headerValues('Accept').flatMap((v) => v.split(',')).map((s) => s.trim().split(';')[0]!.toLowerCase()).filter(Boolean);
     const sub = new ServerSubscription(element, dialog, ev.name, ev.id, o.resource, o.watcher, accept, o.state, o.now() + o.expires * 1000, o.now);
+    if (src !== undefined && src.transport !== 'udp' && src.connectionId !== undefined) sub.flow = { kind: src.transport as Target['kind'], address: src.address, port: src.port, flowId: src.connectionId };
     element.uas.respond(tx, req, 200, { toTag: localTag, headers: [['Expires', String(o.expires)], ['Contact', `<${o.contact}>`]] });
     return sub;
   }
@@ -219,8 +226,12 @@ export class ServerSubscription extends EventEmitter {
     let res: SipResponse | undefined;
     try {
       const { requestUri, routes } = d.requestTarget();
-      let targets = await this.element.uac.resolve(nextHop(routes, requestUri));
-      if (d.flowId !== undefined && routes.length === 0) targets = targets.map((t) => ({ ...t, flowId: d.flowId }));
+      let targets: Target[];
+      if (this.flow && routes.length === 0) targets = [this.flow];
+      else {
+        targets = await this.element.uac.resolve(nextHop(routes, requestUri));
+        if (d.flowId !== undefined && routes.length === 0) targets = targets.map((t) => ({ ...t, flowId: d.flowId }));
+      }
       res = (await this.element.uac.send(targets, (t) => d.createRequest('NOTIFY', { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards, headers, body: content.body }))).response;
     } catch {
       res = undefined;
