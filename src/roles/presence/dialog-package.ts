@@ -32,6 +32,7 @@ interface TrackedCall {
 export class DialogPackage implements EventPackage {
   readonly name = 'dialog';
   readonly contentType = DIALOG_INFO_CONTENT_TYPE;
+  readonly perSubscription = true;
   private readonly calls = new Map<string, TrackedCall>();
   private readonly versions = new Map<string, number>();
 

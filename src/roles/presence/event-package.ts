@@ -33,4 +33,9 @@ export interface EventPackage {
   forget?(subscriptionId: string): void;
   /** PUBLISH may set this package's state (RFC 3903 §4). */
   readonly publishable?: boolean;
+  /**
+   * Each subscription gets its own document (a version per subscription: watcherinfo,
+   * dialog-info); otherwise one rendering serves every watcher with the same decision.
+   */
+  readonly perSubscription?: boolean;
 }

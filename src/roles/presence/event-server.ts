@@ -25,7 +25,7 @@ import { type SipRequest, type SipUri, percentDecode } from '../../sip/index.js'
 import type { EventRecord, EventStore } from '../../store/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
-import { ServerSubscription, type SubscriptionRecord, parseEvent } from '../../usage/index.js';
+import { type NotifyContent, ServerSubscription, type SubscriptionRecord, parseEvent } from '../../usage/index.js';
 import type { EventPackage, WatcherDecision } from './event-package.js';
 
 export interface SubscriptionLimits {
@@ -107,9 +107,18 @@ export class EventServer implements TransactionUser {
     const pkg = this.packages.get(event);
     const live = this.byResource.get(resource);
     if (!pkg || !live) return;
+    // A package whose document is the same for every watcher with the same decision (presence,
+    // message-summary) is rendered once per change, not once per watcher (a fan-out to 1,000).
+    const shared = pkg.perSubscription ? undefined : new Map<WatcherDecision, Promise<NotifyContent>>();
     for (const l of live) {
       if (l.sub.event !== event || l.sub.state === 'terminated') continue;
-      void pkg.render(resource, { decision: l.decision, watcher: l.sub.watcher, subscriptionId: l.sub.id }).then((c) => l.sub.notify(c)).catch((e: unknown) => this.deps.log(`events: ${resource} ${event}: NOTIFY not rendered: ${(e as Error).message}`));
+      const view = { decision: l.decision, watcher: l.sub.watcher, subscriptionId: l.sub.id };
+      let content = shared?.get(l.decision);
+      if (!content) {
+        content = pkg.render(resource, view);
+        shared?.set(l.decision, content);
+      }
+      void content.then((c) => l.sub.notify(c)).catch((e: unknown) => this.deps.log(`events: ${resource} ${event}: NOTIFY not rendered: ${(e as Error).message}`));
     }
   }
 

@@ -66,6 +66,7 @@ export function composePresence(resource: string, pubs: readonly Publication[], 
 export class WatcherInfoPackage implements EventPackage {
   readonly name = 'presence.winfo';
   readonly contentType = WATCHERINFO_CONTENT_TYPE;
+  readonly perSubscription = true;
   /** RFC 3858 §4.1: the version counts the documents of one subscription, from 0. */
   private readonly versions = new Map<string, number>();
 

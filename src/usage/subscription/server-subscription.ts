@@ -229,7 +229,9 @@ export class ServerSubscription extends EventEmitter {
       let targets: Target[];
       if (this.flow && routes.length === 0) targets = [this.flow];
       else {
-        targets = await this.element.uac.resolve(nextHop(routes, requestUri));
+        // An IP literal (the usual Contact) needs no lookup: resolved at once, not per NOTIFY.
+        const hop = nextHop(routes, requestUri);
+        targets = this.element.uac.resolveSync(hop) ?? (await this.element.uac.resolve(hop));
         if (d.flowId !== undefined && routes.length === 0) targets = targets.map((t) => ({ ...t, flowId: d.flowId }));
       }
       res = (await this.element.uac.send(targets, (t) => d.createRequest('NOTIFY', { via: this.element.uac.via(t.kind), maxForwards: this.element.uac.maxForwards, headers, body: content.body }))).response;
