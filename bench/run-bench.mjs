@@ -5,7 +5,12 @@
  * SIPp load harness of ../shared/bench (see its README.md and BENCHMARKS.md).
  *
  * Usage (after `npm run build`; `npm run bench` builds first):
- *   node bench/run-bench.mjs [parser|register|proxy|all]      (default all)
+ *   node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|all]      (default all)
+ *
+ * `presence` (issue 16; not part of `all`) is Switchboard's presence role against Kamailio's
+ * presence + presence_xml + db_sqlite (bench/kamailio/presence.cfg, one UDP worker), with the raw
+ * SIP client bench/presence-fanout.mjs instead of SIPp: CPU per SUBSCRIBE/NOTIFY pair over 1,000
+ * initial subscriptions, and NOTIFYs/s when one PUBLISH fans out to those 1,000 watchers.
  *
  * Environment (all optional):
  *   BENCH_ROUNDS=3        interleaved rounds (Kamailio, then Switchboard) per scenario
@@ -20,6 +25,11 @@
  *   BENCH_PROXY_WORKERS=2 the proxy part also measures `serve --workers N` (1: only the single process)
  *   BENCH_FLOOR=1         the register part also measures bench/udp-floor.mjs, the least a Node.js
  *                         process can do to pass the scenario (0: not)
+ *   BENCH_PRESENCE_WATCHERS=1000  watchers (subscriptions) of the presence part
+ *   BENCH_PRESENCE_RATE=1000      SUBSCRIBEs per second (at most 200 unfinished at once)
+ *   BENCH_PRESENCE_PUBLISHES=5    measured fan-outs per server start (after 1 warm-up fan-out)
+ *   BENCH_PRESENCE_MEMORY=1       also Switchboard with `--store memory` (0: only `--store sqlite`)
+ *   BENCH_PRESENCE_KAM_CHILDREN=1 Kamailio's UDP workers in the presence part (see presence.cfg)
  *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
  *
  * Everything runs on 127.0.0.1 (server 5070, SIPp uas 5090, SIPp uac 5061), every run is
@@ -33,6 +43,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +56,9 @@ const PARSER_JS = path.join(ROOT, 'dist/bench/parse.bench.js');
 const PROXY_CFG = path.join(ROOT, 'examples/proxy-bench.yaml');
 const REGISTRAR_CFG = path.join(HERE, 'registrar-bench.yaml');
 const B2BUA_CFG = path.join(ROOT, 'examples/callflow-4-b2bua.yaml');
+const PRESENCE_CFG = path.join(HERE, 'presence-bench.yaml');
+const KAM_PRESENCE_CFG = path.join(HERE, 'kamailio/presence.cfg');
+const FANOUT_JS = path.join(HERE, 'presence-fanout.mjs');
 const RESULTS = path.join(HERE, 'results');
 
 const env = (k, d) => {
@@ -68,6 +82,12 @@ const FLOOR = env('BENCH_FLOOR', 1) !== 0;
 const HELD_CALLS = env('BENCH_HELD_CALLS', 1000);
 const HELD_RATE = env('BENCH_HELD_RATE', 200);
 const HELD_S = env('BENCH_HELD_S', 45);
+// The presence part.
+const PRESENCE_WATCHERS = env('BENCH_PRESENCE_WATCHERS', 1000);
+const PRESENCE_RATE = env('BENCH_PRESENCE_RATE', 1000);
+const PRESENCE_PUBLISHES = env('BENCH_PRESENCE_PUBLISHES', 5);
+const PRESENCE_MEMORY = env('BENCH_PRESENCE_MEMORY', 1) !== 0;
+const PRESENCE_KAM_CHILDREN = env('BENCH_PRESENCE_KAM_CHILDREN', 1);
 
 const PORT = 5070;
 const TARGET = `127.0.0.1:${PORT}`;
@@ -200,9 +220,9 @@ function stopPid(pid, desc, graceMs = 10000) {
 const KAM = path.join(SHARED, 'kamailio.sh');
 let kamailioRunning = false;
 
-async function startKamailio(kind) {
+async function startKamailio(kind, extraEnv) {
   checkPortsFree(`before starting Kamailio ${kind}`);
-  const r = await run(KAM, ['start', kind, String(PORT)], { timeoutMs: 30000, label: 'kamailio.sh start' });
+  const r = await run(KAM, ['start', kind, String(PORT)], { timeoutMs: 30000, label: 'kamailio.sh start', env: extraEnv });
   const pid = Number(r.out.trim().split('\n').pop());
   if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) die(`kamailio.sh start ${kind} failed (rc ${r.code}): ${r.out}`);
   kamailioRunning = true;
@@ -237,7 +257,7 @@ async function freshRegistrarDb(tag) {
 
 async function startSwitchboard(kind, tag, extra = []) {
   checkPortsFree(`before starting Switchboard ${kind}`);
-  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : kind === 'b2bua' ? B2BUA_CFG : PROXY_CFG, ...extra];
+  const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : kind === 'b2bua' ? B2BUA_CFG : kind === 'presence' ? PRESENCE_CFG : PROXY_CFG, ...extra];
   if (kind === 'registrar') args.push('--db', await freshRegistrarDb(tag));
   const logPath = path.join(scratch, `switchboard-${kind}-${tag}.log`);
   const fd = fs.openSync(logPath, 'w');
@@ -485,6 +505,132 @@ async function heldCalls() {
   return out;
 }
 
+// ---- presence (issue 16) ----------------------------------------------------------------------
+
+const KAM_MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+const KAM_SQL = '/usr/share/kamailio/db_sqlite';
+/** Where bench/kamailio/presence.cfg keeps its SQLite file (PRES_DB there). */
+const KAM_PRESENCE_DIR = '/tmp/switchboard-bench-presence';
+
+function presencePreflight() {
+  const missing = ['presence.so', 'presence_xml.so', 'db_sqlite.so'].filter((m) => !fs.existsSync(path.join(KAM_MODULES, m)));
+  if (missing.length > 0) die(`Kamailio module(s) ${missing.join(', ')} not in ${KAM_MODULES}: apt-get install -y kamailio-presence-modules kamailio-sqlite-modules`);
+  for (const f of ['standard-create.sql', 'presence-create.sql']) {
+    if (!fs.existsSync(path.join(KAM_SQL, f))) die(`${path.join(KAM_SQL, f)} missing (Kamailio's SQLite schema, package kamailio-sqlite-modules)`);
+  }
+  if (!fs.existsSync(FANOUT_JS) || !fs.existsSync(PRESENCE_CFG) || !fs.existsSync(KAM_PRESENCE_CFG)) die('bench/presence-fanout.mjs, bench/presence-bench.yaml or bench/kamailio/presence.cfg missing');
+}
+
+/**
+ * A fresh SQLite file for Kamailio's presence tables: Kamailio's own schema (version table, then
+ * presentity, active_watchers, watchers, xcap, pua), written with the project's better-sqlite3.
+ */
+function freshKamailioPresenceDb() {
+  fs.mkdirSync(KAM_PRESENCE_DIR, { recursive: true });
+  const db = path.join(KAM_PRESENCE_DIR, 'presence.db');
+  for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(db + suffix, { force: true });
+  const Database = createRequire(path.join(ROOT, 'package.json'))('better-sqlite3');
+  const d = new Database(db);
+  try {
+    d.exec(fs.readFileSync(path.join(KAM_SQL, 'standard-create.sql'), 'utf8') + '\n' + fs.readFileSync(path.join(KAM_SQL, 'presence-create.sql'), 'utf8'));
+  } finally {
+    d.close();
+  }
+  return db;
+}
+
+/**
+ * One run of bench/presence-fanout.mjs against the server on 5070 (its pid for the CPU): the
+ * warm-up fetches, WATCHERS subscriptions (CPU per pair), 1 warm-up + PUBLISHES fan-outs.
+ */
+async function fanoutClient(server, pid) {
+  const W = PRESENCE_WATCHERS;
+  const timeoutS = Math.ceil(60 + (6 * W) / Math.max(PRESENCE_RATE, 1) + (1 + PRESENCE_PUBLISHES) * 35);
+  const args = [FANOUT_JS, '--target', TARGET, '--pid', String(pid), '--port', '5061', '--watchers', String(W), '--rate', String(PRESENCE_RATE),
+    '--publishes', String(PRESENCE_PUBLISHES), '--warmup-publishes', '1', '--warmup-fetches', String(W), '--label', server, '--timeout-s', String(timeoutS)];
+  log(`${server}: node ${args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}`);
+  record(`# ${server}: node ${args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}`);
+  const r = await run(process.execPath, args, { timeoutMs: (timeoutS + 15) * 1000, label: 'presence-fanout' });
+  const lines = r.out.split('\n').filter((l) => l.startsWith('PRESENCE_'));
+  for (const l of lines) record(l);
+  const sub = lines.filter((l) => l.startsWith('PRESENCE_SUBSCRIBE ')).map(kv).find((o) => o.phase === 'measured') ?? {};
+  const fans = lines.filter((l) => l.startsWith('PRESENCE_FANOUT ')).map(kv);
+  const measured = fans.filter((o) => o.warmup === '0');
+  const result = kv(lines.find((l) => l.startsWith('PRESENCE_RESULT ')) ?? `PRESENCE_RESULT verdict=ERROR rc=${r.code}`);
+  const out = {
+    server, verdict: result.verdict ?? 'ERROR', rc: r.code,
+    cpu_us_per_pair: num(sub.server_cpu_us_per_pair), sched_us_per_pair: num(sub.server_sched_us_per_pair), subscribe_rate: num(sub.rate_achieved),
+    subscribe_client_busy_pct: num(sub.client_busy_pct), subscribe_other_cpu_s: num(sub.other_cpu_s), subscribe_retrans: num(sub.retrans),
+    rates: measured.map((o) => num(o.notifies_per_s)), warmup_rate: num(fans.find((o) => o.warmup === '1')?.notifies_per_s),
+    first_ms: measured.map((o) => num(o.first_ms)), last_ms: measured.map((o) => num(o.last_ms)),
+    cpu_us_per_notify: measured.map((o) => num(o.server_cpu_us_per_notify)), client_busy_pct: measured.map((o) => num(o.client_busy_pct)),
+    other_cpu_s: measured.map((o) => num(o.other_cpu_s)), drops: [sub, ...fans].reduce((a, o) => a + (num(o.server_drops) ?? 0) + (num(o.client_drops) ?? 0), 0),
+    notify_retrans_seen: num(result.notify_retrans_seen), retrans: num(result.retrans),
+  };
+  log(`${server}: ${out.verdict} cpu_us/pair=${out.cpu_us_per_pair} fan-out NOTIFYs/s ${out.rates.join(', ')} (median ${f(median(out.rates))}); client busy ≤ ${f(Math.max(...out.client_busy_pct.filter(Number.isFinite), 0))} %; drops ${out.drops}`);
+  return out;
+}
+
+function summarisePresence(runs) {
+  const rates = runs.flatMap((r) => r.rates).filter(Number.isFinite);
+  return {
+    runs: runs.length,
+    pass: runs.filter((r) => r.verdict === 'PASS').length,
+    verdicts: runs.map((r) => r.verdict),
+    cpu_us_per_pair: median(runs.map((r) => r.cpu_us_per_pair)),
+    all_cpu_us_per_pair: runs.map((r) => r.cpu_us_per_pair),
+    sched_us_per_pair: median(runs.map((r) => r.sched_us_per_pair)),
+    subscribe_rate: median(runs.map((r) => r.subscribe_rate)),
+    fanout_median: median(rates),
+    fanout_min: rates.length ? Math.min(...rates) : null,
+    fanout_max: rates.length ? Math.max(...rates) : null,
+    fanout_all: rates,
+    fanout_round_medians: runs.map((r) => median(r.rates)),
+    first_ms: median(runs.flatMap((r) => r.first_ms)),
+    cpu_us_per_notify: median(runs.flatMap((r) => r.cpu_us_per_notify)),
+    client_busy_pct_median: median(runs.flatMap((r) => r.client_busy_pct)),
+    client_busy_pct_max: Math.max(...runs.flatMap((r) => r.client_busy_pct).filter(Number.isFinite), 0),
+    other_cpu_s_max: Math.max(...runs.flatMap((r) => [...r.other_cpu_s, r.subscribe_other_cpu_s]).filter(Number.isFinite), 0),
+    drops: runs.reduce((a, r) => a + r.drops, 0),
+  };
+}
+
+/**
+ * The presence part: Kamailio (presence + presence_xml + db_sqlite) and Switchboard's presence
+ * role (`--store sqlite`, and `--store memory`), interleaved, each a fresh process per round.
+ */
+async function presencePart() {
+  presencePreflight();
+  const variants = [{ key: 'switchboard', extra: (i) => ['--store', 'sqlite', '--db', path.join(scratch, `presence-${i}.db`)] }];
+  if (PRESENCE_MEMORY) variants.push({ key: 'switchboard_memory', extra: () => ['--store', 'memory'] });
+  const out = {
+    part: 'presence', watchers: PRESENCE_WATCHERS, subscribe_rate: PRESENCE_RATE, publishes: PRESENCE_PUBLISHES, rounds: ROUNDS,
+    kamailio_children: PRESENCE_KAM_CHILDREN, variants: variants.map((v) => v.key), kamailio: [],
+  };
+  for (const v of variants) out[v.key] = [];
+  for (let i = 1; i <= ROUNDS; i++) {
+    log(`== presence: round ${i}/${ROUNDS}`);
+    freshKamailioPresenceDb();
+    const kpid = await startKamailio(KAM_PRESENCE_CFG, { KAM_CHILDREN: String(PRESENCE_KAM_CHILDREN) });
+    try { out.kamailio.push(await fanoutClient('kamailio', kpid)); } finally { await stopKamailio(); }
+    await sleep(PAUSE_S * 1000);
+    for (const v of variants) {
+      const sb = await startSwitchboard('presence', `presence-${v.key}-${i}`, v.extra(i));
+      try { out[v.key].push(await fanoutClient(v.key, sb.pid)); } finally { await stopSwitchboard(sb); }
+      await sleep(PAUSE_S * 1000);
+    }
+  }
+  out.summary = { kamailio: summarisePresence(out.kamailio) };
+  for (const v of variants) out.summary[v.key] = summarisePresence(out[v.key]);
+  const k = out.summary.kamailio;
+  for (const v of variants) {
+    const s = out.summary[v.key];
+    out.summary[`${v.key}_fanout_ratio`] = k.fanout_median && s.fanout_median ? s.fanout_median / k.fanout_median : null;
+    out.summary[`${v.key}_cpu_ratio`] = k.cpu_us_per_pair && s.cpu_us_per_pair ? s.cpu_us_per_pair / k.cpu_us_per_pair : null;
+  }
+  return out;
+}
+
 async function parser() {
   if (!fs.existsSync(PARSER_JS)) die(`${path.relative(ROOT, PARSER_JS)} missing: run \`npm run build\` first`);
   log('== parser: node dist/bench/parse.bench.js');
@@ -565,6 +711,41 @@ function printSummary(res) {
     lines.push('', 'dial-plan lookups (bench/dialplan-lookup.mjs; "same": the same numbers for every size, "spread": numbers over each plan):');
     for (const l of res.dialplan.lookup) lines.push(`  ${l}`);
   }
+  if (res.presence) {
+    const r = res.presence;
+    const k = r.summary.kamailio;
+    const cols = ['kamailio', ...r.variants];
+    const ss = cols.map((c) => r.summary[c]);
+    lines.push('', `presence: ${r.watchers} watchers of one presentity, SUBSCRIBEs at ${r.subscribe_rate}/s, ${r.publishes} fan-outs per server start, ${r.rounds} interleaved rounds (Kamailio ${r.kamailio_children} UDP worker${r.kamailio_children === 1 ? '' : 's'}):`);
+    lines.push(`  ${'figure'.padEnd(34)} ${cols.map((c) => c.padStart(20)).join('')}`);
+    const row = (name, pick, d = 1, ratio = false) => {
+      const a = pick(k);
+      lines.push(`  ${name.padEnd(34)} ${ss.map((s, i) => {
+        const b = pick(s);
+        const cell = f(b, d) + (ratio && i > 0 && a && b ? ` (${f(b / a, 2)}x)` : '');
+        return cell.padStart(20);
+      }).join('')}`);
+    };
+    row('fan-out NOTIFYs/s, median', (x) => x.fanout_median, 0, true);
+    row('fan-out NOTIFYs/s, min', (x) => x.fanout_min, 0);
+    row('fan-out NOTIFYs/s, max', (x) => x.fanout_max, 0);
+    lines.push(`  ${'fan-out, each round\'s median'.padEnd(34)} ${ss.map((s) => s.fanout_round_medians.map((x) => f(x, 0)).join(',').padStart(20)).join('')}`);
+    row('PUBLISH to first NOTIFY, ms', (x) => x.first_ms, 1);
+    row('server CPU us per fanned NOTIFY', (x) => x.cpu_us_per_notify, 1);
+    row('server CPU us per SUBSCRIBE/NOTIFY', (x) => x.cpu_us_per_pair, 1, true);
+    lines.push(`  ${'  per round'.padEnd(34)} ${ss.map((s) => s.all_cpu_us_per_pair.map((x) => f(x, 0)).join(',').padStart(20)).join('')}`);
+    row('  same, schedstat (ns-precise)', (x) => x.sched_us_per_pair, 1);
+    row('SUBSCRIBE pairs/s achieved', (x) => x.subscribe_rate, 0);
+    row('client busy % in fan-out, median', (x) => x.client_busy_pct_median, 0);
+    row('client busy % in fan-out, max', (x) => x.client_busy_pct_max, 0);
+    row('other_cpu_s max (a window)', (x) => x.other_cpu_s_max, 2);
+    row('datagrams dropped (both sockets)', (x) => x.drops, 0);
+    lines.push(`  ${'verdicts'.padEnd(34)} ${ss.map((s) => s.verdicts.join(',').padStart(20)).join('')}`);
+    const fr = r.summary.switchboard_fanout_ratio;
+    lines.push(`  fan-out ratio Switchboard (sqlite) / Kamailio: ${f(fr, 2)} (target >= 1.0: ${fr !== null && fr >= 1 ? 'met' : 'NOT met'})${r.summary.switchboard_memory_fanout_ratio ? `; memory store: ${f(r.summary.switchboard_memory_fanout_ratio, 2)}` : ''}`);
+    lines.push(`  CPU per SUBSCRIBE/NOTIFY pair ratio Switchboard (sqlite) / Kamailio: ${f(r.summary.switchboard_cpu_ratio, 2)}${r.summary.switchboard_memory_cpu_ratio ? `; memory store: ${f(r.summary.switchboard_memory_cpu_ratio, 2)}` : ''}`);
+    if (Math.max(...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s in some window: other programs loaded the machine; compare ratios only.');
+  }
   for (const key of ['register', 'proxy', 'b2bua', 'dialplan']) {
     const r = res[key];
     if (!r) continue;
@@ -613,8 +794,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const sel = process.argv[2] ?? 'all';
-  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
-  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|all]');
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], presence: ['presence'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|all]');
   const parts = valid[sel];
   preflight(parts);
 
@@ -624,6 +805,7 @@ async function main() {
   logFile = path.join(RESULTS, `${stamp}-${sel}.log`);
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench.'));
   const res = { date: now.toISOString(), selection: sel, machine: machine(), settings: { ROUNDS, RATE, DURATION, FIND_MAX, MAX_CEILING, MAX_START, PAUSE_S, WARMUP_S, PROXY_WORKERS } };
+  if (parts.includes('presence')) Object.assign(res.settings, { PRESENCE_WATCHERS, PRESENCE_RATE, PRESENCE_PUBLISHES, PRESENCE_MEMORY, PRESENCE_KAM_CHILDREN });
   record(`# run-bench.mjs ${sel} ${res.date}`);
   record(`# machine ${JSON.stringify(res.machine)}`);
   record(`# settings ${JSON.stringify(res.settings)}`);
@@ -638,6 +820,7 @@ async function main() {
       if (HELD_CALLS > 0) res.b2bua.held = await heldCalls();
     }
     if (parts.includes('dialplan')) res.dialplan = await dialPlanPart();
+    if (parts.includes('presence')) res.presence = await presencePart();
   } finally {
     await cleanupAll();
   }
