@@ -12,9 +12,9 @@ import { type RedisClient, isCluster } from './redis-client.js';
 import type { SqliteDatabase } from './sqlite-db.js';
 import { StoreError } from '../util/errors.js';
 
-/** One stored record: a subscription (kind `sub`) or a publication (kind `pub`). */
+/** One stored record: a subscription (kind `sub`), a publication (`pub`) or a watcher rule (`rule`). */
 export interface EventRecord {
-  kind: 'sub' | 'pub';
+  kind: 'sub' | 'pub' | 'rule';
   id: string;
   resource: string;
   /** ms since the epoch. */

@@ -51,6 +51,8 @@ commands:
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
   presence list [AOR] [--json]        presentities: composed state (open/closed, activities, notes) and watchers
+  presence allow|block|polite-block PRESENTITY WATCHER   a watcher rule, kept in the store (SIGHUP applies it)
+  presence forget PRESENTITY WATCHER | presence rules [PRESENTITY] [--json]
   subscriptions list [--json]         event subscriptions the server holds (event, resource, watcher, state)
   cdr list [--json] [--limit N]       the B2BUA's call detail records, newest first (default 100)
   dialplan import FILE                IOS dial-peer text → the dial plan's YAML (unused lines on stderr)

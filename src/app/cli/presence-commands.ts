@@ -7,7 +7,7 @@
  *
  * @remarks App layer (`app/cli`).
  */
-import { type Publication, composePresence } from '../../roles/presence/index.js';
+import { type Publication, type StoredRule, composePresence, ruleId } from '../../roles/presence/index.js';
 import { openStores } from '../../store/index.js';
 import type { SubscriptionRecord } from '../../usage/index.js';
 import { type ServerFlags, resolveConfig } from './server-commands.js';
@@ -15,9 +15,44 @@ import { UsageError } from './usage-error.js';
 
 type StoredSubscription = SubscriptionRecord & { decision: string };
 
+const ACTIONS = ['allow', 'block', 'polite-block'] as const;
+
+/** `presence allow|block|polite-block PRESENTITY WATCHER`, `presence forget …`, `presence rules [PRESENTITY]`. */
+async function ruleCommand(args: string[], flags: ServerFlags & { json: boolean }): Promise<number> {
+  const [sub, presentity, watcher] = args;
+  const aor = /^sips?:[^@\s]+@[^\s]+$/;
+  const config = resolveConfig(flags);
+  const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
+  try {
+    if (sub === 'rules') {
+      const rules = (await stores.events.all('rule')).map((r) => JSON.parse(r.data) as StoredRule).filter((r) => presentity === undefined || r.presentity === presentity).sort((a, b) => a.presentity.localeCompare(b.presentity) || a.watcher.localeCompare(b.watcher));
+      if (flags.json) process.stdout.write(JSON.stringify(rules) + '\n');
+      else if (rules.length === 0) process.stdout.write('no stored rules\n');
+      else for (const r of rules) process.stdout.write(`${r.presentity}\t${r.action}\t${r.watcher}\n`);
+      return 0;
+    }
+    if (presentity === undefined || watcher === undefined || args.length !== 3) throw new UsageError(`usage: switchboard presence ${sub} PRESENTITY WATCHER (e.g. sip:alice@example.com sip:bob@example.com, or a domain as WATCHER)`);
+    if (!aor.test(presentity)) throw new UsageError(`invalid presentity "${presentity}": expected an AOR such as sip:alice@example.com`);
+    if (!aor.test(watcher) && !/^[A-Za-z0-9.-]+$/.test(watcher)) throw new UsageError(`invalid watcher "${watcher}": expected an AOR such as sip:bob@example.com or a domain`);
+    const id = ruleId(presentity, watcher);
+    if (sub === 'forget') {
+      await stores.events.remove('rule', id);
+      process.stdout.write(`forgot the rule for ${watcher} on ${presentity}; SIGHUP the server (or restart it) to apply\n`);
+      return 0;
+    }
+    const rule: StoredRule = { presentity, watcher, action: sub as StoredRule['action'] };
+    await stores.events.put({ kind: 'rule', id, resource: presentity, expiresAt: Number.MAX_SAFE_INTEGER, data: JSON.stringify(rule) });
+    process.stdout.write(`${presentity}: ${sub} ${watcher}; SIGHUP the server (or restart it) to apply\n`);
+    return 0;
+  } finally {
+    await stores.close();
+  }
+}
+
 export async function presenceCommand(args: string[], flags: ServerFlags & { json: boolean }): Promise<number> {
   const [sub, only] = args;
-  if (sub !== 'list') throw new UsageError(`unknown presence subcommand "${sub ?? ''}" (expected list)`);
+  if ((ACTIONS as readonly string[]).includes(sub ?? '') || sub === 'forget' || sub === 'rules') return ruleCommand(args, flags);
+  if (sub !== 'list') throw new UsageError(`unknown presence subcommand "${sub ?? ''}" (expected list, rules, allow, block, polite-block or forget)`);
   const config = resolveConfig(flags);
   const stores = await openStores({ store: config.store, dbPath: config.db, redisPrefix: config.redisPrefix });
   try {

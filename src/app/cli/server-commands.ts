@@ -281,8 +281,11 @@ export async function userCommand(args: string[], flags: ServerFlags & { passwor
 
 export { ConfigError };
 
-/** SIGHUP: every server reads its dial plan again; one that fails keeps the plan it had, and says why. */
-function onReload(servers: Array<{ config: Config; reloadDialPlan(): string }>, log: (l: string) => void): void {
+/**
+ * SIGHUP: every server reads its dial plan again (one that fails keeps the plan it had, and says
+ * why) and its presence rules (the config's and those `presence allow|block|polite-block` stored).
+ */
+function onReload(servers: Array<{ config: Config; reloadDialPlan(): string; presence?: { reloadRules(): Promise<string> } }>, log: (l: string) => void): void {
   process.on('SIGHUP', () => {
     for (const s of servers) {
       const tag = s.config.name ? `${s.config.name}: ` : '';
@@ -291,6 +294,7 @@ function onReload(servers: Array<{ config: Config; reloadDialPlan(): string }>, 
       } catch (e) {
         log(`${tag}SIGHUP: dial plan not reloaded, the previous one stays in force: ${(e as Error).message}`);
       }
+      s.presence?.reloadRules().then((line) => log(`${tag}SIGHUP: ${line}`), (e: unknown) => log(`${tag}SIGHUP: presence rules not reloaded: ${(e as Error).message}`));
     }
   });
 }

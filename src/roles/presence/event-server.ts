@@ -144,6 +144,31 @@ export class EventServer implements TransactionUser {
     return records.length;
   }
 
+  /**
+   * The watcher policy changed (a reload): each live subscription is decided again — a watcher
+   * now blocked gets its final NOTIFY (`terminated;reason=rejected`, RFC 6665 §4.2.2), one whose
+   * decision changed (allowed ↔ polite-blocked, pending → active) gets the state it may now see.
+   */
+  reauthorize(): number {
+    let changed = 0;
+    for (const l of [...this.byId.values()]) {
+      const pkg = this.packages.get(l.sub.event);
+      if (!pkg || l.sub.event === 'presence.winfo') continue;
+      const now = this.deps.decide(l.sub.watcher, l.sub.resource, true);
+      if (now === l.decision) continue;
+      changed++;
+      if (now === 'block') {
+        void l.sub.terminate('rejected', {});
+        continue;
+      }
+      l.decision = now;
+      if (now !== 'confirm') l.sub.activate();
+      void this.persist(l);
+      void pkg.render(l.sub.resource, { decision: now, watcher: l.sub.watcher, subscriptionId: l.sub.id }).then((c) => l.sub.notify(c));
+    }
+    return changed;
+  }
+
   /** Ends every subscription without NOTIFY (the server stops; the store keeps them for the restart). */
   stop(): void {
     for (const l of [...this.byId.values()]) {
@@ -181,7 +206,7 @@ export class EventServer implements TransactionUser {
       return void uas.respond(tx, req, 403, { reason: 'Watcher Not Allowed' });
     }
     const contact = this.deps.element.uac.contactUri(req.source?.transport === 'udp' || req.source === undefined ? 'udp' : (req.source.transport as 'tcp'), 'events');
-    const sub = ServerSubscription.accept(this.deps.element, req, tx, { resource, watcher: watcher.identity, state: decision === 'confirm' ? 'pending' : 'active', expires, contact, now: this.now });
+    const sub = ServerSubscription.accept(this.deps.element, req, tx, { resource, watcher: watcher.identity, state: decision === 'confirm' ? 'pending' : 'active', expires, contact, now: this.now, headers: [['Allow-Events', this.allowEvents]] });
     if (expires === 0) {
       // RFC 6665 §4.4.3: a fetch — one NOTIFY with the state, the subscription over at once.
       const content = await pkg.render(resource, { decision, watcher: watcher.identity, subscriptionId: sub.id });

@@ -9,5 +9,5 @@ export { EventServer, type EventServerDeps, type SubscriptionLimits } from './ev
 export { OfflineMessages, type OfflineMessageSettings } from './offline-messages.js';
 export { MessageSummaryPackage, PresencePackage, WatcherInfoPackage, composePresence } from './presence-package.js';
 export { type Publication, Publications } from './publications.js';
-export { type PresenceConfig, type PresenceDeps, PresenceRole } from './presence.js';
+export { type PresenceConfig, type PresenceDeps, PresenceRole, type StoredRule, ruleId } from './presence.js';
 export { type DefaultPolicy, type PresentityRules, WatcherPolicy } from './watcher-policy.js';

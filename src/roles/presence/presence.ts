@@ -29,6 +29,18 @@ export interface PresenceConfig {
   messages: OfflineMessageSettings & { enabled: boolean };
 }
 
+/** A watcher rule kept in the store (`switchboard presence allow|block|polite-block`). */
+export interface StoredRule {
+  presentity: string;
+  watcher: string;
+  action: 'allow' | 'block' | 'polite-block';
+}
+
+/** The store key of a rule. */
+export function ruleId(presentity: string, watcher: string): string {
+  return `${presentity} ${watcher}`;
+}
+
 export interface PresenceDeps {
   element: SipElement;
   domains: readonly string[];
@@ -54,7 +66,7 @@ export class PresenceRole {
   private readonly unlisten: () => void;
   private readonly unannounce: () => void;
 
-  constructor(private readonly deps: PresenceDeps, cfg: PresenceConfig) {
+  constructor(private readonly deps: PresenceDeps, private readonly cfg: PresenceConfig) {
     const now = deps.now ?? Date.now;
     const userExists = (user: string, domain: string) => this.userExists(user, domain);
     this.policy = new WatcherPolicy(cfg.policy, cfg.rules, deps.domains);
@@ -91,8 +103,38 @@ export class PresenceRole {
 
   /** Restores publications, then subscriptions (each gets a NOTIFY of the current state). */
   async start(): Promise<void> {
+    await this.reloadRules(false);
     await this.publications.restore();
     await this.server.restore();
+  }
+
+  /**
+   * The watcher rules again: the config's, with those `switchboard presence allow|block|polite-block`
+   * stored over them (SIGHUP); live subscriptions are decided again. Resolves with a line for the log.
+   */
+  async reloadRules(reauthorize = true): Promise<string> {
+    const rules: Record<string, PresentityRules> = {};
+    for (const [r, x] of Object.entries(this.cfg.rules)) rules[r] = { allow: [...(x.allow ?? [])], block: [...(x.block ?? [])], politeBlock: [...(x.politeBlock ?? [])] };
+    let stored = 0;
+    for (const rec of await this.deps.store.all('rule')) {
+      let rule: StoredRule;
+      try {
+        rule = JSON.parse(rec.data) as StoredRule;
+      } catch {
+        continue;
+      }
+      stored++;
+      const r = (rules[rule.presentity] ??= { allow: [], block: [], politeBlock: [] });
+      // A stored rule replaces what the config said about the same watcher.
+      for (const list of [r.allow!, r.block!, r.politeBlock!]) {
+        const i = list.indexOf(rule.watcher);
+        if (i >= 0) list.splice(i, 1);
+      }
+      (rule.action === 'allow' ? r.allow! : rule.action === 'block' ? r.block! : r.politeBlock!).push(rule.watcher);
+    }
+    this.policy.setRules(rules);
+    const changed = reauthorize ? this.server.reauthorize() : 0;
+    return `presence rules: ${Object.keys(this.cfg.rules).length} presentities in the config, ${stored} stored rules${reauthorize ? `; ${changed} subscriptions decided again` : ''}`;
   }
 
   stop(): void {

@@ -93,7 +93,7 @@ export class ServerSubscription extends EventEmitter {
    * Accepts a SUBSCRIBE (RFC 6665 §4.2.1.1): 200 with the granted `Expires` and our Contact, and
    * the dialog it makes. The first NOTIFY is the owner's to send ({@link notify}), at once.
    */
-  static accept(element: SipElement, req: SipRequest, tx: ServerTransaction, o: { resource: string; watcher: string; state: 'pending' | 'active'; expires: number; contact: string; now: () => number }): ServerSubscription {
+  static accept(element: SipElement, req: SipRequest, tx: ServerTransaction, o: { resource: string; watcher: string; state: 'pending' | 'active'; expires: number; contact: string; now: () => number; headers?: HeaderList }): ServerSubscription {
     const localTag = element.uas.toTagFor(tx);
     const dialog = Dialog.asUas(req, localTag, `<${o.contact}>`, 'Confirmed');
     const src = req.source;
@@ -102,7 +102,7 @@ export class ServerSubscription extends EventEmitter {
     const accept = req.headerValues('Accept').flatMap((v) => v.split(',')).map((s) => s.trim().split(';')[0]!.toLowerCase()).filter(Boolean);
     const sub = new ServerSubscription(element, dialog, ev.name, ev.id, o.resource, o.watcher, accept, o.state, o.now() + o.expires * 1000, o.now);
     if (src !== undefined && src.transport !== 'udp' && src.connectionId !== undefined) sub.flow = { kind: src.transport as Target['kind'], address: src.address, port: src.port, flowId: src.connectionId };
-    element.uas.respond(tx, req, 200, { toTag: localTag, headers: [['Expires', String(o.expires)], ['Contact', `<${o.contact}>`]] });
+    element.uas.respond(tx, req, 200, { toTag: localTag, headers: [['Expires', String(o.expires)], ['Contact', `<${o.contact}>`], ...(o.headers ?? [])] });
     return sub;
   }
 

@@ -1,7 +1,8 @@
 // The operators' view of the presence role (docs/presence.md): `switchboard presence list` and
 // `switchboard subscriptions list` read the store of a running `serve` (SQLite) — the
 // presentity's composed state (published busy + note), its watcher, and the subscription with
-// its dialog — as text and as JSON; an unknown subcommand is a usage error (exit 2).
+// its dialog — as text and as JSON; a watcher rule kept in the store by `presence block`, applied
+// by SIGHUP to the live subscription; an unknown subcommand is a usage error (exit 2).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -50,6 +51,23 @@ test('presence list and subscriptions list show what the running server keeps', 
     const rows = JSON.parse(subs.stdout) as Array<{ event: string; resource: string; watcher: string; state: string; callId: string }>;
     assert.deepEqual(rows.map((r) => [r.event, r.resource, r.watcher, r.state]), [['presence', 'sip:alice@example.com', 'sip:bob@example.com', 'active']]);
     assert.equal(rows[0]!.callId, sub.callId);
+
+    // A rule kept in the store, applied by SIGHUP: bob is now blocked, his subscription ends
+    // with the final NOTIFY `terminated;reason=rejected`.
+    const ended = new Promise<string>((r) => sub.once('terminated', r));
+    const block = await runSwitchboard(['presence', 'block', 'sip:alice@example.com', 'sip:bob@example.com', '--config', config.path], 15_000);
+    assert.equal(block.code, 0, describeRun(block));
+    const rules = await runSwitchboard(['presence', 'rules', '--config', config.path], 15_000);
+    assert.equal(rules.stdout, 'sip:alice@example.com\tblock\tsip:bob@example.com\n');
+    server.signal('SIGHUP');
+    assert.equal(await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still up after 5 s'), 5000))]), 'rejected');
+    const again = await bob.subscribe('sip:alice@example.com', 'presence', { expires: 600 });
+    assert.equal(again.state, 'terminated', 'a new SUBSCRIBE from bob is refused (403)');
+    assert.match(server.output().stderr, /SIGHUP: presence rules: 0 presentities in the config, 1 stored rules; 1 subscriptions decided again/);
+    const forget = await runSwitchboard(['presence', 'forget', 'sip:alice@example.com', 'sip:bob@example.com', '--config', config.path], 15_000);
+    assert.equal(forget.code, 0, describeRun(forget));
+    const usage = await runSwitchboard(['presence', 'block', 'alice', '--config', config.path], 15_000);
+    assert.equal(usage.code, 2);
 
     const bad = await runSwitchboard(['subscriptions', 'show', '--config', config.path], 15_000);
     assert.equal(bad.code, 2);
