@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parsePidf } from '../../src/content/index.js';
 import { PresenceRole } from '../../src/roles/presence/index.js';
 import { UserAgent } from '../../src/roles/user-agent/index.js';
-import { parseMessage } from '../../src/sip/index.js';
+import { buildRequest, parseMessage } from '../../src/sip/index.js';
 import { MemoryEventStore, MemoryLocationStore, MemoryUserStore } from '../../src/store/index.js';
 import { TransportLayer, VirtualNetwork, parseListenSpec } from '../../src/transport/index.js';
 import { SipElement } from '../../src/tu/index.js';
@@ -136,6 +136,55 @@ test('a watcher sees the presentity closed, open while it has a binding, closed 
     assert.deepEqual(basics.slice(-2), ['open', 'closed']);
     assert.ok(t.wire.some((w) => w.who === 'S' && w.line.startsWith('NOTIFY')), 'NOTIFYs went on the wire');
   } finally {
+    await t.stop();
+  }
+});
+
+test('a SUBSCRIBE that forked: NOTIFYs from two notifiers make two dialogs (RFC 6665 §4.1.2.4, §4.5.2), each reported, each unsubscribed', async () => {
+  const t = await setup(5);
+  const transport = new TransportLayer({ listen: [parseListenSpec('udp:10.0.0.4:5060')], network: t.net });
+  await transport.start();
+  const unsubscribes: string[] = [];
+  new SipElement({
+    transport, clock: t.clock, timers,
+    users: (el) => ({
+      forked: {
+        uas: { allow: ['SUBSCRIBE'], supported: [], accept: [] },
+        hasDialog: (req) => req.to.tag !== undefined,
+        receiveRequest: (req, tx) => {
+          if (req.to.tag !== undefined) {
+            unsubscribes.push(`${req.header('Expires')} to ${req.to.tag}`);
+            el.uas.respond(tx, req, 200, { headers: [['Expires', req.header('Expires') ?? '0']] });
+            return;
+          }
+          el.uas.respond(tx, req, 200, { toTag: 'n1', headers: [['Expires', '600'], ['Contact', '<sip:n1@10.0.0.4:5060>']] });
+          // The first notifier's NOTIFY, then one from a second notifier the SUBSCRIBE forked to.
+          for (const tag of ['n1', 'n2']) {
+            const notify = () => buildRequest({
+              method: 'NOTIFY', uri: 'sip:bob@10.0.0.2:5060',
+              headers: [
+                ['Via', el.uac.via('udp')], ['Max-Forwards', '70'], ['From', `<sip:carol@10.0.0.4>;tag=${tag}`], ['To', `${req.header('From')}`],
+                ['Call-ID', req.callId], ['CSeq', '1 NOTIFY'], ['Contact', `<sip:${tag}@10.0.0.4:5060>`], ['Event', 'presence'], ['Subscription-State', 'active;expires=600'],
+              ],
+            });
+            // A moment later, so that the test listens by then.
+            el.clock.setTimer(100, () => void el.uac.resolve('sip:10.0.0.2:5060').then((targets) => el.uac.send(targets, notify)));
+          }
+        },
+      },
+    }),
+    routes: [{ tu: 'forked' }],
+  });
+  try {
+    const sub = await drive(t.clock, t.bob.subscribe('sip:carol@10.0.0.4:5060', 'presence', { expires: 600 }));
+    const tags: string[] = [];
+    sub.on('notify', (n: SubscriptionNotify) => tags.push(n.remoteTag));
+    await drive(t.clock, new Promise((r) => t.clock.setTimer(500, () => r(undefined))));
+    assert.deepEqual([...tags].sort(), ['n1', 'n2'], 'a NOTIFY from each notifier, each its own dialog');
+    await drive(t.clock, sub.unsubscribe());
+    assert.deepEqual([...unsubscribes].sort(), ['0 to n1', '0 to n2'], 'the unsubscribe goes in both dialogs');
+  } finally {
+    await transport.stop();
     await t.stop();
   }
 });
