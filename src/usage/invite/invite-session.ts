@@ -144,6 +144,12 @@ export class InviteSession extends EventEmitter {
   /** Where requests within the dialog go (§12.2.1.1): the first route, else the remote target. */
   async targets(dialog: Dialog = this.dialog!): Promise<Target[]> {
     const { requestUri, routes } = dialog.requestTarget();
+    // The connection the INVITE came on (TCP, TLS, WS): requests go back on it while it is open;
+    // a WebSocket phone's Contact host (`….invalid`, RFC 7118 §5) resolves to nothing.
+    const src = this.invite?.source;
+    if (dialog.flowId !== undefined && routes.length === 0 && src !== undefined && src.connectionId === dialog.flowId) {
+      return [{ kind: src.transport as Target['kind'], address: src.address, port: src.port, flowId: dialog.flowId }];
+    }
     const targets = await this.element.uac.resolve(nextHop(routes, requestUri));
     if (dialog.flowId !== undefined && routes.length === 0) return targets.map((t) => ({ ...t, flowId: dialog.flowId }));
     return targets;
