@@ -231,7 +231,7 @@ const uri = (number: string, port: number, params = ''): string => `sip:${number
 
 test('1. hunt on 503 to the preference-1 peer over TCP, which gets the translated called and calling numbers and the sip-ua headers; BYE with Reason Q.850 cause 16', { timeout: TEST_TIMEOUT_MS }, async () => {
   const a = await startFarEnd('A (503)', 'dialplan-uas-503.xml');
-  const b = await startFarEnd('B (tcp)', 'dialplan-uas.xml', { transport: 't1' });
+  const b = await startFarEnd('B (tcp)', 'gw-out-uas-tcp.xml', { transport: 't1' });
   let g: GatewayRun | undefined;
   try {
     // Preference 1 is written first: only the preference puts A first.
