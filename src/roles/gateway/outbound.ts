@@ -15,6 +15,7 @@ import { type CauseMapping, type DialPeer, type DialPlan, DialPlanError, causeFo
 import { notifyCallInfo } from '../../media/index.js';
 import type { SipResponse } from '../../sip/index.js';
 import { syntheticCause } from '../../transaction/index.js';
+import { huntCause } from '../proxy/index.js';
 import { type Call, type UserAgent, redirectTargets } from '../user-agent/index.js';
 
 export interface OutboundSettings {
@@ -109,7 +110,7 @@ export class OutboundCalls {
         this.log(`gateway: ${called}${t.number !== called ? ` (translated ${t.number})` : ''}: answered on dial-peer ${peer.tag} (${attempts[attempts.length - 1]!.uri})`);
         return last;
       }
-      const cause = r.noAnswer ? 'timeout' : huntCauseOf(r.response);
+      const cause = r.noAnswer || !r.response ? 'timeout' : huntCause(r.response);
       const go = plan.huntsOn(peer, cause);
       this.log(`gateway: ${called}: dial-peer ${peer.tag} failed (${cause}): ${go ? 'next dial-peer' : peer.huntstop ? 'huntstop: the hunt ends' : 'not a cause to hunt on: the hunt ends'}`);
       if (!go) break;
@@ -191,10 +192,4 @@ export class OutboundCalls {
     if (peer.dtmfRelay?.includes('sip-notify')) h.push(['Call-Info', notifyCallInfo(this.ua.element.uac.contactUri('udp'), s.notifyMaxDuration)]);
     return h;
   }
-}
-
-function huntCauseOf(res: SipResponse | undefined): number | 'timeout' | 'transport' {
-  if (!res) return 'timeout';
-  const c = syntheticCause(res);
-  return c === 'timeout' ? 'timeout' : c === 'transport-error' ? 'transport' : res.status;
 }
