@@ -23,11 +23,11 @@ const limits = { defaultExpires: 3600, minExpires: 60, maxExpires: 86_400 };
 async function setup(seed: number) {
   const clock = new VirtualClock();
   const net = new VirtualNetwork(clock, {}, seed);
-  const wire: Array<{ who: string; line: string; state?: string; at: number }> = [];
+  const wire: Array<{ who: string; line: string; state?: string; at: number; cseq: number }> = [];
   const trace = (who: string) => (ev: { direction: string; bytes: Buffer }) => {
     if (ev.direction !== 'Sent') return;
     const m = parseMessage(ev.bytes);
-    wire.push({ who, line: m.kind === 'request' ? `${m.method} ${m.header('Expires') ?? ''}`.trim() : `${m.status} ${m.cseq.method}`, state: m.header('Subscription-State'), at: clock.now() });
+    wire.push({ who, line: m.kind === 'request' ? `${m.method} ${m.header('Expires') ?? ''}`.trim() : `${m.status} ${m.cseq.method}`, state: m.header('Subscription-State'), at: clock.now(), cseq: m.cseq.seq });
   };
   const transport = new TransportLayer({ listen: [parseListenSpec('udp:10.0.0.3:5060')], network: net });
   transport.onTrace = trace('S');
@@ -65,6 +65,9 @@ test('refreshes keep a subscription alive for ten virtual minutes; an unsubscrib
     // Refreshed at 60 s, 120 s … (granted 120: halfway), each a SUBSCRIBE in the dialog answered 200.
     const refreshes = t.wire.filter((w) => w.who === 'B' && w.line === 'SUBSCRIBE 120');
     assert.ok(refreshes.length >= 10, `${refreshes.length} SUBSCRIBEs in 10 minutes`);
+    // The dialog was made by the first NOTIFY (it overtakes the 200): the refreshes still count
+    // on from the initial SUBSCRIBE's CSeq (RFC 3261 §12.2.1.1), one by one.
+    assert.deepEqual(refreshes.map((w) => w.cseq - refreshes[0]!.cseq), refreshes.map((_, i) => i));
     assert.equal(t.presence.server.subscriptions().length, 1);
     const ended = new Promise<string>((r) => sub.once('terminated', r));
     await drive(t.clock, sub.unsubscribe());

@@ -237,7 +237,7 @@ export class UserAgent extends EventEmitter {
     const sub = new ClientSubscription({ element: this.element, event, callId, fromTag, expires, contact: this.element.uac.contactUri(kind), headers: opts.accept ? [['Accept', opts.accept]] : [], refresh: opts.refresh });
     this.subscriptions.add(sub);
     sub.once('terminated', () => this.subscriptions.delete(sub));
-    const result = await this.requestWithDetails('SUBSCRIBE', target, { ...opts, headers, callId, fromTag });
+    const result = await this.requestWithDetails('SUBSCRIBE', target, { ...opts, headers, callId, fromTag, onTransaction: (tx) => sub.sending(tx.request) });
     sub.subscribed(result);
     return sub;
   }

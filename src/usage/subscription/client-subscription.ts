@@ -56,6 +56,8 @@ export class ClientSubscription extends EventEmitter {
   private granted: number | undefined;
   /** The initial SUBSCRIBE (a dialog made by a NOTIFY takes its From/To from it). */
   private initial: SipRequest | undefined;
+  /** The CSeq of the last initial SUBSCRIBE sent (a 401 retry takes the next number). */
+  private sentSeq: number | undefined;
 
   constructor(private readonly init: ClientSubscriptionInit) {
     super();
@@ -76,6 +78,11 @@ export class ClientSubscription extends EventEmitter {
   /** Is this NOTIFY one of ours (Call-ID, our tag in To, the Event)? */
   matches(req: SipRequest): boolean {
     return req.method === 'NOTIFY' && req.callId === this.callId && req.to.tag === this.fromTag && parseEvent(req.header('Event') ?? '').name === this.event;
+  }
+
+  /** The initial SUBSCRIBE as it goes out (before any NOTIFY can arrive). */
+  sending(req: SipRequest): void {
+    this.sentSeq = req.cseq.seq;
   }
 
   /** The initial SUBSCRIBE's final response (the caller sent it with our Call-ID and tag). */
@@ -104,6 +111,9 @@ export class ClientSubscription extends EventEmitter {
     if (!dialog) {
       // RFC 6665 §4.1.2.4: a NOTIFY before (or without) the 2xx makes the dialog; its From tag is the remote tag.
       dialog = Dialog.asUas(req, this.fromTag, `<${this.init.contact}>`, 'Confirmed');
+      // RFC 3261 §12.2.1.1: our next request in it (a refresh) follows the SUBSCRIBE's CSeq —
+      // a fresh random number could be lower, and the notifier would refuse it (500).
+      dialog.localSeq = this.sentSeq;
       this.dialogs.set(tag, dialog);
     } else if (!dialog.receiveRequest(req)) return void uas.respond(tx, req, 500, { reason: 'CSeq Out of Order' });
     if (this.timerN) this.init.element.clock.clearTimer(this.timerN);
