@@ -33,6 +33,10 @@ const PEERS = [
   { bin: 'sipsak', pkg: 'sipsak', label: 'sipsak', version: { args: ['-V'], re: /sipsak (\d+(?:\.\d+)+)/ } },
   // The attacker's tools, for the screening tests (test/interop/security).
   { bin: 'svwar', pkg: 'sipvicious', label: 'SIPVicious' },
+  // Operations (test/interop/operations): the web console's browser test drives Debian's Chromium
+  // with playwright-core (no browser download), and sngrep listens for the HEP export.
+  { bin: 'chromium', pkg: 'chromium', label: 'Chromium', version: { args: ['--version'], re: /Chromium (\d+(?:\.\d+)+)/ } },
+  { bin: 'sngrep', pkg: 'sngrep', label: 'sngrep', version: { args: ['-V'], re: /sngrep (\d+(?:\.\d+)+)/ } },
 ];
 
 const LOCK_WAIT_MS = 5 * 60 * 1000; // how long to wait for a dpkg/apt lock held by another apt
