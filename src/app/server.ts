@@ -23,6 +23,8 @@ import { UserAgent } from '../roles/user-agent/index.js';
 import { Gateway } from '../roles/gateway/index.js';
 import { PresenceRole } from '../roles/presence/index.js';
 import { sharedSecret } from './shared-secret.js';
+import { type Logger, type MessageRecord, createLogger } from '../observability/index.js';
+import { type Operations, startOperations } from './operations.js';
 
 export interface RunningServer {
   readonly transport: TransportLayer;
@@ -42,11 +44,33 @@ export interface RunningServer {
   readonly gateway?: Gateway;
   /** The presence role (subscriptions, publications, offline messages), when it runs. */
   readonly presence?: PresenceRole;
+  /** The admin listener, API, console and metrics (config `admin.listen`), and the call log. */
+  readonly operations: Operations;
+  /** The server's log (pino). */
+  readonly logger: Logger;
+  /**
+   * Every message sent and received, as a {@link MessageRecord} (time, direction, transport,
+   * addresses, start line, Call-ID, bytes): what the console, HEP and `--trace` are built on.
+   */
+  on(event: 'message', listener: (r: MessageRecord) => void): void;
+  off(event: 'message', listener: (r: MessageRecord) => void): void;
+  /**
+   * Applies a configuration again without dropping calls: the dial plan (or `proxy.routes`), the
+   * users of `users:`, the TLS certificate and key, the log level, the presence rules. `next`
+   * is the configuration read again (SIGHUP, `POST /api/reload`); keys that need a restart
+   * (listeners, roles, store) are reported, not applied. Resolves with a line per change.
+   */
+  reload(next?: Config, overrides?: { logLevel?: string }): Promise<string[]>;
 }
 
 export interface StartOptions {
   onTrace?: (ev: TraceEvent) => void;
+  /** Plain log lines (without `logger`): every event of the log as one line of text. */
   log?: (line: string) => void;
+  /** The log (pino); default: `log`'s lines, or nothing at all. */
+  logger?: Logger;
+  /** Reads the configuration again for `POST /api/reload` (default: the one started with). */
+  rereadConfig?: () => Config;
   /** This process is worker `index` of `count` (see `cluster.ts`). */
   worker?: { index: number; count: number };
   /** The nonce secret the cluster primary chose, when neither config nor store provides one. */
@@ -68,7 +92,9 @@ export async function createServer(config: ConfigInput, opts: StartOptions = {})
 
 /** Starts a server for an already validated `config`. Rejects with a readable error if a listener cannot be bound. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? (() => {});
+  const logger = opts.logger ?? loggerFor(config, opts.log);
+  const log = (line: string) => logger.info(line);
+  opts = { ...opts, logger, log };
   if (config.roles.includes('gateway')) {
     if (config.roles.length > 1) throw new ConfigError(`${config.name ?? 'config'}: roles: the gateway role cannot be combined with ${config.roles.filter((r) => r !== 'gateway').join(', ')}`);
     return startGateway(config, opts);
@@ -96,10 +122,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       worker: opts.worker,
     });
     if (opts.onTrace) transport.onTrace = opts.onTrace;
-    // Every fault (a message that made a layer or role throw) is one log line, bounded in a flood.
+    // Every fault (a message that made a layer or role throw) is one log line, bounded in a flood
+    // (the operations below take over once they run).
     const faultLog = limitLines(log);
     transport.onFault = (f) => faultLog(describeFault(f));
     await transport.start();
+    let ops: Operations | undefined;
 
     const roles = new Set(config.roles);
     const hosts: Record<string, { address: string; port?: number }> = {};
@@ -148,7 +176,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           nonces: new NonceService({ secret, lifetimeSeconds: config.auth.nonceLifetime, issuer: opts.worker && opts.worker.count > 1 ? opts.worker.index : undefined }),
           algorithms: config.auth.algorithms,
           lookupHa1: (user, realm, alg) => stores.users.getHa1(user, realm, alg),
-          onGuessFailed: (f) => screen.authFailed(f.source, f.username, f.realm),
+          onGuessFailed: (f) => {
+            screen.authFailed(f.source, f.username, f.realm);
+            ops?.authFailed(f);
+          },
           onVerified: (v) => screen.authSucceeded(v.source),
         });
         if (roles.has('registrar')) {
@@ -166,12 +197,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           users.presence = presence.server;
         }
         if (roles.has('b2bua')) {
-          const onState: B2buaCallConfig['onState'] = presence
-            ? (call, state) => {
-                const req = call.a.invite;
-                if (req) presence!.b2buaCall({ callId: req.callId, fromTag: req.from.tag ?? '', toTag: call.a.dialog?.localTag, caller: req.from.uri, callee: req.to.uri }, state);
-              }
-            : undefined;
+          const onState: B2buaCallConfig['onState'] = (call, state) => {
+            const req = call.a.invite;
+            if (!req) return;
+            // The call log shows both legs of a bridged call together (leg A first).
+            if (call.b.invite) ops?.calls?.link(req.callId, call.b.invite.callId);
+            presence?.b2buaCall({ callId: req.callId, fromTag: req.from.tag ?? '', toTag: call.a.dialog?.localTag, caller: req.from.uri, callee: req.to.uri }, state);
+          };
           users.b2bua = new B2bua(el, { ...config.b2bua, onState }, log, stores.cdrs, Date.now, {
             domains: config.domains,
             location: roles.has('registrar') || config.store !== 'memory' ? stores.location : undefined,
@@ -213,24 +245,76 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
     await presence?.start();
     let stopped = false;
+    let applied = config;
+    const reloadDialPlan = (cfg: Config) => {
+      const plan = openDialPlan(cfg, log);
+      currentDialPlan = plan;
+      if (proxyPolicy) proxyPolicy.dialPlan = plan;
+      return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
+    };
+    const reload = async (next: Config = applied, overrides: { logLevel?: string } = {}): Promise<string[]> => {
+      // Everything is read and checked first: a part that fails leaves all as it was.
+      let plan: DialPlan | undefined;
+      try {
+        plan = openDialPlan(next, log);
+      } catch (e) {
+        throw new ConfigError(`dial plan not reloaded, the previous one stays in force: ${(e as Error).message}`);
+      }
+      let cert: { cert: Buffer; key: Buffer } | undefined;
+      if (next.transport.tls) {
+        try {
+          cert = { cert: fs.readFileSync(next.transport.tls.cert), key: fs.readFileSync(next.transport.tls.key) };
+        } catch (e) {
+          throw new ConfigError(`transport.tls: cannot read ${(e as NodeJS.ErrnoException).path ?? next.transport.tls.cert}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; nothing reloaded`);
+        }
+      }
+      currentDialPlan = plan;
+      if (proxyPolicy) proxyPolicy.dialPlan = plan;
+      const lines = [plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured'];
+      for (const u of next.users ?? []) await stores.users.add(u.user, u.domain ?? next.auth.realm ?? next.domains[0]!, u.password);
+      if (next.users) lines.push(`users: ${next.users.length} from the configuration`);
+      if (cert) {
+        const n = transport.setCertificate(cert.cert, cert.key);
+        lines.push(`TLS certificate ${next.transport.tls!.cert} loaded for ${n} listener${n === 1 ? '' : 's'} (new connections)`);
+      }
+      const level = overrides.logLevel ?? next.log.level;
+      if (level !== logger.level) {
+        logger.level = level;
+        lines.push(`log level ${level}`);
+      }
+      if (presence) lines.push(await presence.reloadRules());
+      for (const key of ['listen', 'roles', 'store', 'db', 'workers', 'admin', 'hep'] as const) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(applied[key])) lines.push(`${key} changed: takes effect at the next start`);
+      }
+      applied = next;
+      return lines;
+    };
+    ops = await startOperations({
+      config, transport, element, stores, logger, trace: opts.onTrace,
+      subscriptions: presence ? () => presence!.server.subscriptions().length : undefined,
+      roleOf: () => (roles.has('b2bua') ? 'b2bua' : redirectEnabled ? 'redirect' : proxyEnabled ? 'proxy' : 'uas'),
+      reload: (body) => reload(opts.rereadConfig?.() ?? applied, body),
+    });
+    const operations = ops;
     return {
       transport,
       element,
       presence,
       stores,
       config,
-      reloadDialPlan() {
-        const plan = openDialPlan(config, log);
-        currentDialPlan = plan;
-        if (proxyPolicy) proxyPolicy.dialPlan = plan;
-        return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
-      },
+      operations,
+      logger,
+      on: (_event, l) => void operations.observer.on('message', l),
+      off: (_event, l) => void operations.observer.off('message', l),
+      reload,
+      reloadDialPlan: () => reloadDialPlan(applied),
       async stop() {
         if (stopped) return;
         stopped = true;
         const wait = Promise.allSettled([...(registrarUser?.inflight ?? [])]);
         await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
         presence?.stop();
+        await operations.close();
         await transport.stop();
         await stores.close();
       },
@@ -239,6 +323,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await stores.close();
     throw e;
   }
+}
+
+/**
+ * The log of a server started without a logger: `log`'s lines in the text format (at the
+ * config's level), or nothing (a library user who asked for no log).
+ */
+function loggerFor(config: Config, log: ((line: string) => void) | undefined): Logger {
+  if (!log) return createLogger({ level: 'silent' });
+  return createLogger({ level: config.log.level, format: 'text', prefix: '', destination: { write: (line: string) => (log(line.replace(/\n$/, '')), true) } as unknown as NodeJS.WritableStream });
 }
 
 /**
@@ -267,19 +360,36 @@ async function startGateway(config: Config, opts: StartOptions): Promise<Running
   // Registration goes on in the background: a registrar that is down must not hold up the start.
   void gateway.start();
   const stores = await openStores({ store: 'memory' });
+  const logger = opts.logger!;
+  const reloadDialPlan = () => {
+    plan = openDialPlan(config, log);
+    gateway.dialPlanReloaded();
+    return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
+  };
+  const reload = async (_next?: Config, overrides: { logLevel?: string } = {}) => {
+    const lines = [reloadDialPlan()];
+    if (overrides.logLevel && overrides.logLevel !== logger.level) {
+      logger.level = overrides.logLevel;
+      lines.push(`log level ${overrides.logLevel}`);
+    }
+    return lines;
+  };
+  const operations = await startOperations({ config, transport: ua.transport, element: ua.element, stores, logger, trace: opts.onTrace, roleOf: () => 'gateway', reload: (body) => reload(undefined, body) });
   return {
     transport: ua.transport,
     element: ua.element,
     stores,
     config,
     gateway,
-    reloadDialPlan() {
-      plan = openDialPlan(config, log);
-      gateway.dialPlanReloaded();
-      return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
-    },
+    operations,
+    logger,
+    on: (_event, l) => void operations.observer.on('message', l),
+    off: (_event, l) => void operations.observer.off('message', l),
+    reload,
+    reloadDialPlan,
     async stop() {
       await gateway.stop();
+      await operations.close();
       await ua.stop();
       await stores.close();
     },

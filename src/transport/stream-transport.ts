@@ -161,6 +161,16 @@ export class StreamListener {
     private readonly onFlow: (flow: Flow) => void,
   ) {}
 
+  /**
+   * New certificate and key for a TLS or WSS listener: connections accepted from now on get them,
+   * those already up keep theirs (Node's `setSecureContext`).
+   */
+  setCertificate(cert: Buffer, key: Buffer): boolean {
+    if (this.spec.kind !== 'tls' && this.spec.kind !== 'wss') return false;
+    (this.server as tls.Server | https.Server | undefined)?.setSecureContext({ cert, key });
+    return true;
+  }
+
   async start(): Promise<void> {
     const { kind } = this.spec;
     let server: net.Server | http.Server;

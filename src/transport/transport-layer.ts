@@ -112,6 +112,11 @@ export class TransportLayer {
    * most 20 per 10 s; a server sets its own log here.
    */
   onFault: (f: FaultReport) => void = defaultFaultLog;
+  /**
+   * A message that could not be parsed: answered with a 400 naming the problem, or dropped when
+   * there is nowhere to answer (the source, and why, for the server's log).
+   */
+  onBadMessage: ((ev: { remote: string | undefined; error: unknown; answered: boolean }) => void) | undefined;
   onResponse: (res: SipResponse, info: ReceivedInfo) => void = () => {};
 
   readonly stats: TransportStats = { received: 0, sent: 0, dropped: 0, rejected: 0, faults: 0 };
@@ -594,7 +599,9 @@ export class TransportLayer {
   private rejectStatelessly(req: SipRequest, err: unknown): void {
     const e = err as SipParseError;
     this.stats.rejected++;
-    if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote: req.source ? hostPort(req.source.address, req.source.port) : undefined });
+    const remote = req.source ? hostPort(req.source.address, req.source.port) : undefined;
+    if (badChannel.hasSubscribers) badChannel.publish({ error: e, remote });
+    this.onBadMessage?.({ remote, error: e, answered: req.method !== 'ACK' && ((req.source?.transport ?? 'udp') !== 'udp' || hasReadableSentBy(req)) });
     if (req.method === 'ACK') return; // RFC 3261 §17: ACK is never answered
     // RFC 3261 §18.2.2: over UDP a response goes where the top Via's sent-by (with `received`,
     // `rport`) says; with no readable sent-by there is nowhere it may go: dropped and counted.
@@ -617,6 +624,17 @@ export class TransportLayer {
   private drop(err: unknown, address: string, port: number): void {
     this.stats.dropped++;
     if (badChannel.hasSubscribers) badChannel.publish({ error: err, remote: hostPort(address, port) });
+    this.onBadMessage?.({ remote: hostPort(address, port), error: err, answered: false });
+  }
+
+  /** New TLS certificate and key for the TLS and WSS listeners (a reload); how many took them. */
+  setCertificate(cert: Buffer, key: Buffer): number {
+    return this.streams.filter((s) => s.setCertificate(cert, key)).length;
+  }
+
+  /** Open connections (TCP, TLS, WebSocket), both directions. */
+  get connectionCount(): number {
+    return this.flowsByRemote.size;
   }
 }
 

@@ -4,8 +4,9 @@
  *
  * @remarks App layer (`app/cli`). Usage errors print one line and exit with 2.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { VERSION } from '../version.js';
+import { adminCommand } from './admin-commands.js';
 import { answerCommand, callCommand, optionsCommand, registerCommand } from './client-commands.js';
 import { dialplanCommand } from './dialplan-commands.js';
 import { gatewayCommand } from './gateway-commands.js';
@@ -44,10 +45,17 @@ commands:
        [--check]                      validate the config (and dial plan), print what would run, exit 0 (2 on a mistake)
        [--dial-plan FILE]             route telephone numbers by this dial plan (YAML or IOS; SIGHUP reloads)
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
+       [--admin HOST:PORT]            admin API, web console and /metrics (docs/operations.md)
+       [--hep udp:IP:PORT]            copy every message to a HEP v3 collector (Homer, sngrep -L)
+       [--log-level L] [--log-format text|json]   the log (default info, text); SIGHUP reloads the config
+       [--trace-filter TEXT]          --trace only the messages whose Call-ID, method, user or address contains TEXT
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
   gateway call NUMBER --config FILE   a call from the gateway's telephone side: out by its outbound dial-peers
        [--calling N] [--duration S]   (hunting, translation, sip-ua settings), held S s, then BYE with Reason
        [--dtmf DIGITS] [--media]      digits by the dial-peer's dtmf-relay; RTP as for call
+  status --admin URL [--json]         a running server's version, roles, listeners, counts (its admin API)
+  calls --admin URL [--json] [--q TEXT]   its current and recent calls
+  registrations --admin URL [--json]  its registrations (also: location list --admin URL)
   location list [AOR] [--json]        show bindings of the location service
   location rm AOR [CONTACT]           remove bindings
   presence list [AOR] [--json]        presentities: composed state (open/closed, activities, notes) and watchers
@@ -83,15 +91,6 @@ function commandHelp(command: string): string | undefined {
   return `usage: switchboard ${command} [options]\n\n${out.join('\n')}\n\n${common}`;
 }
 
-/** package.json's version (the CLI runs from dist/src/app/cli/). */
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 const OPTIONS = {
   listen: { type: 'string', multiple: true },
@@ -128,6 +127,13 @@ const OPTIONS = {
   media: { type: 'boolean' },
   play: { type: 'string' },
   record: { type: 'string' },
+  admin: { type: 'string' },
+  token: { type: 'string' },
+  hep: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'trace-filter': { type: 'string', multiple: true },
+  q: { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, def: number | undefined, min = 0): number | undefined {
@@ -152,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-V' || command === 'version') {
-    process.stdout.write(`switchboard ${version()}\n`);
+    process.stdout.write(`switchboard ${VERSION}\n`);
     return 0;
   }
   let parsed;
@@ -179,8 +185,13 @@ export async function main(argv: string[]): Promise<number> {
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'], check: v.check ?? false });
+      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'], check: v.check ?? false, admin: v.admin, hep: v.hep, logLevel: v['log-level'], logFormat: v['log-format'], traceFilter: v['trace-filter'] ?? [] });
+    case 'status':
+    case 'calls':
+    case 'registrations':
+      return adminCommand(command, parsed.positionals, { admin: v.admin, token: v.token, json: v.json ?? false, q: v.q });
     case 'location':
+      if (v.admin && parsed.positionals[0] === 'list') return adminCommand('registrations', parsed.positionals.slice(1), { admin: v.admin, token: v.token, json: v.json ?? false });
       return locationCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
     case 'presence':
       return presenceCommand(parsed.positionals, { ...serverFlags(v, common), json: v.json ?? false });
@@ -195,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'user':
       return userCommand(parsed.positionals, { ...serverFlags(v, common), password: v.password, json: v.json ?? false });
     default:
-      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, gateway, location, presence, subscriptions, cdr, dialplan, user)`);
+      throw new UsageError(`unknown command "${command}" (try: options, call, answer, register, serve, status, calls, registrations, gateway, location, presence, subscriptions, cdr, dialplan, user)`);
   }
 }
 

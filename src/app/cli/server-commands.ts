@@ -9,7 +9,9 @@ import { openDialPlan, startServer } from '../server.js';
 import { joinPrimary, runPrimary, workerIdentity } from '../cluster.js';
 import { openStores } from '../../store/index.js';
 import { parseListenSpec } from '../../transport/index.js';
-import { printTrace } from './trace.js';
+import { printTrace, traceFilter } from './trace.js';
+import { type Logger, createLogger } from '../../observability/index.js';
+import type { TraceEvent } from '../../transport/index.js';
 import { UsageError } from './usage-error.js';
 
 export interface ServerFlags {
@@ -24,6 +26,14 @@ export interface ServerFlags {
   dialPlan?: string;
   /** `serve --check`: validate and print what would run, start nothing. */
   check?: boolean;
+  /** `--admin HOST:PORT`: the admin listener (API, console, /metrics). */
+  admin?: string;
+  /** `--hep udp:IP:PORT`: HEP v3 export. */
+  hep?: string;
+  logLevel?: string;
+  logFormat?: string;
+  /** `--trace-filter TEXT` (repeatable). */
+  traceFilter?: string[];
 }
 
 /** Every server of the config file (or the embedded defaults), with command-line overrides. */
@@ -57,6 +67,11 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   if (flags.db) overrides.db = flags.db;
   if (flags.store) overrides.store = flags.store;
   if (flags.workers !== undefined) overrides.workers = flags.workers;
+  if (flags.admin !== undefined) overrides.admin = { ...(overrides.admin as object), listen: flags.admin };
+  if (flags.hep !== undefined) overrides.hep = { ...((overrides.hep as object | undefined) ?? {}), target: flags.hep };
+  if (flags.logLevel !== undefined || flags.logFormat !== undefined) {
+    overrides.log = { ...(overrides.log as object), ...(flags.logLevel !== undefined ? { level: flags.logLevel } : {}), ...(flags.logFormat !== undefined ? { format: flags.logFormat } : {}) };
+  }
   if (flags.dialPlan !== undefined) {
     overrides.dialPlan = flags.dialPlan;
     overrides.proxy = { ...(overrides.proxy as object), routes: [] };
@@ -128,19 +143,38 @@ function untilStopped(servers: Array<{ stop(): Promise<void> }>, log: (l: string
   return { done, trigger };
 }
 
+/** The log of one server of the command (its config's `log:`, its name on every line). */
+function serverLogger(config: Config, extra: Record<string, unknown> = {}, tag = config.name ? `${config.name}: ` : ''): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format, prefix: `switchboard: ${tag}`, base: { ...(config.name ? { server: config.name } : {}), ...extra } });
+}
+
+/** `--trace` (with `--trace-filter`) for one server. */
+function tracer(flags: ServerFlags, tag: string): ((ev: TraceEvent) => void) | undefined {
+  if (!flags.trace) return undefined;
+  const keep = traceFilter(flags.traceFilter ?? []);
+  return (ev) => {
+    if (!keep || keep(ev)) printTrace(ev, process.stderr, tag);
+  };
+}
+
+/** The config file read again for a reload (SIGHUP, POST /api/reload), with the same flags. */
+function rereader(flags: ServerFlags, index: number): () => Config {
+  return () => resolveConfigs(flags)[index]!;
+}
+
 async function serveInProcess(configs: Config[], flags: ServerFlags, log: (l: string) => void): Promise<number> {
   const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
   try {
-    for (const config of configs) {
+    for (const [i, config] of configs.entries()) {
       const tag = config.name ? `${config.name}: ` : '';
-      servers.push(await startServer(config, { onTrace: flags.trace ? (ev) => printTrace(ev, process.stderr, tag) : undefined, log: (l) => log(tag + l) }));
+      servers.push(await startServer(config, { onTrace: tracer(flags, tag), logger: serverLogger(config), rereadConfig: rereader(flags, i) }));
     }
   } catch (e) {
     for (const s of servers) await s.stop();
     throw e;
   }
   for (const server of servers) printListening(server.config, server.transport.boundListeners);
-  onReload(servers, log);
+  onReload(servers, flags, log);
   return untilStopped(servers, log).done;
 }
 
@@ -159,8 +193,9 @@ async function serveAsWorker(config: Config, me: { index: number; count: number;
   });
   try {
     server = await startServer(config, {
-      onTrace: flags.trace ? (ev) => printTrace(ev, process.stderr, `worker-${me.index}: `) : undefined,
-      log: wlog,
+      onTrace: tracer(flags, `worker-${me.index}: `),
+      logger: serverLogger(config, { worker: me.index }, `worker-${me.index}: `),
+      rereadConfig: rereader(flags, 0),
       worker: { index: me.index, count: me.count },
       nonceSecret: me.nonceSecret,
     });
@@ -170,7 +205,7 @@ async function serveAsWorker(config: Config, me: { index: number; count: number;
     await primary.failed((e as Error).message, usage);
     return usage ? 2 : 1;
   }
-  onReload([server], wlog);
+  onReload([server], flags, wlog);
   const { done, trigger } = untilStopped([server], wlog, true);
   stopper = trigger;
   if (stopRequested) trigger('stop');
@@ -282,19 +317,28 @@ export async function userCommand(args: string[], flags: ServerFlags & { passwor
 export { ConfigError };
 
 /**
- * SIGHUP: every server reads its dial plan again (one that fails keeps the plan it had, and says
- * why) and its presence rules (the config's and those `presence allow|block|polite-block` stored).
+ * SIGHUP: every server reads its configuration file again and applies what can change while
+ * calls go on (docs/operations.md: the dial plan or routes, users, the TLS certificate, the log
+ * level, presence rules — those `presence allow|block|polite-block` stored too). A file that does
+ * not load, or a dial plan that fails, leaves everything as it was and says why.
  */
-function onReload(servers: Array<{ config: Config; reloadDialPlan(): string; presence?: { reloadRules(): Promise<string> } }>, log: (l: string) => void): void {
+function onReload(servers: Array<{ config: Config; reload(next?: Config): Promise<string[]> }>, flags: ServerFlags, log: (l: string) => void): void {
   process.on('SIGHUP', () => {
-    for (const s of servers) {
+    for (const [i, s] of servers.entries()) {
       const tag = s.config.name ? `${s.config.name}: ` : '';
+      let next: Config;
       try {
-        log(`${tag}SIGHUP: ${s.reloadDialPlan()}`);
+        next = flags.config ? rereader(flags, i)() : s.config;
       } catch (e) {
-        log(`${tag}SIGHUP: dial plan not reloaded, the previous one stays in force: ${(e as Error).message}`);
+        log(`${tag}SIGHUP: configuration not reloaded, the running one stays in force: ${(e as Error).message}`);
+        continue;
       }
-      s.presence?.reloadRules().then((line) => log(`${tag}SIGHUP: ${line}`), (e: unknown) => log(`${tag}SIGHUP: presence rules not reloaded: ${(e as Error).message}`));
+      s.reload(next).then(
+        (lines) => {
+          for (const l of lines) log(`${tag}SIGHUP: ${l}`);
+        },
+        (e: unknown) => log(`${tag}SIGHUP: ${(e as Error).message}`),
+      );
     }
   });
 }

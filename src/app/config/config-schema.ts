@@ -239,6 +239,37 @@ export const SecuritySchema = z.strictObject({
   action: z.enum(['drop', 'reject']).default('drop'),
 });
 
+const adminListen = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+)?:?\d{1,5}$/, { message: 'expected HOST:PORT, e.g. 127.0.0.1:8080' });
+
+/** The admin listener (docs/operations.md): API, web console, /metrics. Off without `listen`. */
+export const AdminSchema = z.strictObject({
+  /** HOST:PORT; loopback unless you give another address (then set a token). */
+  listen: adminListen.optional(),
+  /** Bearer token every API route and /metrics want (401 without it). */
+  token: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** The recent-message buffer behind the call pages: at most this many messages and bytes. */
+  messages: z.strictObject({
+    count: z.number().int().min(0).max(1_000_000).default(10_000),
+    bytes: z.number().int().min(0).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  }).default({ count: 10_000, bytes: 32 * 1024 * 1024 }),
+  /** Prometheus metrics at /metrics. */
+  metrics: z.boolean().default(true),
+});
+
+/** HEP v3 export of every message sent and received (Homer, sngrep -L). */
+export const HepSchema = z.strictObject({
+  target: z.string().regex(/^udp:(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, { message: 'expected udp:IP:PORT, e.g. udp:127.0.0.1:9060' }),
+  captureId: z.number().int().min(0).max(0xffffffff).default(2001),
+  password: z.string().min(1).optional(),
+});
+
+/** The server's log (pino): level and line format. */
+export const LogSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `text`: `switchboard: message key=value` lines; `json`: one JSON object per line (journald, Loki). */
+  format: z.enum(['text', 'json']).default('text'),
+});
+
 export const UserSchema = z.strictObject({
   user: z.string().min(1),
   password: z.string().min(1),
@@ -268,6 +299,9 @@ export const ConfigSchema = z.strictObject({
   hosts: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected IP[:PORT]' })).default({}),
   transport: TransportSchema.default(TransportSchema.parse({})),
   security: SecuritySchema.default(SecuritySchema.parse({})),
+  admin: AdminSchema.default(AdminSchema.parse({})),
+  hep: HepSchema.optional(),
+  log: LogSchema.default(LogSchema.parse({})),
   /**
    * The dial plan (docs/dialplan.md): a file (YAML or IOS text; relative to the working
    * directory) or the plan itself. Telephone numbers and `tel:` URIs the proxy routes go by it;

@@ -1,0 +1,17 @@
+/**
+ * The package's version, read once from package.json (the compiled file runs from dist/src/app/).
+ *
+ * @remarks App layer (`app/`).
+ */
+import { readFileSync } from 'node:fs';
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const VERSION = readVersion();
