@@ -5,7 +5,7 @@
  * SIPp load harness of ../shared/bench (see its README.md and BENCHMARKS.md).
  *
  * Usage (after `npm run build`; `npm run bench` builds first):
- *   node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|all]      (default all)
+ *   node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|all]      (default all)
  *
  * `presence` (issue 16; not part of `all`) is Switchboard's presence role against Kamailio's
  * presence + presence_xml + db_sqlite (bench/kamailio/presence.cfg, one UDP worker), with the raw
@@ -398,12 +398,17 @@ function summarise(runs) {
 async function sideBySide(part) {
   const scenario = part === 'register' ? 'register' : 'call';
   const kamKind = part === 'register' ? 'registrar' : part === 'dialplan' ? KAM_DIALPLAN_CFG : 'proxy';
+  const ADMIN = '127.0.0.1:18080';
   // The b2bua part: Switchboard's B2BUA (examples/callflow-4-b2bua.yaml, the same path SIPp uac →
   // 5070 → SIPp uas 5090) beside Kamailio's proxy and Switchboard's own proxy on that path.
   const variants = part === 'b2bua' ? [{ key: 'switchboard', kind: 'b2bua', extra: [] }, { key: 'switchboard_proxy', kind: 'proxy', extra: [] }]
     // The dial-plan part: Switchboard's proxy without a plan (its defaultRoute) and with the
     // 10,000-peer plan, beside Kamailio's dialplan module on the same table.
     : part === 'dialplan' ? [{ key: 'switchboard', kind: 'proxy', extra: [] }, { key: 'switchboard_dialplan', kind: 'proxy', extra: ['--dial-plan', dialPlanFile] }]
+    // The operations part: what watching costs the proxy — nothing watched (`--log-level warn`:
+    // no call log), the default (info: a log line per call start/answer/end), and the admin
+    // listener on (call log, the 10,000-message buffer and the Prometheus counters).
+    : part === 'operations' ? [{ key: 'switchboard', kind: 'proxy', extra: ['--log-level', 'warn'] }, { key: 'switchboard_log', kind: 'proxy', extra: [] }, { key: 'switchboard_admin', kind: 'proxy', extra: ['--admin', ADMIN] }]
     : [{ key: 'switchboard', extra: [] }];
   if (part === 'proxy' && PROXY_WORKERS > 1) variants.push({ key: `switchboard_${PROXY_WORKERS}w`, extra: ['--workers', String(PROXY_WORKERS)] });
   // The register part also measures the Node.js floor (fixed rate only: it is a reference line,
@@ -746,7 +751,7 @@ function printSummary(res) {
     lines.push(`  CPU per SUBSCRIBE/NOTIFY pair ratio Switchboard (sqlite) / Kamailio: ${f(r.summary.switchboard_cpu_ratio, 2)}${r.summary.switchboard_memory_cpu_ratio ? `; memory store: ${f(r.summary.switchboard_memory_cpu_ratio, 2)}` : ''}`);
     if (Math.max(...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s in some window: other programs loaded the machine; compare ratios only.');
   }
-  for (const key of ['register', 'proxy', 'b2bua', 'dialplan']) {
+  for (const key of ['register', 'proxy', 'b2bua', 'dialplan', 'operations']) {
     const r = res[key];
     if (!r) continue;
     const vs = r.variants ?? ['switchboard'];
@@ -768,6 +773,13 @@ function printSummary(res) {
     if (r.max_kamailio || r.max_switchboard) {
       const m = (x) => (x ? `${x.max_pass_rate}${x.first_fail_rate === 'none' && Number(x.max_pass_rate) > 0 ? '+ (cap)' : ''}` : 'na');
       lines.push(`  ${'highest sustained rate /s'.padEnd(26)} ${m(r.max_kamailio).padStart(11)}  ${vs.map((v) => `${m(r[`max_${v}`]).padStart(16)}        `).join('  ')}(find-max.sh, cap ${MAX_CEILING}/s)`);
+    }
+    if (key === 'operations') {
+      const base = r.summary.switchboard?.cpu_us_per_call;
+      for (const v of ['switchboard_log', 'switchboard_admin']) {
+        const x = r.summary[v]?.cpu_us_per_call;
+        if (base && x) lines.push(`  ${v} CPU per call / switchboard (nothing watched): ${f(x / base, 3)}`);
+      }
     }
     if (r.summary.plan_over_none) lines.push(`  proxy CPU per call with the 10,000-peer plan / without: ${f(r.summary.plan_over_none, 3)} (target <= 1.05: ${r.summary.plan_over_none <= 1.05 ? 'met' : 'NOT met'}); the kamailio column is its dialplan module on the same table`);
     if (r.held?.calls) lines.push(`  held calls (V8 heap after GC): ${r.held.calls} held ${r.held.hold_s} s: ${r.held.heap_before} B idle, ${r.held.heap_held} B held, ${r.held.heap_after} B after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192); uac exit ${r.held.uac_exit}`);
@@ -794,8 +806,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const sel = process.argv[2] ?? 'all';
-  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], presence: ['presence'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
-  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|all]');
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], presence: ['presence'], operations: ['operations'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|all]');
   const parts = valid[sel];
   preflight(parts);
 
@@ -820,6 +832,7 @@ async function main() {
       if (HELD_CALLS > 0) res.b2bua.held = await heldCalls();
     }
     if (parts.includes('dialplan')) res.dialplan = await dialPlanPart();
+    if (parts.includes('operations')) res.operations = await sideBySide('operations');
     if (parts.includes('presence')) res.presence = await presencePart();
   } finally {
     await cleanupAll();

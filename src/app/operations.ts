@@ -38,6 +38,8 @@ export interface OperationsInput {
   /** The B2BUA's legs are linked through this (leg A's Call-ID, leg B's). */
   roleOf?: (callId: string, origin: 'sent' | 'received') => string;
   reload: (body: { logLevel?: string }) => Promise<string[]>;
+  /** This process is worker `index` of `count`: only worker 0 runs the admin listener. */
+  worker?: { index: number; count: number };
 }
 
 /** Lines of one kind at most `max` per `windowMs`; what was held back is counted in the next line. */
@@ -63,7 +65,10 @@ export function rateLimited<A extends unknown[]>(write: (held: number, ...args: 
 
 export async function startOperations(inp: OperationsInput): Promise<Operations> {
   const { config, transport, element, stores, logger } = inp;
-  const adminOn = config.admin.listen !== undefined;
+  // With several workers, one admin listener (worker 0's): the workers share the store, so its
+  // registrations are everyone's, but calls, messages and counters are its own (docs/operations.md).
+  const adminOn = config.admin.listen !== undefined && (inp.worker?.index ?? 0) === 0;
+  if (adminOn && inp.worker && inp.worker.count > 1) logger.warn({ workers: inp.worker.count }, `admin: served by worker 0 of ${inp.worker.count}: registrations are the shared store's, calls, messages and metrics worker 0's only`);
   // The call log feeds the admin API and the info-level call lines; silent above info, it is not kept.
   const callsOn = adminOn || logger.isLevelEnabled('info');
   const calls = callsOn ? new CallLog({ roleOf: inp.roleOf }) : undefined;
@@ -107,6 +112,10 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
     if (ev.kind === 'refreshed') logger.debug(fields, `registration refreshed: ${ev.aor} at ${ev.binding.contact}`);
     else logger.info(fields, `registration ${ev.kind}: ${ev.aor} ${ev.kind === 'added' ? 'at' : 'was at'} ${ev.binding.contact}`);
   });
+  const unwatchStore = stores.onHealthChange((h) => {
+    if (h.up) logger.warn({ event: 'store', up: true }, `store: ${h.detail} reachable again`);
+    else logger.error({ event: 'store', up: false }, `store: ${h.detail} — requests that need it are answered 503 (Retry-After 10) until it is back`);
+  });
   const authLog = rateLimited((held: number, f: { reason: string; username: string; realm: string; source?: string }) =>
     logger.warn({ event: 'auth-failure', reason: f.reason, username: f.username, realm: f.realm, source: f.source, held }, `authentication failed for ${f.username}@${f.realm} from ${f.source ?? '?'}: ${f.reason === 'unknown-user' ? 'no such user' : 'wrong password'}`));
   const badLog = rateLimited((held: number, ev: { remote: string | undefined; error: unknown; answered: boolean }) =>
@@ -149,6 +158,7 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
     },
     async close() {
       unwatch();
+      unwatchStore();
       await admin?.close();
       metrics?.close();
       await hep?.close();

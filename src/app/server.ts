@@ -163,6 +163,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       timers: config.timers,
       product: 'Switchboard/0.1',
       maxServerTransactions: config.maxServerTransactions,
+      unavailable: () => (stores.health().up ? undefined : { what: 'store unreachable', retryAfter: 10 }),
       addressedToServer: (req) => {
         const u = req.uri;
         // A served domain names us only without a port of its own: `sip:127.0.0.1:34917` is a
@@ -294,6 +295,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       subscriptions: presence ? () => presence!.server.subscriptions().length : undefined,
       roleOf: () => (roles.has('b2bua') ? 'b2bua' : redirectEnabled ? 'redirect' : proxyEnabled ? 'proxy' : 'uas'),
       reload: (body) => reload(opts.rereadConfig?.() ?? applied, body),
+      worker: opts.worker,
     });
     const operations = ops;
     return {

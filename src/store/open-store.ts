@@ -14,7 +14,7 @@ import { openSqlite } from './sqlite-db.js';
 import type { SqliteLocking } from './sqlite-db.js';
 import { RedisLocationStore } from './redis-location-store.js';
 import { RedisUserStore } from './redis-user-store.js';
-import { REDIS_URL_RE, closeClient, connectRedis } from './redis-client.js';
+import { REDIS_URL_RE, type RedisClient, closeClient, connectRedis, redactUrl } from './redis-client.js';
 import { StoreError } from '../util/errors.js';
 import { type CdrStore, MemoryCdrStore, RedisCdrStore, SqliteCdrStore } from './cdr-store.js';
 import { type EventStore, MemoryEventStore, RedisEventStore, SqliteEventStore } from './event-store.js';
@@ -47,16 +47,32 @@ export interface Stores {
   cdrs: CdrStore;
   /** Subscriptions, publications and offline messages (the presence role). */
   events: EventStore;
+  /**
+   * Can the stores be reached now? Always for memory and SQLite; for Redis, false from the
+   * moment the connection is lost until it is ready again (commands then fail at once rather
+   * than wait in a queue: a client is better served by a prompt 503 and another server).
+   */
+  health(): StoreHealth;
+  /** Told once per change of {@link health}. */
+  onHealthChange(listener: (h: StoreHealth) => void): () => void;
   /** Closes both stores and the shared database/connection. */
   close(): Promise<void>;
 }
+
+export interface StoreHealth {
+  up: boolean;
+  /** What is stored where (`redis://host:6379`, password hidden), and why it is down. */
+  detail: string;
+}
+
+const ALWAYS_UP = { health: (): StoreHealth => ({ up: true, detail: 'local' }), onHealthChange: () => () => {} };
 
 export async function openStores(spec: StoreSpec): Promise<Stores> {
   const common = { now: spec.now, sweepIntervalMs: spec.sweepIntervalMs };
   if (spec.store === 'memory') {
     const location = new MemoryLocationStore({ ...common, maxBindings: spec.maxBindings });
     const users = new MemoryUserStore();
-    return { location, users, cdrs: new MemoryCdrStore(), events: new MemoryEventStore(spec.now), close: async () => void (await Promise.all([location.close(), users.close()])) };
+    return { location, users, cdrs: new MemoryCdrStore(), events: new MemoryEventStore(spec.now), ...ALWAYS_UP, close: async () => void (await Promise.all([location.close(), users.close()])) };
   }
   if (spec.store === 'sqlite') {
     const db = openSqlite(spec.dbPath ?? './switchboard.db', spec.dbLocking);
@@ -71,6 +87,7 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
         users,
         cdrs,
         events,
+        ...ALWAYS_UP,
         close: async () => {
           if (closed) return;
           closed = true;
@@ -92,12 +109,15 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
       const users = await RedisUserStore.open(client, { keyPrefix });
       const cdrs = new RedisCdrStore(client, keyPrefix);
       const events = new RedisEventStore(client, keyPrefix, spec.now);
+      const watch = watchRedisHealth(client, redactUrl(spec.store));
       let closed = false;
       return {
         location,
         users,
         cdrs,
         events,
+        health: watch.health,
+        onHealthChange: watch.onHealthChange,
         close: async () => {
           if (closed) return;
           closed = true;
@@ -112,4 +132,35 @@ export async function openStores(spec: StoreSpec): Promise<Stores> {
     }
   }
   throw new StoreError('STORE_ERR_URL', `unknown store ${JSON.stringify(spec.store)} (expected memory, sqlite, redis://host:port, redis-sentinel://host:port/master or redis-cluster://host:port)`);
+}
+
+/**
+ * Follows a Redis connection: down at its first error or close, up when ready again, each change
+ * told once (not every reconnect attempt). While down, new commands fail at once instead of
+ * waiting in ioredis's offline queue.
+ */
+function watchRedisHealth(client: RedisClient, where: string): Pick<Stores, 'health' | 'onHealthChange'> {
+  let state: StoreHealth = { up: true, detail: where };
+  const listeners = new Set<(h: StoreHealth) => void>();
+  const set = (next: StoreHealth) => {
+    if (next.up === state.up) return;
+    state = next;
+    client.options.enableOfflineQueue = next.up;
+    for (const l of listeners) l(state);
+  };
+  client.options.enableOfflineQueue = true;
+  let lastError = '';
+  client.on('error', (e: NodeJS.ErrnoException) => {
+    lastError = e.code ?? e.message;
+    set({ up: false, detail: `${where}: ${lastError}` });
+  });
+  client.on('close', () => set({ up: false, detail: `${where}: ${lastError || 'connection closed'}` }));
+  client.on('ready', () => set({ up: true, detail: where }));
+  return {
+    health: () => state,
+    onHealthChange: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
 }

@@ -63,6 +63,12 @@ export interface SipElementOptions {
    */
   maxServerTransactions?: number;
   /**
+   * Something the roles depend on (the store) cannot be reached: a request that fails meanwhile
+   * is answered `503` with `Retry-After` (RFC 3261 §21.5.4) — the client tries another server
+   * (RFC 3263 §4.3) — instead of a 500 and a fault report.
+   */
+  unavailable?: () => { what: string; retryAfter: number } | undefined;
+  /**
    * Band 1: screening before anything else. `'drop'` ignores the request, an answer is sent
    * statelessly (never to an ACK), undefined lets it through.
    */
@@ -81,6 +87,7 @@ const OVERLOAD_RETRY_AFTER_S = 5;
 export class SipElement {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
+  private readonly unavailable: SipElementOptions['unavailable'];
   readonly clock: Clock;
   readonly timers: TimerConfig;
   readonly uac: UacCore;
@@ -101,6 +108,7 @@ export class SipElement {
     this.clock = guardedClock(opts.clock ?? systemClock, (error) => t.reportFault({ where: 'timer', error }));
     this.timers = timerConfig(opts.timers);
     this.screen = opts.screen;
+    this.unavailable = opts.unavailable;
     this.transactions = new TransactionLayer({
       clock: this.clock,
       config: this.timers,
@@ -257,6 +265,15 @@ export class SipElement {
       }
     }
     let answered: number | undefined;
+    const down = this.unavailable?.();
+    if (open && down) {
+      try {
+        this.uas.respond(tx!, req, 503, { reason: `Service Unavailable (${down.what})`, headers: [['Retry-After', String(down.retryAfter)]] });
+        return;
+      } catch {
+        /* reported below */
+      }
+    }
     if (open) {
       try {
         this.uas.respond(tx!, req, 500, { reason });

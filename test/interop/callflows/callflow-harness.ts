@@ -41,6 +41,8 @@ export interface TraceMsg {
   text: string;
 }
 
+const TRACE_TIME = /^(?:[A-Za-z0-9_.-]+: )?\[\d{4}-\d\d-\d\dT[\d:.]+Z\]$/;
+const LOG_LINE = /^switchboard: /;
 const TRACE_HEAD = /^(?:([A-Za-z0-9_.-]+): )?(Sent|Received): ([A-Z]+) (\S+) -> (\S+) \((\d+) bytes\)$/gm;
 
 /** Parses `--trace` output (stderr of `serve` / `call` / `answer`) into messages, in order. */
@@ -50,7 +52,9 @@ export function parseTrace(output: string, defaultHop = ''): TraceMsg[] {
   heads.forEach((m, i) => {
     const start = m.index! + m[0].length + 1;
     const end = i + 1 < heads.length ? heads[i + 1]!.index! : output.length;
-    const text = output.slice(start, end);
+    // What else the process writes between two messages — the time line that heads each message,
+    // the server's log lines — is not part of the message.
+    const text = output.slice(start, end).split('\n').filter((l) => !TRACE_TIME.test(l) && !LOG_LINE.test(l)).join('\n');
     const [hop, dir, transport, a, b] = [m[1] ?? defaultHop, m[2] as 'Sent' | 'Received', m[3]!, m[4]!, m[5]!];
     // Sent: local -> remote; Received: remote -> local.
     const local = dir === 'Sent' ? a : b;
