@@ -36,6 +36,10 @@ const PEERS = [
   // Operations (test/interop/operations): the web console's browser test drives Debian's Chromium
   // with playwright-core (no browser download), and sngrep listens for the HEP export.
   { bin: 'chromium', pkg: 'chromium', label: 'Chromium', version: { args: ['--version'], re: /Chromium (\d+(?:\.\d+)+)/ } },
+  // NATs built from network namespaces (test/harness/netns.ts, test/interop/nat): nft does the
+  // masquerading, conntrack lists and flushes the router's mappings.
+  { bin: 'nft', pkg: 'nftables', label: 'nftables', version: { args: ['--version'], re: /nftables v(\d+(?:\.\d+)+)/ } },
+  { bin: 'conntrack', pkg: 'conntrack', label: 'conntrack' },
   { bin: 'sngrep', pkg: 'sngrep', label: 'sngrep', version: { args: ['-V'], re: /sngrep (\d+(?:\.\d+)+)/ } },
 ];
 

@@ -9,7 +9,7 @@
  * @remarks App layer (`app/`).
  */
 import { EventEmitter } from 'node:events';
-import { type CallLog, type MessageBuffer, type MessageRecord, type SwitchboardMetrics } from '../observability/index.js';
+import { type CallLog, type CallObservation, type MessageBuffer, type MessageRecord, type SwitchboardMetrics } from '../observability/index.js';
 import { parseMessage } from '../sip/index.js';
 import type { TraceEvent, TransportLayer } from '../transport/index.js';
 
@@ -54,7 +54,7 @@ export class MessageObserver extends EventEmitter {
 }
 
 /** A trace event as a record, with what the call log needs (From, To, reason phrase). */
-function toRecord(ev: TraceEvent, seq: number): { record: MessageRecord; from?: string; to?: string; inDialog?: boolean; reasonPhrase?: string } {
+function toRecord(ev: TraceEvent, seq: number): CallObservation {
   const record: MessageRecord = {
     seq, time: performance.timeOrigin + performance.now(), direction: ev.direction === 'Sent' ? 'sent' : 'received', transport: ev.kind,
     local: ev.local, remote: ev.remote, startLine: '', method: '', callId: '', cseq: '', bytes: ev.bytes,
@@ -63,21 +63,25 @@ function toRecord(ev: TraceEvent, seq: number): { record: MessageRecord; from?: 
   record.startLine = ev.bytes.toString('latin1', 0, eol < 0 ? Math.min(ev.bytes.length, 200) : Math.min(eol, 200));
   try {
     const m = parseMessage(ev.bytes);
-    record.callId = m.callId;
+    // Every field read before any is kept: a message whose CSeq (say) does not parse is not half
+    // a call's (no Call-ID without the rest).
+    const callId = m.callId;
     const cseq = m.cseq;
-    record.cseq = `${cseq.seq} ${cseq.method}`;
-    record.method = cseq.method;
+    const parties = () => ({ from: m.from.uriText, to: m.to.uriText });
     if (m.kind === 'response') {
-      record.status = m.status;
-      return { record, reasonPhrase: m.reason, from: m.from.uriText, to: m.to.uriText };
+      Object.assign(record, { callId, cseq: `${cseq.seq} ${cseq.method}`, method: cseq.method, status: m.status });
+      return { record, reasonPhrase: m.reason, parties };
     }
-    record.method = m.method;
-    return { record, from: m.from.uriText, to: m.to.uriText, inDialog: m.to.tag !== undefined };
+    // Only an INVITE can start a call: the To tag (a header parse) is read for those alone.
+    const inDialog = m.method === 'INVITE' ? m.to.tag !== undefined : undefined;
+    Object.assign(record, { callId, cseq: `${cseq.seq} ${cseq.method}`, method: m.method });
+    return { record, parties, inDialog };
   } catch {
-    // A message too broken to parse is still shown (and counted) with its start line.
-    const sp = record.startLine.split(' ');
-    if (record.startLine.startsWith('SIP/2.0 ')) record.status = Number(sp[1]) || undefined;
-    else record.method = sp[0] ?? '';
+    // A message too broken to parse is still shown with its start line, but names no call and
+    // no method (a sender must not choose the metrics' label values); a response's status code
+    // (100–699) is safe to count — our own 400 to a malformed CSeq is one.
+    const st = /^SIP\/2\.0 ([1-6]\d\d)(?: |$)/.exec(record.startLine);
+    if (st) record.status = Number(st[1]);
     return { record };
   }
 }

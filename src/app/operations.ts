@@ -99,7 +99,7 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
     calls.onChange = (c: CallSummary) => {
       const fields = { event: 'call', callId: c.callId, from: c.from, to: c.to, role: c.role, state: c.state };
       if (c.state === 'trying') (c.messages === 1 ? logger.info.bind(logger) : logger.debug.bind(logger))(fields, `call ${c.from} -> ${c.to} started (${c.role})`);
-      else if (c.state === 'confirmed') logger.info(fields, `call ${c.from} -> ${c.to} answered`);
+      else if (c.state === 'confirmed') logger.debug(fields, `call ${c.from} -> ${c.to} answered`);
       else if (c.state === 'failed') (c.status === 401 || c.status === 407 ? logger.debug.bind(logger) : logger.info.bind(logger))({ ...fields, status: c.status, cause: c.reason }, `call ${c.from} -> ${c.to} failed: ${c.status} ${c.reason ?? ''}`.trimEnd());
       else if (c.state === 'ended') {
         const secs = c.answer && c.end ? Math.round((Date.parse(c.end) - Date.parse(c.answer)) / 1000) : undefined;

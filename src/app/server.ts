@@ -332,7 +332,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
  * config's level), or nothing (a library user who asked for no log).
  */
 function loggerFor(config: Config, log: ((line: string) => void) | undefined): Logger {
-  if (!log) return createLogger({ level: 'silent' });
+  if (!log) return createLogger({ level: 'silent', destination: { write: () => true } as unknown as NodeJS.WritableStream });
   return createLogger({ level: config.log.level, format: 'text', prefix: '', destination: { write: (line: string) => (log(line.replace(/\n$/, '')), true) } as unknown as NodeJS.WritableStream });
 }
 

@@ -9,7 +9,7 @@ function rec(direction: 'sent' | 'received', callId: string, method: string, sta
   const startLine = status === undefined ? `${method} sip:bob@example.com SIP/2.0` : `SIP/2.0 ${status} X`;
   return { seq, time, direction, transport: 'udp', local: '10.0.0.1:5060', remote: '10.0.0.2:5060', startLine, method, status, callId, cseq: `1 ${method}`, bytes: Buffer.from(startLine) };
 }
-const obs = (r: MessageRecord, extra: object = {}) => ({ record: r, from: 'sip:alice@example.com', to: 'sip:bob@example.com', ...extra });
+const obs = (r: MessageRecord, extra: object = {}) => ({ record: r, parties: () => ({ from: 'sip:alice@example.com', to: 'sip:bob@example.com' }), ...extra });
 
 test('a proxied call: trying → early → confirmed → ended by BYE; the BYE 200 after the end still counts', () => {
   const log = new CallLog();

@@ -34,9 +34,8 @@ export interface CallSummary {
 /** What the call log needs of a message besides its record (the app layer parses it). */
 export interface CallObservation {
   record: MessageRecord;
-  /** From and To as URIs (display names and tags left out). */
-  from?: string;
-  to?: string;
+  /** From and To as URIs (display names and tags left out), read only for a new call. */
+  parties?: () => { from: string; to: string };
   /** Does the request carry a To tag (within a dialog)? */
   inDialog?: boolean;
   /** A response's reason phrase. */
@@ -105,7 +104,7 @@ export class CallLog {
     if (!r.callId) return;
     let call = this.active.get(r.callId);
     if (!call) {
-      const ended = this.recentById.get(r.callId);
+      const ended = this.recentById.size > 0 ? this.recentById.get(r.callId) : undefined;
       if (ended && !(r.method === 'INVITE' && r.status === undefined && !o.inDialog)) {
         ended.messages++;
         return;
@@ -113,17 +112,19 @@ export class CallLog {
       if (r.status !== undefined || r.method !== 'INVITE' || o.inDialog) return;
       this.sweep(r.time);
       // RFC 3261 §22.2: the INVITE again with credentials after a 401/407 is the same call.
-      const i = this.recent.findIndex((c) => c.callId === r.callId && (c.status === 401 || c.status === 407));
-      if (i >= 0) {
-        call = this.recent.splice(i, 1)[0]!;
+      const again = ended && (ended.status === 401 || ended.status === 407) ? ended : undefined;
+      if (again) {
+        call = again;
+        this.recent.splice(this.recent.indexOf(again), 1);
         this.recentById.delete(call.callId);
         Object.assign(call, { state: 'trying', end: undefined, status: undefined, reason: undefined, touched: r.time, messages: call.messages + 1 });
         this.active.set(r.callId, call);
         this.changed(call);
         return;
       }
+      const who = o.parties?.() ?? { from: '', to: '' };
       call = {
-        callId: r.callId, from: o.from ?? '', to: o.to ?? '', state: 'trying', origin: r.direction, start: r.time, messages: 0, touched: r.time,
+        callId: r.callId, from: who.from, to: who.to, state: 'trying', origin: r.direction, start: r.time, messages: 0, touched: r.time,
         role: this.opts.roleOf?.(r.callId, r.direction) ?? 'proxy',
       };
       if (this.active.size >= this.maxActive) this.retire(this.active.values().next().value!);
@@ -168,7 +169,8 @@ export class CallLog {
    */
   list(q?: string, limit = 200): CallSummary[] {
     const needle = q?.toLowerCase();
-    const all = [...this.active.values(), ...this.recent].sort((a, b) => b.start - a.start);
+    // `recent` grows to twice its bound before it is cut (in one go, not a shift per call).
+    const all = [...this.active.values(), ...this.recent.slice(-this.maxRecent)].sort((a, b) => b.start - a.start);
     const out: CallSummary[] = [];
     for (const c of all) {
       const legs = this.legs.get(c.callId);
@@ -220,14 +222,16 @@ export class CallLog {
       c.end = c.touched;
       c.reason = 'forgotten (end not seen)';
     }
-    this.recent.unshift(c);
+    this.recent.push(c);
     this.recentById.set(c.callId, c);
-    if (this.recent.length > this.maxRecent) {
-      const gone = this.recent.pop()!;
-      if (this.recentById.get(gone.callId) === gone) this.recentById.delete(gone.callId);
-      const group = this.legs.get(gone.callId);
-      if (group && group.every((id) => id === gone.callId || !this.active.has(id))) for (const id of group) this.legs.delete(id);
-    }
+    if (this.recent.length > this.maxRecent * 2) this.recent.splice(0, this.recent.length - this.maxRecent).forEach((gone) => this.forgetRecent(gone));
+  }
+
+  /** An ended call leaves the recent list (its legs' link too, once none of them is under way). */
+  private forgetRecent(gone: CallEntry): void {
+    if (this.recentById.get(gone.callId) === gone) this.recentById.delete(gone.callId);
+    const group = this.legs.get(gone.callId);
+    if (group && group.every((id) => id === gone.callId || !this.active.has(id))) for (const id of group) this.legs.delete(id);
   }
 
   /** Forgets calls whose end was never seen: at most once a minute. */

@@ -9,7 +9,6 @@
  *
  * @remarks Leaf (`observability/`).
  */
-import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -28,41 +27,59 @@ export interface LoggerOptions {
 
 export type { Logger };
 
-/** pino's own keys, left out of a text line's key=value tail. */
-const PINO_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 /** Fields for machines (`event` names the kind of line), left out of text lines. */
 const TEXT_SKIPPED = new Set(['event', 'server', 'worker']);
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const out = opts.destination ?? process.stderr;
+  // stderr through sonic-boom, asynchronously: a log line never waits for the disk or a pipe on
+  // the SIP path (pino flushes what is left when the process exits).
+  const out: { write(s: string): unknown } = opts.destination ?? stderrBatched();
   const options = { level: opts.level ?? 'info', base: { ...(opts.base ?? {}) }, timestamp: pino.stdTimeFunctions.isoTime };
-  if ((opts.format ?? 'text') === 'json') return pino(options, { write: (line: string) => void out.write(line) });
+  if ((opts.format ?? 'text') === 'json') return pino(options, out as NodeJS.WritableStream);
   const prefix = opts.prefix ?? 'switchboard: ';
-  return pino(options, new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out.write(textLine(chunk.toString('utf8'), prefix));
-      done();
+  // The text line is written from the call itself (pino's logMethod hook): no JSON is built for it.
+  return pino({
+    ...options,
+    hooks: {
+      logMethod(args: unknown[], _method: unknown, level: number) {
+        const [first, second] = args;
+        const fields = typeof first === 'object' && first !== null && !(first instanceof Error) ? (first as Record<string, unknown>) : undefined;
+        const msg = fields ? String(second ?? '') : first instanceof Error ? first.message : String(first ?? '');
+        out.write(textLine(prefix, level, msg, fields));
+      },
     },
-  }));
+  }, out as NodeJS.WritableStream);
 }
 
-/** A pino JSON line as `prefix` + message + ` key=value` for each field of the event. */
-function textLine(json: string, prefix: string): string {
-  let ev: Record<string, unknown>;
-  try {
-    ev = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return prefix + json;
+/**
+ * stderr through sonic-boom: lines gather up to 4 KiB and go out in one write, at the latest
+ * 200 ms after they were logged (a flood of calls costs a write per batch, not per line).
+ */
+function stderrBatched(): ReturnType<typeof pino.destination> {
+  const dest = pino.destination({ dest: 2, sync: false, minLength: 4096 });
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      /* a write still under way: the next tick takes it */
+    }
+  }, 200).unref();
+  return dest;
+}
+
+/** `prefix` + message + ` key=value` for each field the message does not already say. */
+function textLine(prefix: string, level: number, msg: string, fields: Record<string, unknown> | undefined): string {
+  let tail = '';
+  if (fields) {
+    for (const k in fields) {
+      const v = fields[k];
+      // A terminal reader has the sentence: what it already says is not repeated as key=value.
+      if (v === undefined || TEXT_SKIPPED.has(k) || (k === 'held' && v === 0)) continue;
+      const text = typeof v === 'string' ? v : JSON.stringify(v);
+      if (msg.includes(text)) continue;
+      tail += ` ${k}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+    }
   }
-  const tail: string[] = [];
-  const msg = String(ev.msg ?? '');
-  for (const [k, v] of Object.entries(ev)) {
-    // A terminal reader has the sentence: what it already says is not repeated as key=value.
-    if (PINO_KEYS.has(k) || TEXT_SKIPPED.has(k) || v === undefined || (k === 'held' && v === 0)) continue;
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    if (msg.includes(text)) continue;
-    tail.push(`${k}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`);
-  }
-  const level = typeof ev.level === 'number' && ev.level >= 50 ? 'error: ' : typeof ev.level === 'number' && ev.level >= 40 ? 'warning: ' : '';
-  return `${prefix}${level}${msg}${tail.length > 0 ? ` ${tail.join(' ')}` : ''}\n`;
+  const tag = level >= 50 ? 'error: ' : level >= 40 ? 'warning: ' : '';
+  return `${prefix}${tag}${msg}${tail}\n`;
 }

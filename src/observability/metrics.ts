@@ -26,6 +26,8 @@ export interface MetricsSources {
   parseErrors(): number;
 }
 
+const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
+
 /** `sip:transaction:retransmit` (transaction layer): one message per retransmission sent. */
 const RETRANSMIT_CHANNEL = 'sip:transaction:retransmit';
 
@@ -96,7 +98,10 @@ export class SwitchboardMetrics {
 
   /** One message crossed the transport. */
   message(r: MessageRecord): void {
-    if (r.status === undefined) (r.direction === 'received' ? this.requestsIn : this.requestsOut).inc({ method: r.method });
+    // Unparsed messages count as parse errors only; methods beyond RFC 3261's and its extensions'
+    // share one label value (the label set stays bounded whatever peers send).
+    if (r.method === '' && r.status === undefined) return;
+    if (r.status === undefined) (r.direction === 'received' ? this.requestsIn : this.requestsOut).inc({ method: KNOWN_METHODS.has(r.method) ? r.method : 'other' });
     else (r.direction === 'sent' ? this.responsesOut : this.responsesIn).inc({ class: `${Math.floor(r.status / 100)}xx`, code: String(r.status) });
   }
 

@@ -130,7 +130,13 @@ function registrationView(b: Binding, now: number): Record<string, unknown> {
 
 export async function startAdminServer(src: AdminSources, opts: AdminOptions): Promise<AdminServer> {
   const { host, port } = parseAdminListen(opts.listen);
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  // Unknown keys are refused, not silently dropped (additionalProperties: false means it).
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024, ajv: { customOptions: { removeAdditional: false } } });
+  // A request the schemas refuse: 400 naming the problem (fastify's message), in our error shape.
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+    const status = err.validation ? 400 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.code(status).send({ error: err.message });
+  });
   const token = opts.token ? Buffer.from(opts.token) : undefined;
 
   // RFC 6750 §2.1 bearer token; `?token=` for EventSource (the console) — compared in constant time.
@@ -225,7 +231,8 @@ export async function startAdminServer(src: AdminSources, opts: AdminOptions): P
     if (clients.size === 0) return;
     tick++;
     void registrations().then((list) => {
-      const text = JSON.stringify(list);
+      // Changed = a binding added, removed or refreshed; the seconds left count down by themselves.
+      const text = JSON.stringify(list.map((b) => ({ ...b, expires: undefined })));
       if (text !== lastRegistrations) {
         lastRegistrations = text;
         for (const c of clients) send(c.res, 'registrations', { registrations: list });

@@ -53,7 +53,9 @@ export interface RegistrarDeps {
 /** Canonical AOR (§10.3 step 5): scheme, user (unescaped), lower-cased host, no port or parameters. */
 export function canonicalAor(uri: SipUri): string {
   const user = uri.user !== undefined ? percentDecode(uri.user) : undefined;
-  return `${uri.scheme}:${user !== undefined ? `${user}@` : ''}${uri.hostname.toLowerCase()}`;
+  // An IPv6 reference keeps its brackets (RFC 3261 §25.1 `IPv6reference`): `sip:dave@[::1]`.
+  const host = uri.hostname.includes(':') ? `[${uri.hostname.toLowerCase()}]` : uri.hostname.toLowerCase();
+  return `${uri.scheme}:${user !== undefined ? `${user}@` : ''}${host}`;
 }
 
 export class Registrar {
