@@ -121,6 +121,9 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
   const badLog = rateLimited((held: number, ev: { remote: string | undefined; error: unknown; answered: boolean }) =>
     logger.warn({ event: 'bad-message', source: ev.remote, held }, `${ev.answered ? 'refused' : 'dropped'} a malformed message from ${ev.remote ?? '?'}: ${(ev.error as Error)?.message ?? String(ev.error)}`));
   transport.onBadMessage = badLog;
+  const undeliverableLog = rateLimited((held: number, req: { method: string; uriText: string; callId: string }, why: string) =>
+    logger.warn({ event: 'undeliverable', callId: req.callId, held }, `${req.method} to ${req.uriText} could not be delivered (${why}): answered 480 Temporarily Unavailable`));
+  element.onUndeliverable = (req, why) => undeliverableLog(req, why);
   const faultLog = rateLimited((held: number, line: string) => logger.error({ event: 'fault', held }, line));
   transport.onFault = (f) => faultLog(describeFault(f));
 

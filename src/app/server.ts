@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { DigestVerifier, NonceService } from '../auth/index.js';
-import { Registrar, RegistrarUser } from '../roles/registrar/index.js';
+import { NatKeepalive, Registrar, RegistrarUser } from '../roles/registrar/index.js';
 import { ProxyRoutingPolicy, dialPlanFromPrefixRoutes } from '../roles/proxy/index.js';
 import { DialPlan, DialPlanError, dialPlanData, loadDialPlan } from '../dialplan/index.js';
 import { Screen } from '../roles/security/index.js';
@@ -245,6 +245,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
 
     await presence?.start();
+    // Keep-alives to the NAT mappings of phones registered here (one process of a cluster sends them).
+    const natPings = roles.has('registrar') && (opts.worker?.index ?? 0) === 0
+      ? new NatKeepalive(element, stores.location, { ...config.nat.keepalive, domain: config.domains[0] ?? 'localhost' }, (line, fields) => logger.info(fields ?? {}, line))
+      : undefined;
+    natPings?.start();
     let stopped = false;
     let applied = config;
     const reloadDialPlan = (cfg: Config) => {
@@ -316,6 +321,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         const wait = Promise.allSettled([...(registrarUser?.inflight ?? [])]);
         await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
         presence?.stop();
+        natPings?.stop();
         await operations.close();
         await transport.stop();
         await stores.close();

@@ -13,6 +13,7 @@
  * `onRequest` / `onResponse` and calls `sendRequest` / `sendResponse`.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { isStun, stunBindingResponse } from './stun.js';
 import {
   SipParseError, type SipRequest, type SipResponse, parseMessage, createResponse, buildRequest,
 } from '../sip/index.js';
@@ -510,6 +511,13 @@ export class TransportLayer {
   private receiveMessage(bytes: Buffer, kind: TransportKind, address: string, port: number, listener: BoundListener, flow?: Flow, udpIndex = -1): void {
     // A datagram of CRLFs only is a client's NAT keep-alive (RFC 5626 §3.5.1 style), not a message.
     if (flow === undefined && bytes.length <= 8 && isOnlyCrlf(bytes)) return;
+    // A STUN Binding request on the SIP port (RFC 5626 §4.4.1): answered with the address we saw.
+    if (flow === undefined && (bytes[0]! & 0xc0) === 0 && isStun(bytes)) {
+      const answer = stunBindingResponse(bytes, address, port);
+      const u = answer && this.responseSocket({ flow: undefined, listener }, address);
+      if (answer && u) u.send(answer, address, port);
+      return;
+    }
     let msg: SipRequest | SipResponse | undefined;
     let parseError: SipParseError | undefined;
     try {

@@ -88,6 +88,8 @@ export class SipElement {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
   private readonly unavailable: SipElementOptions['unavailable'];
+  /** A request the proxy could not deliver to any target (answered 480): for the log. */
+  onUndeliverable: ((req: SipRequest, why: string) => void) | undefined;
   readonly clock: Clock;
   readonly timers: TimerConfig;
   readonly uac: UacCore;

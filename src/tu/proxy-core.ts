@@ -19,6 +19,7 @@ import type { Clock } from '../util/clock.js';
 import { StateError } from '../util/errors.js';
 import { nextHop } from '../dialog/index.js';
 import type { SipElement, TransactionUser } from './element.js';
+import { natReason } from './nat-detect.js';
 import { type RoutedRequest, flowToken, forwardStrayResponse, forwardedRequest, loopHash, processRoutes, viaFor, withoutTopVia } from './proxy-forwarding.js';
 import { type ProcessorResult, REQUEST_VALIDATION, runChain } from './proxy-pipeline.js';
 import type { Target } from './uac-core.js';
@@ -33,6 +34,11 @@ export interface ProxyTarget {
   route?: string[];
   /** A pre-resolved destination (e.g. the flow a binding registered over). */
   destination?: Target;
+  /**
+   * `destination` is the far end's flow (a NATed phone, an outbound registration): our
+   * Record-Route toward it carries a flow token, so requests within the dialog reach it too.
+   */
+  flow?: boolean;
 }
 
 export type TargetDecision =
@@ -312,8 +318,8 @@ export class ProxyCore implements TransactionUser {
       const rr: string[] = [];
       if (ctx.recordRoute && isRecordRouted(req.method)) {
         if (req.to.tag === undefined) {
-          const outRR = this.recordRouteUri(dest.kind, dest);
-          const inRR = this.recordRouteUri(inKind, req.source);
+          const outRR = this.recordRouteUri(dest.kind, dest, target.flow === true);
+          const inRR = this.recordRouteUri(inKind, req.source, natReason(req) !== undefined);
           if (outRR !== inRR) rr.push(`<${outRR}>`, `<${inRR}>`);
           else rr.push(`<${outRR}>`);
         }
@@ -350,10 +356,12 @@ export class ProxyCore implements TransactionUser {
    * ("…@xyz.invalid;transport=ws", RFC 7118 §5) cannot be resolved: in-dialog requests to it
    * go back over the connection named in our Route (see processRoutes).
    */
-  private recordRouteUri(kind: TransportKind, peer?: { address: string; port: number }): string {
+  private recordRouteUri(kind: TransportKind, peer?: { address: string; port: number }, natted = false): string {
     const k = this.el.transport.hasListener(kind) ? kind : 'udp';
     const sb = this.el.transport.sentBy(k);
-    const user = peer && (k === 'ws' || k === 'wss') ? `${flowToken(k, peer.address, peer.port)}@` : '';
+    // …and toward a peer behind a NAT (Kamailio's add_contact_alias, done in the Record-Route):
+    // its Contact names a private address, the token the public one the dialog must use.
+    const user = peer && (k === 'ws' || k === 'wss' || natted) ? `${flowToken(k, peer.address, peer.port)}@` : '';
     return `sip:${user}${sb.host}:${sb.port}${k === 'udp' ? '' : `;transport=${k}`};lr`;
   }
 
@@ -459,8 +467,16 @@ export class ProxyCore implements TransactionUser {
     ctx.finalSent = true;
     // A hunt answers with its last failure (IOS), a last peer that did not answer with 480.
     let best = (ctx.hunt ? (ctx.noAnswer ? this.localResponse(ctx, 480, 'No Answer') : ctx.lastFailure) : undefined) ?? ctx.best ?? this.localResponse(ctx, 408);
+    // A next hop we could not send to (no route, a refused connection, ICMP unreachable): the
+    // callee is not reachable now — 480 (RFC 3261 §21.4.18), not a server error; the log says why.
+    if (syntheticCause(best) === 'transport-error') {
+      const failed = ctx.branches.filter((b) => b.final && syntheticCause(b.final) === 'transport-error');
+      const where = failed.map((b) => `${b.target.uri}${b.dest ? ` at ${b.dest.kind}:${b.dest.address}:${b.dest.port}` : ''}`).join(', ');
+      this.el.onUndeliverable?.(ctx.req, `${where || 'the next hop'}: no route or refused`);
+      best = withStatus(best, 480, 'Temporarily Unavailable (Destination Unreachable)');
+    }
     // §16.7 step 6: a 503 is passed upstream as 500; synthetic timeouts become 408.
-    if (syntheticCause(best) === 'transport-error' || best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
+    if (best.status === 503) best = withStatus(best, 500, 'Server Internal Error');
     if ((best.status === 401 || best.status === 407) && ctx.challenges.length > 0) best = withChallenges(best, ctx.challenges);
     this.forwardUpstream(ctx, best);
   }

@@ -256,6 +256,18 @@ export const AdminSchema = z.strictObject({
   metrics: z.boolean().default(true),
 });
 
+/** Phones behind NAT (docs/nat.md): keep-alives to their NAT mappings. */
+export const NatSchema = z.strictObject({
+  keepalive: z.strictObject({
+    /** Seconds between two pings of a NATed UDP binding (0: none). Home routers forget idle UDP mappings after 20–60 s. */
+    interval: z.number().int().min(0).max(3600).default(15),
+    /** `options` (answered: failures remove the binding) or `crlf` (a bare CRLFCRLF). */
+    method: z.enum(['options', 'crlf']).default('options'),
+    /** Unanswered OPTIONS in a row before the binding is removed. */
+    maxFailures: z.number().int().min(1).max(100).default(3),
+  }).default({ interval: 15, method: 'options', maxFailures: 3 }),
+});
+
 /** HEP v3 export of every message sent and received (Homer, sngrep -L). */
 export const HepSchema = z.strictObject({
   target: z.string().regex(/^udp:(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, { message: 'expected udp:IP:PORT, e.g. udp:127.0.0.1:9060' }),
@@ -300,6 +312,7 @@ export const ConfigSchema = z.strictObject({
   transport: TransportSchema.default(TransportSchema.parse({})),
   security: SecuritySchema.default(SecuritySchema.parse({})),
   admin: AdminSchema.default(AdminSchema.parse({})),
+  nat: NatSchema.default(NatSchema.parse({})),
   hep: HepSchema.optional(),
   log: LogSchema.default(LogSchema.parse({})),
   /**

@@ -10,7 +10,7 @@ import type { DigestVerifier } from '../../auth/index.js';
 import { type SipRequest, type SipUri, percentDecode } from '../../sip/index.js';
 import type { LocationStore } from '../../store/index.js';
 import { type ProxyPolicy, type ProxyTarget, type RequestProcessor, type TargetDecision, runChain } from '../../tu/index.js';
-import { canonicalAor } from '../registrar/index.js';
+import { bindingFlow, canonicalAor } from '../registrar/index.js';
 import type { DialPlan } from '../../dialplan/index.js';
 import { routeByDialPlan, telephoneNumber } from './dial-plan-routing.js';
 
@@ -216,8 +216,11 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
       if (bindings.length === 0) continue;
       const targets: ProxyTarget[] = bindings.map((b) => {
         const t: ProxyTarget = { uri: b.contact, q: b.q, route: b.path };
-        const flow = wsFlow(b.contact, b.received, b.path);
-        if (flow) t.destination = flow;
+        const flow = bindingFlow(b);
+        if (flow) {
+          t.destination = flow;
+          t.flow = true;
+        }
         return t;
       });
       return { kind: 'forward', targets, mode: this.cfg.forking };
@@ -247,22 +250,13 @@ export class ProxyRoutingPolicy implements ProxyPolicy {
     if (!this.deps.location) return [];
     for (const d of this.cfg.domains) {
       const bindings = await this.deps.location.lookup(`sip:${number}@${d.toLowerCase()}`);
-      if (bindings.length > 0) return bindings.map((b) => ({ uri: b.contact, q: b.q, route: b.path }));
+      if (bindings.length > 0) {
+        return bindings.map((b) => {
+          const flow = bindingFlow(b);
+          return { uri: b.contact, q: b.q, route: b.path, ...(flow ? { destination: flow, flow: true } : {}) };
+        });
+      }
     }
     return [];
   }
-}
-
-/**
- * A WebSocket client's Contact (RFC 7118 §5: "sip:x@y.invalid;transport=ws") cannot be resolved:
- * a request to it goes over the connection the REGISTER came on (`received`, e.g.
- * "ws:127.0.0.1:40312"), as Kamailio does with fix_nated_register(). Not with a Path (the edge
- * proxy owns the flow then).
- */
-function wsFlow(contact: string, received: string | undefined, path: string[] | undefined): ProxyTarget['destination'] {
-  if (!received || (path && path.length > 0)) return undefined;
-  const m = /^(wss?):\[?([^\]]+?)\]?:(\d{1,5})$/.exec(received);
-  if (!m) return undefined;
-  if (!/;transport=wss?\b/i.test(contact) && !/@[^;>]*\.invalid\b/i.test(contact)) return undefined;
-  return { kind: m[1] as 'ws' | 'wss', address: m[2]!, port: Number(m[3]) };
 }

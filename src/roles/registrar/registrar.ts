@@ -8,6 +8,7 @@
 import type { DigestVerifier } from '../../auth/index.js';
 import { type HeaderList, type NameAddr, type SipRequest, SipParseError, type SipUri, percentDecode } from '../../sip/index.js';
 import type { Binding, LocationStore } from '../../store/index.js';
+import { natReason } from '../../tu/index.js';
 
 export interface RegistrarConfig {
   /** Domains served (host part of the Request-URI / To). */
@@ -162,9 +163,13 @@ export class Registrar {
         return respond(400, { reason: 'Contact * Needs Expires 0 and No Other Contact' });
       }
     }
-    const changes: Array<{ contact: string; expires: number; q: number; path?: string[]; instanceId?: string; regId?: number; received?: string; params?: string }> = [];
+    const changes: Array<{ contact: string; expires: number; q: number; path?: string[]; instanceId?: string; regId?: number; received?: string; userAgent?: string; params?: string }> = [];
     const path = req.headerValues('Path');
-    const received = req.source ? `${req.source.transport}:${req.source.address.includes(':') ? `[${req.source.address}]` : req.source.address}:${req.source.port}` : undefined;
+    // Where the REGISTER came from; `;nat` when the phone is behind a NAT (Kamailio's
+    // fix_nated_register): requests to the binding then go to that address, not the Contact.
+    const nat = path.length === 0 && natReason(req) !== undefined;
+    const received = req.source ? `${req.source.transport}:${req.source.address.includes(':') ? `[${req.source.address}]` : req.source.address}:${req.source.port}${nat ? ';nat' : ''}` : undefined;
+    const userAgent = req.header('User-Agent')?.slice(0, 200);
     if (!star) {
       for (const c of contacts) {
         let exp = defaultExpires;
@@ -195,6 +200,7 @@ export class Registrar {
           instanceId: inst ? inst.replace(/^"|"$/g, '') : undefined,
           regId: regIdRaw && /^\d+$/.test(regIdRaw) ? Number(regIdRaw) : undefined,
           received,
+          userAgent,
           params: params || undefined,
         });
       }
