@@ -15,13 +15,26 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import crypto from 'node:crypto';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { BoundListener } from '../transport/index.js';
+import { SipError } from '../util/errors.js';
 
 /** Messages between primary and workers over the cluster IPC channel. */
 export type WorkerMessage =
   | { type: 'ready'; index: number; relayPort: number; listeners: BoundListener[] }
-  | { type: 'failed'; index: number; message: string; usage: boolean };
-export type PrimaryMessage = { type: 'peers'; ports: number[] } | { type: 'stop' };
+  | { type: 'failed'; index: number; message: string; usage: boolean }
+  /** Worker 0's admin listener wants every worker's metrics (GET /metrics). */
+  | { type: 'metrics-request'; id: number }
+  /** One worker's metrics (prom-client's JSON form), for a `metrics-get`. */
+  | { type: 'metrics'; id: number; index: number; json: MetricsJson };
+export type PrimaryMessage =
+  | { type: 'peers'; ports: number[] }
+  | { type: 'stop' }
+  | { type: 'metrics-get'; id: number }
+  | { type: 'metrics-text'; id: number; text: string; contentType: string };
+
+/** prom-client's `getMetricsAsJSON()`. */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 const ENV_INDEX = 'SWITCHBOARD_WORKER_INDEX';
 const ENV_COUNT = 'SWITCHBOARD_WORKER_COUNT';
@@ -84,6 +97,32 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
       t.unref();
       finish();
     };
+    // GET /metrics with several workers: each worker's series (label worker="N") and their sums
+    // (worker="all"), one family per metric — prom-client's AggregatorRegistry sums the copies.
+    const pendingMetrics = new Map<number, (index: number, json: MetricsJson) => void>();
+    let metricsId = 0;
+    const gatherMetrics = async (): Promise<{ text: string; contentType: string }> => {
+      const id = ++metricsId;
+      const live = [...byIndex.entries()].filter(([, w]) => w.isConnected());
+      const got = new Map<number, MetricsJson>();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        pendingMetrics.set(id, (index, json) => {
+          got.set(index, json);
+          if (got.size === live.length) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        for (const [, w] of live) w.send({ type: 'metrics-get', id } satisfies PrimaryMessage);
+        if (live.length === 0) resolve();
+      });
+      pendingMetrics.delete(id);
+      const labelled = (json: MetricsJson, worker: string) => json.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) })) as MetricsJson;
+      const summed = (await AggregatorRegistry.aggregate([...got.values()]).getMetricsAsJSON()) as MetricsJson;
+      const all = AggregatorRegistry.aggregate([...[...got].map(([i, json]) => labelled(json, String(i))), labelled(summed, 'all')]);
+      return { text: await all.metrics(), contentType: all.contentType };
+    };
     const fork = (index: number) => {
       const w = cluster.fork({ [ENV_INDEX]: String(index), [ENV_COUNT]: String(n), [ENV_SECRET]: secret });
       byIndex.set(index, w);
@@ -96,6 +135,12 @@ export function runPrimary(opts: PrimaryOptions): Promise<number> {
             opts.onReady(m.listeners);
           } else if (started) opts.log(`worker-${index} restarted (pid ${w.process.pid})`);
           broadcast();
+        } else if (m.type === 'metrics-request') {
+          void gatherMetrics().then((r) => {
+            if (w.isConnected()) w.send({ type: 'metrics-text', id: m.id, ...r } satisfies PrimaryMessage);
+          });
+        } else if (m.type === 'metrics') {
+          pendingMetrics.get(m.id)?.(m.index, m.json);
         } else if (m.type === 'failed') {
           // Every worker fails the same way (a port in use): say it once.
           if (!reported.has(m.message)) opts.log(m.message);
@@ -160,5 +205,36 @@ export function joinPrimary(index: number, handlers: { peers: (ports: number[]) 
         process.send({ type: 'failed', index, message, usage } satisfies WorkerMessage, undefined, {}, () => resolve());
       });
     },
+  };
+}
+
+/**
+ * In a worker: answers the primary's `metrics-get` with `json()` (this worker's registry), and
+ * returns how worker 0's admin listener asks the primary for everyone's (GET /metrics).
+ */
+export function workerMetrics(index: number, json: () => Promise<MetricsJson>): { text(): Promise<{ text: string; contentType: string }> } {
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type !== 'metrics-get') return;
+    void json().then((j) => process.send?.({ type: 'metrics', id: m.id, index, json: j } satisfies WorkerMessage), () => undefined);
+  });
+  let next = 0;
+  const waiting = new Map<number, (r: { text: string; contentType: string }) => void>();
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'metrics-text') waiting.get(m.id)?.({ text: m.text, contentType: m.contentType });
+  });
+  return {
+    text: () => new Promise((resolve, reject) => {
+      const id = ++next;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new SipError('CLUSTER_ERR_METRICS', 'the cluster primary did not answer with the workers\' metrics within 5 s'));
+      }, 5000);
+      waiting.set(id, (r) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(r);
+      });
+      process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage);
+    }),
   };
 }

@@ -12,6 +12,7 @@ import { type TraceEvent, type TransportLayer, describeFault } from '../transpor
 import type { SipElement } from '../tu/index.js';
 import { type AdminServer, startAdminServer } from './admin/admin-server.js';
 import type { Config } from './config/config-schema.js';
+import { workerMetrics } from './cluster.js';
 import { MessageObserver } from './observer.js';
 import { VERSION } from './version.js';
 
@@ -68,12 +69,14 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
   // With several workers, one admin listener (worker 0's): the workers share the store, so its
   // registrations are everyone's, but calls, messages and counters are its own (docs/operations.md).
   const adminOn = config.admin.listen !== undefined && (inp.worker?.index ?? 0) === 0;
-  if (adminOn && inp.worker && inp.worker.count > 1) logger.warn({ workers: inp.worker.count }, `admin: served by worker 0 of ${inp.worker.count}: registrations are the shared store's, calls, messages and metrics worker 0's only`);
+  if (adminOn && inp.worker && inp.worker.count > 1) logger.warn({ workers: inp.worker.count }, `admin: served by worker 0 of ${inp.worker.count}: registrations are the shared store's and /metrics every worker's (label worker, and worker="all" for the sums); calls and messages are worker 0's only`);
   // The call log feeds the admin API and the info-level call lines; silent above info, it is not kept.
   const callsOn = adminOn || logger.isLevelEnabled('info');
   const calls = callsOn ? new CallLog({ roleOf: inp.roleOf }) : undefined;
   const buffer = adminOn && config.admin.messages.count > 0 ? new MessageBuffer({ count: config.admin.messages.count, bytes: config.admin.messages.bytes }) : undefined;
-  const metrics = adminOn && config.admin.metrics
+  // Every worker counts (worker 0's /metrics gathers them through the primary, cluster.ts).
+  const metricsOn = config.admin.listen !== undefined && config.admin.metrics;
+  const metrics = metricsOn
     ? new SwitchboardMetrics({
         transactions: () => element.transactions.size,
         registrations: async () => {
@@ -127,6 +130,12 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
   const faultLog = rateLimited((held: number, line: string) => logger.error({ event: 'fault', held }, line));
   transport.onFault = (f) => faultLog(describeFault(f));
 
+  const clusterMetrics = metrics && inp.worker && inp.worker.count > 1
+    ? (() => {
+        const cm = workerMetrics(inp.worker!.index, () => metrics.registry.getMetricsAsJSON());
+        return { text: async () => (await cm.text()).text, contentType: metrics.contentType };
+      })()
+    : undefined;
   let admin: AdminServer | undefined;
   if (adminOn) {
     const startedAt = Date.now();
@@ -144,7 +153,7 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
         return () => observer.off('message', l);
       },
       transactions: () => ({ ...element.transactions.size, overloaded: element.transactions.overloadedCount }),
-      metrics,
+      metrics: metrics && inp.worker && inp.worker.count > 1 ? clusterMetrics! : metrics,
       reload: async (body) => {
         const lines = await inp.reload(body);
         for (const l of lines) logger.info({ event: 'reload' }, `POST /api/reload: ${l}`);
