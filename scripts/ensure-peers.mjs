@@ -40,6 +40,8 @@ const PEERS = [
   // masquerading, conntrack lists and flushes the router's mappings.
   { bin: 'nft', pkg: 'nftables', label: 'nftables', version: { args: ['--version'], re: /nftables v(\d+(?:\.\d+)+)/ } },
   { bin: 'conntrack', pkg: 'conntrack', label: 'conntrack' },
+  // The media relay's control client (src/media/rtpengine.ts) is tested against a real rtpengine.
+  { bin: 'rtpengine', pkg: 'rtpengine-daemon', label: 'rtpengine', version: { args: ['--version'], re: /Version: (\S+)/ } },
   { bin: 'sngrep', pkg: 'sngrep', label: 'sngrep', version: { args: ['-V'], re: /sngrep (\d+(?:\.\d+)+)/ } },
 ];
 

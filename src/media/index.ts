@@ -10,3 +10,7 @@ export {
   type G711, PAYLOAD_TYPE, type RtpPacket, RtpSession, type RtpSessionOptions, type RtpStats, type SampleSource, decodeG711, decodeRtp, encodeG711, encodeRtp, samples, silence, tone,
 } from './rtp.js';
 export { WavError, readWav, writeWav } from './wav.js';
+export {
+  MediaRelayError, type MediaRelayErrorCode, RtpengineClient, type RtpengineClientOptions, type RtpengineStats, type RtpengineTarget, parseRtpengineTarget,
+  type OfferOptions, type AnswerOptions, type DeleteOptions, type SdpReply, type ListReply, type PingResult, type NgReply,
+} from './rtpengine.js';

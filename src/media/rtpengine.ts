@@ -30,8 +30,8 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-// The package ships no type declarations (and @types/bencode describes v2); the two functions we
-// use are typed by BencodeApi below.
+// The package ships no type declarations (and no @types/bencode is installed); the two
+// functions we use are typed by BencodeApi below.
 // @ts-expect-error TS7016: untyped ESM package, typed through BencodeApi.
 import bencodeUntyped from 'bencode';
 import { SipError } from '../util/errors.js';

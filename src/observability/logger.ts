@@ -31,9 +31,8 @@ export type { Logger };
 const TEXT_SKIPPED = new Set(['event', 'server', 'worker']);
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  // stderr through sonic-boom, asynchronously: a log line never waits for the disk or a pipe on
-  // the SIP path (pino flushes what is left when the process exits).
-  const out: { write(s: string): unknown } = opts.destination ?? stderrBatched();
+  // stderr, coalesced per event-loop turn: a line never costs the SIP path a write of its own.
+  const out: { write(s: string): unknown } = opts.destination ?? stderrCoalesced();
   const options = { level: opts.level ?? 'info', base: { ...(opts.base ?? {}) }, timestamp: pino.stdTimeFunctions.isoTime };
   if ((opts.format ?? 'text') === 'json') return pino(options, out as NodeJS.WritableStream);
   const prefix = opts.prefix ?? 'switchboard: ';
@@ -52,12 +51,41 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 /**
- * stderr through sonic-boom, asynchronously: a line goes out at once when no write is under
- * way, and the lines logged meanwhile go together in the next write — so a flood of calls costs
- * a write per batch, not per line, and a quiet server's lines are never late.
+ * stderr, one write per turn of the event loop: the lines logged while the loop handles a
+ * burst of messages go out together right after it (setImmediate), so a flood of calls costs a
+ * write per turn, not per line, and no line waits longer than the turn that logged it. What is
+ * pending when the process exits is written then.
  */
-function stderrBatched(): ReturnType<typeof pino.destination> {
-  return pino.destination({ dest: 2, sync: false });
+const exitFlushes = new Set<() => void>();
+let exitHooked = false;
+
+function stderrCoalesced(): { write(s: string): boolean } {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const f of exitFlushes) f();
+    });
+  }
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const data = pending.join('');
+    pending = [];
+    process.stderr.write(data);
+  };
+  exitFlushes.add(flush);
+  return {
+    write(line: string) {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+      return true;
+    },
+  };
 }
 
 /** `prefix` + message + ` key=value` for each field the message does not already say. */
