@@ -62,7 +62,8 @@ function toRecord(ev: TraceEvent, seq: number): CallObservation {
   const eol = ev.bytes.indexOf('\r\n');
   record.startLine = ev.bytes.toString('latin1', 0, eol < 0 ? Math.min(ev.bytes.length, 200) : Math.min(eol, 200));
   try {
-    const m = parseMessage(ev.bytes);
+    // A received message was parsed by the transport already: only sent bytes are parsed here.
+    const m = ev.message ?? parseMessage(ev.bytes);
     // Every field read before any is kept: a message whose CSeq (say) does not parse is not half
     // a call's (no Call-ID without the rest).
     const callId = m.callId;

@@ -252,12 +252,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     natPings?.start();
     let stopped = false;
     let applied = config;
-    const reloadDialPlan = (cfg: Config) => {
-      const plan = openDialPlan(cfg, log);
+    const installDialPlan = (plan: DialPlan | undefined) => {
       currentDialPlan = plan;
       if (proxyPolicy) proxyPolicy.dialPlan = plan;
       return plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured';
     };
+    const reloadDialPlan = (cfg: Config) => installDialPlan(openDialPlan(cfg, log));
     const reload = async (next: Config = applied, overrides: { logLevel?: string } = {}): Promise<string[]> => {
       // Everything is read and checked first: a part that fails leaves all as it was.
       let plan: DialPlan | undefined;
@@ -274,9 +274,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           throw new ConfigError(`transport.tls: cannot read ${(e as NodeJS.ErrnoException).path ?? next.transport.tls.cert}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; nothing reloaded`);
         }
       }
-      currentDialPlan = plan;
-      if (proxyPolicy) proxyPolicy.dialPlan = plan;
-      const lines = [plan ? `dial plan reloaded: ${plan.peers.length} dial-peers (hunt ${plan.hunt})` : 'no dial plan configured'];
+      const lines = [installDialPlan(plan)];
       for (const u of next.users ?? []) await stores.users.add(u.user, u.domain ?? next.auth.realm ?? next.domains[0]!, u.password);
       if (next.users) lines.push(`users: ${next.users.length} from the configuration`);
       if (cert) {

@@ -52,6 +52,7 @@ import * as dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { SipError } from '../util/errors.js';
 import { endpoints, splitHostPort, type MessageRecord } from './message-record.js';
+import { ipv4Bytes, ipv6Bytes } from '../util/ip.js';
 
 /** Generic chunk type ids (vendor 0x0000); see the table in the file header for their sources. */
 export const HEP_CHUNK = {
@@ -103,30 +104,6 @@ export class HepEncodeError extends SipError {
 interface Addr {
   v4?: Buffer;
   v6: Buffer;
-}
-
-function ipv4Bytes(text: string): Buffer {
-  return Buffer.from(text.split('.').map((p) => Number(p)));
-}
-
-/** `isIP(text) === 6` already holds; expands `::`, a dotted-quad tail, and drops a `%zone`. */
-function ipv6Bytes(text: string): Buffer {
-  let t = text;
-  const pct = t.indexOf('%');
-  if (pct >= 0) t = t.slice(0, pct);
-  const lastColon = t.lastIndexOf(':');
-  if (t.includes('.', lastColon)) {
-    const q = ipv4Bytes(t.slice(lastColon + 1));
-    t = `${t.slice(0, lastColon + 1)}${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
-  }
-  const dbl = t.indexOf('::');
-  const groupsOf = (s: string) => (s === '' ? [] : s.split(':'));
-  const head = groupsOf(dbl >= 0 ? t.slice(0, dbl) : t);
-  const tail = dbl >= 0 ? groupsOf(t.slice(dbl + 2)) : [];
-  const groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
 }
 
 const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);

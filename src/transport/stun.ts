@@ -9,6 +9,7 @@
  * @remarks Transport layer (`transport/`).
  */
 import net from 'node:net';
+import { ipv4Bytes, ipv6Bytes } from '../util/ip.js';
 
 const MAGIC_COOKIE = 0x2112a442;
 const BINDING_REQUEST = 0x0001;
@@ -43,23 +44,8 @@ export function stunBindingResponse(request: Buffer, address: string, port: numb
   out.writeUInt8(0, HEADER + 4);
   out.writeUInt8(v4 ? 0x01 : 0x02, HEADER + 5);
   out.writeUInt16BE(port ^ (MAGIC_COOKIE >>> 16), HEADER + 6);
-  const raw = v4 ? Buffer.from(address.split('.').map(Number)) : ipv6Bytes(address);
+  const raw = v4 ? ipv4Bytes(address) : ipv6Bytes(address);
   const key = Buffer.concat([out.subarray(4, 8), txId]);
   for (let i = 0; i < addrLen; i++) out[HEADER + 8 + i] = raw[i]! ^ key[i]!;
-  return out;
-}
-
-function ipv6Bytes(address: string): Buffer {
-  const [head, tail] = address.split('::') as [string, string | undefined];
-  const parts = (s: string | undefined) => (s ? s.split(':') : []);
-  const h = parts(head);
-  const t = parts(tail);
-  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
-  const expand = (g: string[]) => g.flatMap((x) => (x.includes('.') ? (() => { const b = x.split('.').map(Number); return [((b[0]! << 8) | b[1]!).toString(16), ((b[2]! << 8) | b[3]!).toString(16)]; })() : [x]));
-  const hh = expand(h);
-  const tt = expand(t);
-  const groups = tail === undefined ? hh : [...hh, ...Array(8 - hh.length - tt.length).fill('0'), ...tt];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
   return out;
 }

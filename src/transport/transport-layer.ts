@@ -62,6 +62,8 @@ export interface TraceEvent {
   local: string;
   remote: string;
   bytes: Buffer;
+  /** A received message as the transport parsed it (undefined when it did not parse, and for sent bytes). */
+  message?: SipRequest | SipResponse;
 }
 
 /** A bound listener as seen from outside. */
@@ -453,14 +455,14 @@ export class TransportLayer {
   }
 
   /** Counts the message and, only when somebody listens, formats the addresses and reports it. */
-  private trace(direction: TraceDirection, kind: TransportKind, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, bytes: Buffer): void {
+  private trace(direction: TraceDirection, kind: TransportKind, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, bytes: Buffer, message?: SipRequest | SipResponse): void {
     const channel = direction === 'Sent' ? sendChannel : recvChannel;
     if (direction === 'Sent') this.stats.sent++;
     if (!channel.hasSubscribers && this.onTrace === undefined) return;
     const local = hostPort(localAddress, localPort);
     const remote = hostPort(remoteAddress, remotePort);
     if (channel.hasSubscribers) channel.publish({ kind, local, remote, bytes });
-    this.onTrace?.({ direction, kind, local, remote, bytes });
+    this.onTrace?.({ direction, kind, local, remote, bytes, message });
   }
 
   /**
@@ -544,7 +546,7 @@ export class TransportLayer {
       }
     }
     this.stats.received++;
-    this.trace('Received', kind, listener.address, listener.port, address, port, bytes);
+    this.trace('Received', kind, listener.address, listener.port, address, port, bytes, msg);
     // The listener and connection ride on `source` (not a side table): one object per message.
     const source: ReceivedSource = { transport: kind, address, port, connectionId: flow?.id, info: { flow, listener } };
     if (msg === undefined) {
