@@ -25,6 +25,8 @@ import { PresenceRole } from '../roles/presence/index.js';
 import { sharedSecret } from './shared-secret.js';
 import { type Logger, type MessageRecord, createLogger } from '../observability/index.js';
 import { type Operations, startOperations } from './operations.js';
+import { RtpengineClient } from '../media/index.js';
+import { MediaRelay, ProxyRtpRelay } from '../roles/media-relay/index.js';
 
 export interface RunningServer {
   readonly transport: TransportLayer;
@@ -152,6 +154,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (roles.has('presence') && !presenceEnabled) log('presence: off with several workers (subscriptions and publications live in one process); set workers: 1 to serve presence');
     const dialPlan = openDialPlan(config, log);
     let currentDialPlan = dialPlan;
+    // The media relay (docs/nat.md): rtpengine over its ng protocol, for the proxy and the B2BUA.
+    const media = await startMediaRelay(config, logger);
+    const proxyMedia = media && (roles.has('proxy') && !config.proxy.stateless) ? new ProxyRtpRelay(media, { relay: config.media.relay as 'nat' | 'always' }, (level, line) => logger[level](line)) : undefined;
     if (dialPlan) log(`dial plan: ${dialPlan.peers.length} dial-peers (hunt ${dialPlan.hunt})`);
     const element = new SipElement({
       transport,
@@ -238,7 +243,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           ));
           users.proxy = config.proxy.stateless
             ? new StatelessProxy(el, policy, isOwnAddress)
-            : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: withPresence(opts.proxyHooks, presence) });
+            : new ProxyCore({ element: el, policy, isLocal: isOwnAddress, timerCMs: config.proxy.timerC * 1000, hooks: withPresence(opts.proxyHooks, presence), media: proxyMedia });
         }
         return users;
       },
@@ -320,6 +325,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         await Promise.race([wait, new Promise((r) => setTimeout(r, 2000))]);
         presence?.stop();
         natPings?.stop();
+        await proxyMedia?.releaseAll();
+        await media?.client.close();
         await operations.close();
         await transport.stop();
         await stores.close();
@@ -329,6 +336,30 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await stores.close();
     throw e;
   }
+}
+
+/**
+ * The rtpengine client of `media:` (none when `relay: off` or no rtpengine is named). An
+ * instance that does not answer a ping at start is logged, not fatal: calls fail over to the
+ * next, and the health check marks it up when it answers.
+ */
+async function startMediaRelay(config: Config, logger: Logger): Promise<MediaRelay | undefined> {
+  const m = config.media;
+  if (m.relay === 'off' || m.rtpengine.length === 0) return undefined;
+  const client = new RtpengineClient({
+    targets: m.rtpengine,
+    timeoutMs: m.timeout,
+    retries: m.retries,
+    onInstanceState: (target, up) => (up ? logger.info(`media relay: rtpengine ${target} answers again`) : logger.warn(`media relay: rtpengine ${target} does not answer: new calls go to the next one`)),
+    onError: (e) => logger.warn(`media relay: ng socket error: ${e.message}`),
+  });
+  await client.start();
+  const pings = await client.ping();
+  for (const p of pings) {
+    if (p.up) logger.info(`media relay: rtpengine ${p.target} answers (${p.rttMs?.toFixed(1)} ms); relaying ${m.relay === 'always' ? 'every call' : 'calls with a party behind NAT'}`);
+    else logger.warn(`media relay: rtpengine ${p.target} does not answer ping (${p.error?.message ?? 'no answer'}); calls are refused with 503 until one answers`);
+  }
+  return new MediaRelay(client, { ice: m.ice, flags: m.flags, deleteDelay: m.deleteDelay }, (level, line) => logger[level](line));
 }
 
 /**

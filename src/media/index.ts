@@ -12,5 +12,5 @@ export {
 export { WavError, readWav, writeWav } from './wav.js';
 export {
   MediaRelayError, type MediaRelayErrorCode, RtpengineClient, type RtpengineClientOptions, type RtpengineStats, type RtpengineTarget, parseRtpengineTarget,
-  type OfferOptions, type AnswerOptions, type DeleteOptions, type SdpReply, type ListReply, type PingResult, type NgReply,
+  type OfferOptions, type AnswerOptions, type DeleteOptions, type SdpOptions, type SdpReply, type ListReply, type PingResult, type NgReply,
 } from './rtpengine.js';

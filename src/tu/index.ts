@@ -9,7 +9,7 @@ export { UacCore, type Target, type SendOptions, type SendResult, type Credentia
 export { UasCore, type UasPolicy, type StatelessAnswer, type ResponseOptions } from './uas-core.js';
 export { OptionsUas } from './options-uas.js';
 export { StatelessProxy } from './stateless-proxy.js';
-export { type Hunt, MAX_FAILURE_ROUNDS, ProxyCore, type ProxyCoreOptions, type ProxyHooks, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';
+export { type Hunt, MAX_FAILURE_ROUNDS, ProxyCore, type ProxyCoreOptions, type ProxyHooks, type ProxyMediaRelay, type ProxyPolicy, type ProxyTarget, type TargetDecision } from './proxy-core.js';
 export { loopHash } from './proxy-forwarding.js';
 export { REQUEST_VALIDATION, STATELESS_VALIDATION, runChain, type ProcessorResult, type RequestProcessor, type ValidationContext } from './proxy-pipeline.js';
 export { isPrivateAddress, natReason } from './nat-detect.js';

@@ -97,6 +97,28 @@ export interface ProxyHooks {
   failure?(req: SipRequest, best: SipResponse): TargetDecision | undefined | Promise<TargetDecision | undefined>;
 }
 
+/**
+ * A media relay the proxy drives (Kamailio's `rtpengine_manage()`; issue 18): it sees every SDP
+ * that crosses — offers and answers in requests and responses (RFC 3264, RFC 3261 §13.2.1) —
+ * and may give each a new body (the relay's address and ports), and it is told when a session
+ * ends. Each method returns undefined synchronously when it has nothing to do, so messages
+ * without SDP and calls it does not relay cost one call.
+ */
+export interface ProxyMediaRelay {
+  /**
+   * A request about to be forwarded to `targets` (an initial INVITE's, for the decision to
+   * relay; in-dialog requests to their next hop): its new body, undefined to leave it, or a
+   * refusal (the relay is needed and unreachable) answered upstream instead.
+   */
+  request(req: SipRequest, targets: readonly ProxyTarget[]): Promise<Buffer | undefined | { status: number; reason: string }> | undefined;
+  /** A response to `req` about to go upstream: its new body, or undefined to leave it. */
+  response(res: SipResponse, req: SipRequest): Promise<Buffer | undefined> | undefined;
+  /** A 2xx retransmission relayed statelessly (§16.7): the body its first copy got, if any. */
+  retransmission(res: SipResponse): Buffer | undefined;
+  /** The initial INVITE failed (a final ≥ 300 went upstream: busy, CANCEL's 487, timeout): the session is over. */
+  failed(req: SipRequest, status: number): void;
+}
+
 /** How many times a failure hook may start a new round for one request. */
 export const MAX_FAILURE_ROUNDS = 8;
 
@@ -111,6 +133,8 @@ export interface ProxyCoreOptions {
   supported?: string[];
   /** Timer C (§16.6 step 11): > 3 minutes for INVITE. */
   timerCMs?: number;
+  /** The media relay (rtpengine) for the SDP of the dialogs the proxy carries. */
+  media?: ProxyMediaRelay;
 }
 
 /**
@@ -173,6 +197,10 @@ interface ResponseContext {
   lastFailure?: SipResponse;
   /** The hunt's current group rang past its no-answer time. */
   noAnswer?: boolean;
+  /** The media relay's body for every copy of the request (its rewritten SDP). */
+  body?: Buffer;
+  /** Responses waiting for the media relay, in order: later ones queue behind (a 200 never overtakes its 183). */
+  upstream?: Promise<void>;
 }
 
 export class ProxyCore implements TransactionUser {
@@ -182,6 +210,7 @@ export class ProxyCore implements TransactionUser {
   private readonly supported: string[];
   private readonly timerCMs: number;
   private readonly hooks: ProxyHooks;
+  private readonly media: ProxyMediaRelay | undefined;
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   /** Responses made here for the received request (see {@link localResponse}). */
   private readonly local = new WeakSet<SipResponse>();
@@ -194,6 +223,7 @@ export class ProxyCore implements TransactionUser {
     this.supported = opts.supported ?? [];
     this.timerCMs = opts.timerCMs ?? 181_000;
     this.hooks = opts.hooks ?? {};
+    this.media = opts.media;
   }
 
   get activeContexts(): number {
@@ -246,9 +276,22 @@ export class ProxyCore implements TransactionUser {
     }
     if (decision.kind === 'respond') return void reply(decision.status, { reason: decision.reason, headers: decision.headers });
     if (decision.targets.length === 0) return void reply(480);
+    let body: Buffer | undefined;
+    const relayed = this.media?.request(req, decision.hunt ? decision.hunt.groups.flat() : decision.targets);
+    if (relayed !== undefined) {
+      const r = await relayed;
+      if (r !== undefined && !Buffer.isBuffer(r)) return void reply(r.status, { reason: r.reason });
+      body = r;
+    }
+    // A CANCEL that came while the targets or the relay were being worked out was answered
+    // (487, §16.10 with no branch to cancel): nothing is forwarded, and the relay lets go.
+    if (req.method === 'INVITE' && (tx as InviteServerTransaction).state !== 'Proceeding') {
+      this.media?.failed(req, 487);
+      return;
+    }
     const ctx: ResponseContext = {
       req, tx, branches: [], pending: [], finalSent: false, sent2xx: false, best: undefined, challenges: [],
-      cancelled: false, recordRoute: this.policy.recordRoute(req), groupTimer: undefined, hash, failureRounds: 0,
+      cancelled: false, recordRoute: this.policy.recordRoute(req), groupTimer: undefined, hash, failureRounds: 0, body,
     };
     (ctx as ResponseContext & { routed?: typeof routed }).routed = routed;
     this.contexts.set(tx, ctx);
@@ -324,7 +367,7 @@ export class ProxyCore implements TransactionUser {
           else rr.push(`<${outRR}>`);
         }
       }
-      return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true, headers: extra });
+      return forwardedRequest(req, { uri: target.uri, via, recordRoute: rr, routes, receivedVia: true, headers: extra, body: ctx.body });
     };
     if (branchChannel.hasSubscribers) branchChannel.publish({ callId: req.callId, branch: branch.index, target: target.uri });
     const result = this.el.uac.send(dests, build, {
@@ -511,11 +554,30 @@ export class ProxyCore implements TransactionUser {
     }
   }
 
-  /** §16.7 step 9: forward with our Via removed. */
+  /**
+   * §16.7 step 9: forward with our Via removed — with the media relay's SDP when it rewrites
+   * this one. A response waiting for the relay holds back the ones after it, so the order
+   * upstream is the order they came in.
+   */
   private forwardUpstream(ctx: ResponseContext, res: SipResponse): void {
+    const own = this.local.has(res);
+    if (this.media && res.status >= 300 && ctx.req.method === 'INVITE' && ctx.req.to.tag === undefined) this.media.failed(ctx.req, res.status);
+    const relayed = own || !this.media ? undefined : this.media.response(res, ctx.req);
+    if (relayed === undefined && ctx.upstream === undefined) return this.sendUpstream(ctx, res, own, undefined);
+    const turn: Promise<void> = (ctx.upstream ?? Promise.resolve()).then(async () => {
+      const body = relayed === undefined ? undefined : await relayed.catch(() => undefined);
+      this.sendUpstream(ctx, res, own, body);
+    });
+    ctx.upstream = turn;
+    void turn.finally(() => {
+      if (ctx.upstream === turn) ctx.upstream = undefined;
+    });
+  }
+
+  private sendUpstream(ctx: ResponseContext, res: SipResponse, own: boolean, body: Buffer | undefined): void {
     let fwd: SipResponse;
     try {
-      fwd = this.local.has(res) ? res : withoutTopVia(res);
+      fwd = own ? res : withoutTopVia(res, body);
     } catch (error) {
       // A response whose copy cannot be built (§16.7 step 9): upstream gets a 502 of ours.
       this.el.transport.reportFault({ where: 'proxy response', error, ...this.el.transport.faultContext(res) });
@@ -587,13 +649,17 @@ export class ProxyCore implements TransactionUser {
     const dest = dests[0];
     if (!dest) return;
     const via = this.viaFor(dest.kind, `z9hG4bKsa${crypto.createHash('md5').update(ack.topVia.branch ?? ack.callId).digest('hex').slice(0, 16)}`);
-    const fwd = forwardedRequest(ack, { uri, via, recordRoute: [], routes, receivedVia: false });
+    // An ACK with SDP is the answer to an offer in a 2xx (RFC 3261 §13.2.1): the relay's turn too.
+    const relayed = ack.body.length > 0 ? this.media?.request(ack, []) : undefined;
+    const r = relayed === undefined ? undefined : await relayed;
+    const fwd = forwardedRequest(ack, { uri, via, recordRoute: [], routes, receivedVia: false, body: Buffer.isBuffer(r) ? r : undefined });
     this.el.uac.sendStateless(fwd, dest);
   }
 
   /** A 2xx retransmission whose client transaction is gone: forward upstream by its Via (§16.7). */
   forwardStrayResponse(res: SipResponse): void {
-    forwardStrayResponse(res, this.isLocal, (fwd, dest) => this.el.uac.sendStateless(fwd as unknown as SipRequest, dest));
+    const media = this.media;
+    forwardStrayResponse(res, this.isLocal, (fwd, dest) => this.el.uac.sendStateless(fwd as unknown as SipRequest, dest), media && ((r) => media.retransmission(r)));
   }
 }
 

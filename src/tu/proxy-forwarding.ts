@@ -58,7 +58,13 @@ export function viaFor(transport: TransportLayer, kind: TransportKind, branch: s
  * A 2xx retransmission whose client transaction is gone, or a response to a request forwarded
  * statelessly: upstream by the next Via (§16.7 step 9, §16.11), when the top Via is ours.
  */
-export function forwardStrayResponse(res: SipResponse, isLocal: (uri: SipUri) => boolean, send: (res: SipResponse, dest: Target) => void): void {
+export function forwardStrayResponse(
+  res: SipResponse,
+  isLocal: (uri: SipUri) => boolean,
+  send: (res: SipResponse, dest: Target) => void,
+  /** The body a media relay gave this response the first time (a 2xx retransmission keeps it). */
+  body?: (res: SipResponse) => Buffer | undefined,
+): void {
   const vias = res.viaValues();
   if (vias.length < 2) return; // only our Via: nobody upstream
   try {
@@ -73,7 +79,7 @@ export function forwardStrayResponse(res: SipResponse, isLocal: (uri: SipUri) =>
     const address = next.received ?? next.hostname;
     const port = next.rport ?? next.port ?? 5060;
     const kind = kindFromToken(next.transport) ?? 'udp';
-    send(withoutTopVia(res), { kind, address: address.replace(/^\[|\]$/g, ''), port });
+    send(withoutTopVia(res, body?.(res)), { kind, address: address.replace(/^\[|\]$/g, ''), port });
   } catch {
     /* malformed Via in a stray response: drop */
   }
@@ -105,7 +111,7 @@ function parseFlowToken(user: string | undefined): Target | undefined {
  */
 export function forwardedRequest(
   req: SipRequest,
-  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean; headers?: HeaderList },
+  o: { uri: string; via: string; recordRoute: string[]; routes: string[]; receivedVia: boolean; headers?: HeaderList; body?: Buffer },
 ): SipRequest {
   const e = new EditList(req).setStartLine(`${req.method} ${o.uri} SIP/2.0`);
   e.prependHeader('Via', o.via);
@@ -136,8 +142,10 @@ export function forwardedRequest(
   if (!mfDone) e.appendHeader('Max-Forwards', '70');
   for (const r of o.routes) e.appendHeader('Route', r);
   for (const [name, value] of o.headers ?? []) e.appendHeader(name, value);
+  // The media relay's SDP in place of the received one (Content-Length follows).
+  if (o.body !== undefined) e.setBody(o.body);
   // Optional over UDP, mandatory over a stream (§18.3, §20.14): the next hop may be TCP.
-  if (!lengthSeen) e.appendHeader('Content-Length', String(req.body.length));
+  else if (!lengthSeen) e.appendHeader('Content-Length', String(req.body.length));
   return parseMessage(e.toBuffer()) as SipRequest;
 }
 
@@ -156,9 +164,9 @@ export function loopHash(req: SipRequest): string {
 
 /**
  * §16.7 step 3: the response without the topmost Via value (ours), every other byte as
- * received. The next Via is the one we forwarded, `received`/`rport` included (§18.2.1).
+ * received (but the body, when a media relay gives a new one). The next Via is the one we forwarded, `received`/`rport` included (§18.2.1).
  */
-export function withoutTopVia(res: SipResponse): SipResponse {
+export function withoutTopVia(res: SipResponse, body?: Buffer): SipResponse {
   const n = res.headerCount;
   for (let j = 0; j < n; j++) {
     if (res.lineKey(j) !== HEADER_KEYS.via) continue;
@@ -168,6 +176,8 @@ export function withoutTopVia(res: SipResponse): SipResponse {
     const fe = firstValueEnd(res.raw, vs, ve);
     if (fe >= ve) e.deleteLine(j);
     else e.replaceLine(j, 'Via', res.raw.toString('utf8', fe + 1, ve).trimStart());
+    // …and the media relay's SDP in place of the received one.
+    if (body !== undefined) e.setBody(body);
     // Shorter than what was received and parsed, except where text was re-encoded: build limits.
     return parseMessage(e.toBuffer(), { limits: { maxMessageSize: 4 << 20, maxHeaders: 4096 } }) as SipResponse;
   }

@@ -47,6 +47,7 @@ commands:
        [--domain D] [--db PATH] [--store memory|sqlite|REDIS-URL] [--workers N]
        [--admin HOST:PORT]            admin API, web console and /metrics (docs/operations.md)
        [--hep udp:IP:PORT]            copy every message to a HEP v3 collector (Homer, sngrep -L)
+       [--rtpengine udp:IP:PORT]      relay the media of calls with a party behind NAT through rtpengine (docs/nat.md); repeatable
        [--log-level L] [--log-format text|json]   the log (default info, text); SIGHUP reloads the config
        [--trace-filter TEXT]          --trace only the messages whose Call-ID, method, user or address contains TEXT
        REDIS-URL: redis://H:P[/db], redis-sentinel://H:P[,H:P…]/MASTER, redis-cluster://H:P[,H:P…]
@@ -130,6 +131,7 @@ const OPTIONS = {
   admin: { type: 'string' },
   token: { type: 'string' },
   hep: { type: 'string' },
+  rtpengine: { type: 'string', multiple: true },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'trace-filter': { type: 'string', multiple: true },
@@ -185,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
       return registerCommand(parsed.positionals, { ...common, registrar: v.registrar, user: v.user, password: v.password, expires: intFlag(v.expires, '--expires', 3600)!, contact: v.contact });
     case 'serve':
       if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'], check: v.check ?? false, admin: v.admin, hep: v.hep, logLevel: v['log-level'], logFormat: v['log-format'], traceFilter: v['trace-filter'] ?? [] });
+      return serveCommand({ ...serverFlags(v, common), dialPlan: v['dial-plan'], check: v.check ?? false, admin: v.admin, hep: v.hep, rtpengine: v.rtpengine, logLevel: v['log-level'], logFormat: v['log-format'], traceFilter: v['trace-filter'] ?? [] });
     case 'status':
     case 'calls':
     case 'registrations':

@@ -4,7 +4,7 @@
  * @remarks App layer (`app/cli`). They take the same `--config` / `--db` / `--store` flags.
  */
 import fs from 'node:fs';
-import { type Config, ConfigError, checkWorkers, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
+import { type Config, ConfigError, checkMedia, checkWorkers, hostAddress, loadConfigFile, validateConfig } from '../config/config-schema.js';
 import { openDialPlan, startServer } from '../server.js';
 import { joinPrimary, runPrimary, workerIdentity } from '../cluster.js';
 import { openStores } from '../../store/index.js';
@@ -30,6 +30,8 @@ export interface ServerFlags {
   admin?: string;
   /** `--hep udp:IP:PORT`: HEP v3 export. */
   hep?: string;
+  /** `--rtpengine udp:IP:PORT` (repeatable): the media relay's ng control sockets. */
+  rtpengine?: string[];
   logLevel?: string;
   logFormat?: string;
   /** `--trace-filter TEXT` (repeatable). */
@@ -69,6 +71,7 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   if (flags.workers !== undefined) overrides.workers = flags.workers;
   if (flags.admin !== undefined) overrides.admin = { ...(overrides.admin as object), listen: flags.admin };
   if (flags.hep !== undefined) overrides.hep = { ...((overrides.hep as object | undefined) ?? {}), target: flags.hep };
+  if (flags.rtpengine !== undefined && flags.rtpengine.length > 0) overrides.media = { ...((overrides.media as object | undefined) ?? {}), rtpengine: flags.rtpengine };
   if (flags.logLevel !== undefined || flags.logFormat !== undefined) {
     overrides.log = { ...(overrides.log as object), ...(flags.logLevel !== undefined ? { level: flags.logLevel } : {}), ...(flags.logFormat !== undefined ? { format: flags.logFormat } : {}) };
   }
@@ -82,6 +85,7 @@ function applyOverrides(base: Config, flags: ServerFlags): Config {
   if (cfg.domains.length === 0) cfg.domains = [hostAddress()];
   // After the flags: `--listen udp:…` may be what makes `workers: 2` in a file possible.
   checkWorkers(cfg, flags.config ?? 'command line');
+  checkMedia(cfg, flags.config ?? 'command line');
   return cfg;
 }
 

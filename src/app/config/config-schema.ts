@@ -268,6 +268,24 @@ export const NatSchema = z.strictObject({
   }).default({ interval: 15, method: 'options', maxFailures: 3 }),
 });
 
+/** The media relay (docs/nat.md): rtpengine, driven over its ng control protocol. */
+export const MediaSchema = z.strictObject({
+  /** ng control sockets (`udp:IP:PORT`), in order of preference: a silent one fails over to the next. */
+  rtpengine: z.array(z.string().regex(/^udp:(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, { message: 'expected udp:IP:PORT, e.g. udp:127.0.0.1:2223' })).default([]),
+  /** `nat`: calls with a party behind a NAT (the default); `always`: every call; `off`. Needs `rtpengine`. */
+  relay: z.enum(['off', 'nat', 'always']).default('nat'),
+  /** ICE candidates in relayed SDP: `remove` (the relay is the path), `force`, `default` (left as they are). */
+  ice: z.enum(['remove', 'force', 'default']).default('remove'),
+  /** Extra ng flags for every offer and answer (e.g. trust-address, asymmetric). */
+  flags: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_=.:-]*$/, { message: 'expected an ng flag, e.g. trust-address' })).default([]),
+  /** Seconds rtpengine keeps a call after Switchboard deletes it (0: released at once). */
+  deleteDelay: z.number().int().min(0).max(3600).default(0),
+  /** Milliseconds to wait for an answer before resending an ng command. */
+  timeout: z.number().int().min(50).max(10_000).default(500),
+  /** Resends to one rtpengine before failing over to the next. */
+  retries: z.number().int().min(0).max(10).default(2),
+});
+
 /** HEP v3 export of every message sent and received (Homer, sngrep -L). */
 export const HepSchema = z.strictObject({
   target: z.string().regex(/^udp:(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, { message: 'expected udp:IP:PORT, e.g. udp:127.0.0.1:9060' }),
@@ -313,6 +331,7 @@ export const ConfigSchema = z.strictObject({
   security: SecuritySchema.default(SecuritySchema.parse({})),
   admin: AdminSchema.default(AdminSchema.parse({})),
   nat: NatSchema.default(NatSchema.parse({})),
+  media: MediaSchema.default(MediaSchema.parse({})),
   hep: HepSchema.optional(),
   log: LogSchema.default(LogSchema.parse({})),
   /**
@@ -429,6 +448,18 @@ export function checkWorkers(cfg: Config, source: string): void {
     throw new ConfigError(`${v}: a memory store is private to each worker, so bindings would not be shared; use store: sqlite or a redis:// URL, or workers: 1`);
   }
   if (cfg.store === 'sqlite' && cfg.dbLocking === 'exclusive') throw new ConfigError(`${v}: dbLocking = "exclusive" lets one process open the database; use dbLocking: shared or workers: 1`);
+}
+
+/**
+ * The media relay needs an rtpengine (`media.rtpengine` or `--rtpengine`) when told to relay
+ * every call, and a stateful proxy or the B2BUA to drive it. Checked after the flags.
+ */
+export function checkMedia(cfg: Config, source: string): void {
+  const m = cfg.media;
+  if (m.relay === 'always' && m.rtpengine.length === 0) throw new ConfigError(`${source}: media.relay = "always" needs media.rtpengine (an ng socket, e.g. udp:127.0.0.1:2223) or --rtpengine`);
+  if (m.relay !== 'off' && m.rtpengine.length > 0 && cfg.proxy.stateless && cfg.roles.includes('proxy') && !cfg.roles.includes('b2bua')) {
+    throw new ConfigError(`${source}: media.rtpengine: the media relay needs the stateful proxy (proxy.stateless = true forwards without seeing the answers)`);
+  }
 }
 
 /**

@@ -93,3 +93,16 @@ test('a datagram that ends in its last header line (no CRLF, no empty line): app
     assert.ok(out.toString().endsWith('\r\n\r\n'), JSON.stringify(out.toString().slice(-20)));
   }
 });
+
+test('setBody: a new body, its length in the (compact) Content-Length, every other byte as received', () => {
+  const raw = 'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nl: 5\r\nX-Keep:  as  is\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n';
+  const msg = parseMessage(Buffer.from(raw));
+  const body = Buffer.from('v=0\r\nc=IN IP4 203.0.113.1\r\n');
+  const out = new EditList(msg).setBody(body).toBuffer().toString();
+  assert.equal(out, `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: ${body.length}\r\nX-Keep:  as  is\r\nContent-Type: application/sdp\r\n\r\n${body}`);
+  const reparsed = parseMessage(Buffer.from(out));
+  assert.equal(reparsed.body.toString(), body.toString());
+  // Without a Content-Length line, one is added.
+  const bare = parseMessage(Buffer.from('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\r\n'));
+  assert.match(new EditList(bare).setBody(body).toBuffer().toString(), new RegExp(`\\r\\nContent-Length: ${body.length}\\r\\n\\r\\nv=0`));
+});

@@ -9,6 +9,7 @@
  * {@link EditList.toBuffer} makes one `Buffer.concat` of untouched slices and new lines.
  */
 import type { SipMessage } from '../message/sip-message.js';
+import { H } from '../message/header-names.js';
 
 const CRLF = '\r\n';
 const CRLF_BYTES = Buffer.from(CRLF);
@@ -25,6 +26,8 @@ export class EditList {
   private appended = '';
   /** Header line number → its replacement (full lines, each ending in CRLF; '' deletes it). */
   private readonly lines = new Map<number, string>();
+  /** A new body ({@link setBody}). */
+  private body: Buffer | undefined;
 
   constructor(readonly message: SipMessage) {}
 
@@ -55,6 +58,24 @@ export class EditList {
   /** Replaces header line `j` by `name: value`. */
   replaceLine(j: number, name: string, value: string): this {
     this.lines.set(j, `${name}: ${value}${CRLF}`);
+    return this;
+  }
+
+  /**
+   * Replaces the body (a media relay's rewritten SDP, RFC 3264) and the Content-Length lines
+   * with its length; a message without one gets one (mandatory over a stream, §20.14).
+   */
+  setBody(body: Buffer): this {
+    this.body = body;
+    let seen = false;
+    const n = this.message.headerCount;
+    for (let j = 0; j < n; j++) {
+      if (this.message.lineKey(j) !== H.contentLength) continue;
+      if (seen) this.deleteLine(j);
+      else this.replaceLine(j, 'Content-Length', String(body.length));
+      seen = true;
+    }
+    if (!seen) this.appendHeader('Content-Length', String(body.length));
     return this;
   }
 
@@ -93,7 +114,8 @@ export class EditList {
     // the empty line written when the received message had none.
     const tail = Math.max(headersEnd, cursor);
     if (tail >= m.bodyStart && m.bodyStart === raw.length && !endsWithEmptyLine(raw)) parts.push(CRLF_BYTES);
-    parts.push(raw.subarray(tail, m.bodyEnd));
+    if (this.body === undefined) parts.push(raw.subarray(tail, m.bodyEnd));
+    else parts.push(raw.subarray(tail, Math.max(tail, m.bodyStart)), this.body);
     return Buffer.concat(parts);
   }
 }

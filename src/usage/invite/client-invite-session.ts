@@ -210,6 +210,9 @@ export class ClientInviteSession extends InviteSession {
   }
 
   /** CANCEL (§9.1): sent once a provisional response came; the INVITE then ends with 487. */
+  /** The INVITE transaction a CANCEL was sent for. */
+  private cancelSentFor: ClientTransaction | undefined;
+
   async cancel(): Promise<void> {
     if ((this.state !== 'Calling' && this.state !== 'Early') || this.cancelRequested) return;
     this.cancelRequested = true;
@@ -223,6 +226,10 @@ export class ClientInviteSession extends InviteSession {
   private sendCancel(): void {
     const tx = this.tx;
     if (!tx || !this.target || (tx.state !== 'Proceeding' && tx.state !== 'Calling')) return;
+    // One CANCEL per INVITE (§9.1): cancel() from a 'progress' listener has sent it already, and
+    // each later provisional would send it again.
+    if (this.cancelSentFor === tx) return;
+    this.cancelSentFor = tx;
     const cancel = buildCancel(tx.request);
     void this.element.uac.send([this.target], () => cancel);
   }
