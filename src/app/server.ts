@@ -26,7 +26,7 @@ import { sharedSecret } from './shared-secret.js';
 import { type Logger, type MessageRecord, createLogger } from '../observability/index.js';
 import { type Operations, startOperations } from './operations.js';
 import { RtpengineClient } from '../media/index.js';
-import { MediaRelay, ProxyRtpRelay } from '../roles/media-relay/index.js';
+import { CallMedia, MediaRelay, ProxyRtpRelay, relayReason } from '../roles/media-relay/index.js';
 
 export interface RunningServer {
   readonly transport: TransportLayer;
@@ -210,7 +210,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
             if (call.b.invite) ops?.calls?.link(req.callId, call.b.invite.callId);
             presence?.b2buaCall({ callId: req.callId, fromTag: req.from.tag ?? '', toTag: call.a.dialog?.localTag, caller: req.from.uri, callee: req.to.uri }, state);
           };
-          users.b2bua = new B2bua(el, { ...config.b2bua, onState }, log, stores.cdrs, Date.now, {
+          const relayMode = config.media.relay === 'always' ? 'always' : 'nat';
+          const callMedia: B2buaCallConfig['media'] = media
+            ? (req, callee) => {
+                const why = relayReason(relayMode, req, callee);
+                return why === undefined ? undefined : new CallMedia(media, req.callId, req.from.tag ?? '', why);
+              }
+            : undefined;
+          users.b2bua = new B2bua(el, { ...config.b2bua, onState, media: callMedia }, log, stores.cdrs, Date.now, {
             domains: config.domains,
             location: roles.has('registrar') || config.store !== 'memory' ? stores.location : undefined,
             dialPlan: () => currentDialPlan,

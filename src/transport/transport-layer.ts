@@ -284,7 +284,7 @@ export class TransportLayer {
    * congestion-controlled transport. Returns the kind actually used for `bytes` bytes.
    */
   effectiveKind(dest: Destination, size: number): TransportKind {
-    if (dest.kind === 'udp' && size > this.udpMtu && this.options.udpToTcpSwitch !== false && this.hasListener('tcp')) return 'tcp';
+    if (dest.kind === 'udp' && size > this.udpMtu && this.options.udpToTcpSwitch !== false && !dest.flow && this.hasListener('tcp')) return 'tcp';
     return dest.kind;
   }
 

@@ -56,6 +56,11 @@ export interface Destination {
   port: number;
   /** For TLS/WSS server name checks and the WS Host header. */
   hostname?: string;
+  /**
+   * A flow the peer opened (its NAT mapping, an RFC 5626 flow): the only way to reach it, so a
+   * large request is never moved to TCP here (§18.1.1) — nobody behind a NAT accepts that.
+   */
+  flow?: boolean;
 }
 
 /** Formats an address:port with IPv6 brackets. */

@@ -98,7 +98,7 @@ export function flowToken(kind: TransportKind, address: string, port: number): s
 function parseFlowToken(user: string | undefined): Target | undefined {
   if (!user || !user.startsWith(FLOW_PREFIX)) return undefined;
   const m = /^(udp|ws|wss|tcp|tls)\|([^|]+)\|(\d{1,5})$/.exec(Buffer.from(user.slice(FLOW_PREFIX.length), 'base64url').toString('utf8'));
-  return m ? { kind: m[1] as TransportKind, address: m[2]!, port: Number(m[3]) } : undefined;
+  return m ? { kind: m[1] as TransportKind, address: m[2]!, port: Number(m[3]), flow: true } : undefined;
 }
 
 /**

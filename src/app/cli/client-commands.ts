@@ -220,7 +220,17 @@ export async function answerCommand(flags: CommonFlags & { maxCalls?: number; re
       inv.progress(180, undefined, { reliable: flags.rel100 });
       const call = inv.accept(undefined, { headers: dtmfAnswerHeaders(ua, inv, methods, maxDuration) });
       const print = (l: string) => process.stdout.write(`${l}\n`);
-      const rtp = call.established && mediaWanted(flags) ? startMedia(call, audio, flags.record !== undefined, print, methods.includes('rtp-nte')) : Promise.resolve(undefined);
+      const start = () => startMedia(call, audio, flags.record !== undefined, print, methods.includes('rtp-nte'));
+      // An INVITE without an offer (RFC 3261 §13.2.1): the answer comes in the ACK, media after it.
+      const offerless = inv.request.body.length === 0;
+      const rtp = !call.established || !mediaWanted(flags)
+        ? Promise.resolve(undefined)
+        : !offerless
+          ? start()
+          : new Promise<Awaited<ReturnType<typeof start>>>((resolve) => {
+              call.session.once('confirmed', () => resolve(start()));
+              call.session.once('ended', () => resolve(undefined));
+            });
       // `--dtmf`: the digits go once the caller's ACK confirmed the call (RFC 3261 §13.3.1.4).
       if (digits !== undefined) call.session.once('confirmed', () => void rtp.then((r) => sendDigits(call, methods.length > 0 ? methods : ['sip-notify', 'sip-info'], digits, r, maxDuration)).catch(() => {}));
       call.ended.then(async (reason) => {

@@ -56,7 +56,9 @@ function telephoneEventOf(answer: string): number | undefined {
 export async function startMedia(call: Call, audio: Int16Array | undefined, keep: boolean, print: (line: string) => void, printEvents = false): Promise<RtpSession | undefined> {
   const local = call.localSdp;
   const remote = call.remoteSdp;
-  const answer = call.direction === 'outgoing' ? remote : local;
+  // The answer is the far end's when we offered in the INVITE, ours when it did (a delayed offer turns it round).
+  const inviteOffered = (call.invite?.body.length ?? 0) > 0;
+  const answer = (call.direction === 'outgoing') === inviteOffered ? remote : local;
   const l = local ? audioEndpoint(local) : undefined;
   const r = remote ? audioEndpoint(remote) : undefined;
   const codec = answer ? codecOf(answer) : undefined;

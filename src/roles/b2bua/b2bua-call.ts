@@ -26,6 +26,7 @@ import { type LegDtmf, farEndDtmf, notifyOfferHeader } from './b2bua-dtmf.js';
 import { type LegBRoute, calledUser } from './leg-b-route.js';
 import { StateError } from '../../util/errors.js';
 import { bridged, mediaOf, sideOf } from './sdp-policy.js';
+import type { CallMedia } from '../media-relay/index.js';
 
 export { ALLOW } from './b2bua-leg.js';
 
@@ -51,6 +52,8 @@ export interface B2buaCallConfig {
   route?: (req: SipRequest) => Promise<LegBRoute>;
   /** DTMF in NOTIFY/INFO: `convert` to the method each leg agreed on (default), `pass` as it came. */
   dtmf?: 'convert' | 'pass';
+  /** The media relay for this call (rtpengine), when it is to be relayed; `callee` names a NATed callee. */
+  media?: (req: SipRequest, callee: string | undefined) => CallMedia | undefined;
   /** Each change of a call's bridge state (the presence role's dialog package watches calls by it). */
   onState?: (call: B2buaCall, state: BridgeState) => void;
 }
@@ -115,6 +118,10 @@ export class B2buaCall {
   private readonly offerA: string | undefined;
   /** Leg A was cancelled or ended before leg B answered. */
   private abandoned = false;
+  /** The media relay of this call, when it is relayed (media-relay/call-media.ts). */
+  private media: CallMedia | undefined;
+  /** Leg A's offer as rtpengine rewrote it: the media address leg B is given. */
+  private relayedOfferA: string | undefined;
 
   /** Every leg this call has had (a transfer adds one): the record is made when all have ended. */
   private extraLegs: InviteSession[] | undefined;
@@ -177,11 +184,20 @@ export class B2buaCall {
       if (to.dialog === undefined) return r.reject(488, 'No Early Dialog on the Other Leg');
     } else if (to.state !== 'Confirmed' && to.state !== 'WaitingForAck') return r.reject(491);
     // Each leg keeps its own o= line (RFC 3264 §8): the relayed offer and answer get the origin
-    // of what we last sent on the leg they go to, its version incremented.
-    void to.request(r.request.method, { body: reoriginate(r.offer, to.sdp.localSdp), contentType: 'application/sdp' }).then(
-      (res) => (res.status >= 200 && res.status < 300 ? r.accept(res.body.length > 0 ? reoriginate(res.body.toString('utf8'), from.sdp.localSdp) : undefined) : r.reject(res.status)),
-      () => r.reject(500),
-    );
+    // of what we last sent on the leg they go to, its version incremented. A relayed call's
+    // offer and answer pass through rtpengine on the way (the legs' own sides of it).
+    const media = this.media !== undefined && (from === this.a || from === this.b) && (to === this.a || to === this.b) ? this.media : undefined;
+    const side = from === this.a ? 'caller' : 'callee';
+    const sourceOf = (leg: InviteSession) => (leg === this.a ? (this.a.invite?.source ? { address: this.a.invite.source.address } : undefined) : this.sourceOfB());
+    const offer = r.offer;
+    void (async () => {
+      const out = media === undefined ? offer : await media.offer(side, offer, sourceOf(from));
+      const res = await to.request(r.request.method, { body: reoriginate(out, to.sdp.localSdp), contentType: 'application/sdp' });
+      if (res.status < 200 || res.status >= 300) return r.reject(res.status);
+      let answer = res.body.length > 0 ? res.body.toString('utf8') : undefined;
+      if (answer !== undefined && media !== undefined) answer = await media.answer(side === 'caller' ? 'callee' : 'caller', answer, sourceOf(to));
+      r.accept(answer === undefined ? undefined : reoriginate(answer, from.sdp.localSdp));
+    })().catch(() => r.reject(500));
   }
 
   /** What `leg`'s far end takes for DTMF (undefined: not known, digits pass as they came). */
@@ -211,11 +227,13 @@ export class B2buaCall {
     const route = await this.route(req);
     if (route.kind === 'respond') return this.fail(route.status, route.reason);
     const targets = route.targets;
+    if (!(await this.startRelay(req, targets.find((t) => t.destination)?.uri))) return;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!;
       if (i > 0) this.nextLegB();
       const result = await placeLeg(this.element, this.b, {
         target: target.uri,
+        destination: target.destination,
         fromUser: req.from.uri.kind === 'sip' ? (req.from.uri.user ?? 'anonymous') : 'anonymous',
         display: req.from.displayName || undefined,
         body: this.b.offer, // forward mode: leg A's offer (within the codec policy); delayed: none
@@ -223,8 +241,9 @@ export class B2buaCall {
         // Leg B is offered NOTIFY-based relay too (`dtmf: convert`): whatever it sends, leg A gets by its own method.
         headers: [...this.copiedHeaders(req), ...(this.cfg.dtmf !== 'pass' ? notifyOfferHeader(this.element.uac.contactUri('udp', 'b2bua'), undefined) : [])],
         sessionTimer: this.cfg.sessionTimer,
-        // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its PRACK.
-        reliable: this.offerA !== undefined,
+        // Without the phone's offer, an offer in a reliable 183 of GW-B's could not be answered in its
+        // PRACK; with the media relay, not at once (the PRACK's answer is made synchronously).
+        reliable: this.offerA !== undefined && this.media === undefined,
         onProvisional: (res) => this.relayProvisional(res),
         abandoned: () => this.abandoned,
       });
@@ -246,7 +265,7 @@ export class B2buaCall {
         }
         if (this.abandoned || this.a.state === 'Terminated') return; // the 2xx crossed a CANCEL: b.final sent BYE
         if (this.offerA === undefined) return; // leg A was answered with leg B's offer (offerToA)
-        this.answerA(res);
+        await this.answerA(res);
         return;
       }
       // A hunt goes on from a failure it hunts on (the route's rule), unless the caller gave up.
@@ -279,6 +298,7 @@ export class B2buaCall {
   private nextLegB(): void {
     if (!this.newLegB) throw new StateError('B2BUA_ERR_NO_HUNT', 'no way to make a new leg B');
     const b = this.newLegB();
+    if (this.relayedOfferA !== undefined && b.offer !== undefined) b.offer = offerForLegB(this.relayedOfferA, this.cfg.codecs);
     this.b = b;
     // The answer leg A may get comes from the new target: a preview of the last one does not count.
     if (this.a.sdp.localSdp === undefined) this.answerToA = undefined;
@@ -315,6 +335,22 @@ export class B2buaCall {
       this.state = 'Early';
       return;
     }
+    if (this.media !== undefined) {
+      // The relay's address for leg A first; the 200 may have answered leg A meanwhile.
+      const media = this.media;
+      void media.answer('callee', sdp, this.sourceOfB()).then(
+        (relayed) => {
+          if (!this.abandoned && !this.a.answered) this.earlyAnswer(res, relayed, reliable);
+        },
+        (e: unknown) => this.log(`b2bua: ${this.a.invite!.callId}: media relay: rtpengine answer for leg B's ${res.status} failed (${media.failed(e)}): no early media`),
+      );
+      return;
+    }
+    this.earlyAnswer(res, sdp, reliable);
+  }
+
+  /** Leg A's 183 with the answer made from leg B's (possibly relayed) SDP. */
+  private earlyAnswer(res: SipResponse, sdp: string, reliable: boolean): void {
     try {
       this.answerForA(sdp);
     } catch (e) {
@@ -328,12 +364,22 @@ export class B2buaCall {
   }
 
   /** Leg B answered: leg A gets 200 with the answer it got in the 183, or one made from leg B's SDP now. */
-  private answerA(res: SipResponse): void {
+  private async answerA(res: SipResponse): Promise<void> {
     let sdp = this.answerToA;
     if (sdp === undefined && this.offerA !== undefined) {
-      const theirs = this.b.sdp.remoteSdp ?? (res.body.length > 0 ? res.body.toString('utf8') : undefined);
+      let theirs = this.b.sdp.remoteSdp ?? (res.body.length > 0 ? res.body.toString('utf8') : undefined);
+      if (this.media !== undefined && theirs !== undefined) {
+        // Leg A is given the relay's address for leg B's media (one rtpengine answer for a 183 and the 200 alike).
+        const media = this.media;
+        const own = theirs;
+        theirs = await media.answer('callee', own, this.sourceOfB()).catch((e: unknown) => {
+          this.log(`b2bua: ${this.a.invite!.callId}: media relay: rtpengine answer for leg B's 200 failed (${media.failed(e)}): leg A gets leg B's own address`);
+          return own;
+        });
+        if (this.abandoned || this.a.state === 'Terminated') return;
+      }
       try {
-        sdp = this.answerForA(theirs ?? '');
+        sdp = this.answerToA ?? this.answerForA(theirs ?? '');
       } catch {
         sdp = undefined;
       }
@@ -355,7 +401,9 @@ export class B2buaCall {
    * 200; leg A's answer, in its ACK, is leg B's answer, in leg B's ACK (RFC 3725 flow I).
    */
   async offerToA(offerB: string): Promise<string> {
-    if (this.abandoned || !this.a.accept(offerB, this.dtmfHeadersForA())) throw new StateError('B2BUA_ERR_LEG_GONE', 'leg A is gone');
+    const media = this.media;
+    const forA = media === undefined ? offerB : await media.offer('callee', offerB, this.sourceOfB());
+    if (this.abandoned || !this.a.accept(forA, this.dtmfHeadersForA())) throw new StateError('B2BUA_ERR_LEG_GONE', 'leg A is gone');
     this.state = 'Answered';
     this.statusA = 200;
     this.answeredAt = this.now();
@@ -372,16 +420,66 @@ export class B2buaCall {
     }
     const answer = this.a.sdp.remoteSdp;
     if (answer === undefined) throw new StateError('B2BUA_ERR_NO_ANSWER', `no answer in leg A's ACK (${this.a.endReason ?? this.a.state})`);
-    return answer;
+    const src = this.a.invite?.source;
+    return media === undefined ? answer : media.answer('caller', answer, src ? { address: src.address } : undefined);
   }
 
-  /** The answer leg B gets to an offer in its 2xx (delayed offer): the caller's address, the codec leg A was given. */
-  answerForB(offerB: string): string {
+  /**
+   * The answer leg B gets to an offer in its 2xx (delayed offer): the caller's address (the
+   * relay's, for a relayed call), the codec leg A was given. `sideB` is what leg A's answer is
+   * made from: leg B's offer, or the relay's rewrite of it.
+   */
+  answerForB(offerB: string, sideB: string = offerB): string {
     const offerA = this.offerA;
     if (offerA === undefined) throw new TypeError('leg A made no offer');
     const parsedB = parseSdp(offerB);
-    if (this.answerToA === undefined) this.answerForA(parsedB);
-    return bridged(parsedB, { codecs: this.chosenCodecs!, media: mediaOf(this.offerAParsed()) }).sdp;
+    if (this.answerToA === undefined) this.answerForA(sideB === offerB ? parsedB : sideB);
+    const mediaA = this.relayedOfferA !== undefined ? mediaOf(this.relayedOfferA) : mediaOf(this.offerAParsed());
+    return bridged(parsedB, { codecs: this.chosenCodecs!, media: mediaA }).sdp;
+  }
+
+  /** {@link answerForB} for a relayed call: leg B's offer goes through rtpengine first. */
+  async answerForBLater(offerB: string): Promise<string> {
+    const media = this.media;
+    if (media === undefined) return this.answerForB(offerB);
+    const relayed = await media.answer('callee', offerB, this.sourceOfB()).catch((e: unknown) => {
+      this.log(`b2bua: ${this.a.invite!.callId}: media relay: rtpengine answer for leg B's offer failed (${media.failed(e)}): leg A gets leg B's own address`);
+      return offerB;
+    });
+    return this.answerForB(offerB, relayed);
+  }
+
+  /** Where leg B's messages come from (its binding's flow), for the relay's NAT rule. */
+  private sourceOfB(): { address: string } | undefined {
+    const f = this.b.natFlow ?? this.b.finalResponse?.source;
+    return f ? { address: f.address } : undefined;
+  }
+
+  /**
+   * Decides whether the call goes through the media relay and, when leg A offered, has
+   * rtpengine take that offer (leg B is then given the relay's address). False when the relay
+   * is needed and does not answer: leg A has had its 503.
+   */
+  private async startRelay(req: SipRequest, callee: string | undefined): Promise<boolean> {
+    this.media = this.cfg.media?.(req, callee);
+    const media = this.media;
+    if (media === undefined) return true;
+    if (this.offerA === undefined) {
+      this.log(`b2bua: ${req.callId}: media relay: relayed (${media.why}); the offer comes from leg B`);
+      return true;
+    }
+    try {
+      this.relayedOfferA = await media.offer('caller', this.offerA, req.source ? { address: req.source.address } : undefined);
+    } catch (e) {
+      this.log(`b2bua: ${req.callId}: media relay: rtpengine offer failed (${media.failed(e)}): 503 to leg A (${media.why})`);
+      this.media = undefined;
+      media.end('offer failed');
+      this.fail(503, 'Media Relay Unavailable');
+      return false;
+    }
+    this.log(`b2bua: ${req.callId}: media relay: through rtpengine ${media.instance ?? '?'} (${media.why})`);
+    if (this.b.offer !== undefined) this.b.offer = offerForLegB(this.relayedOfferA, this.cfg.codecs);
+    return !this.abandoned;
   }
 
   private offerAParsed(): SessionDescription {
@@ -447,6 +545,7 @@ export class B2buaCall {
   private report(): void {
     if (this.reported) return;
     this.reported = true;
+    this.media?.end(this.endReason ?? 'call ended');
     const req = this.a.invite!;
     this.onDone({
       callId: req.callId,

@@ -17,6 +17,8 @@ export const ALLOW = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'PRACK', 'INF
 export interface OutgoingLeg {
   /** The Request-URI (and To). */
   target: string;
+  /** Where to send it instead of resolving `target`: a NATed binding's flow (also for the dialog's requests). */
+  destination?: Target;
   /** The calling user and display name shown in From (at our host). */
   fromUser: string;
   display?: string;
@@ -42,10 +44,11 @@ export async function placeLeg(element: SipElement, session: ClientInviteSession
   const uac = element.uac;
   let targets: Target[];
   try {
-    targets = await uac.resolve(leg.target);
+    targets = leg.destination ? [leg.destination] : await uac.resolve(leg.target);
   } catch {
     targets = [];
   }
+  session.natFlow = leg.destination;
   if (targets.length === 0) return undefined;
   const host = element.transport.sentBy(targets[0]!.kind).host;
   const callId = newCallId(host.replace(/[[\]]/g, ''));

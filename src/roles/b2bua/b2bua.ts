@@ -11,7 +11,7 @@ import { rejectingAnswer } from '../../sdp/index.js';
 import type { SipRequest, SipResponse } from '../../sip/index.js';
 import type { InviteServerTransaction, ServerTransaction } from '../../transaction/index.js';
 import type { CdrStore } from '../../store/index.js';
-import type { SipElement, TransactionUser, UasPolicy } from '../../tu/index.js';
+import { type SipElement, type TransactionUser, type UasPolicy, natReason } from '../../tu/index.js';
 import { ClientInviteSession, type ClientSessionEnv, type InviteSession, ServerInviteSession, type ServerSessionEnv } from '../../usage/index.js';
 import { ALLOW, B2buaCall, type B2buaCallConfig, type Partners, offerForLegB } from './b2bua-call.js';
 import { type TransferContext, handleRefer } from './b2bua-transfer.js';
@@ -117,6 +117,10 @@ export class B2bua implements TransactionUser {
     }
     if (req.method !== 'INVITE') return void this.element.uas.respond(tx, req, 481);
     const a = new ServerInviteSession(this.env, req, tx as InviteServerTransaction);
+    // A caller behind a NAT (nat-detect.ts) is reached where its INVITE came from, not at its
+    // private Contact: our BYE and re-INVITEs on leg A go there (responses follow rport anyway).
+    const src = req.source;
+    if (src?.transport === 'udp' && natReason(req) !== undefined) a.natFlow = { kind: 'udp', address: src.address, port: src.port, flow: true };
     if (!a.admitSessionInterval()) return; // 422 (RFC 4028 §8.1)
     const call = this.bridge(req, a);
     call.start().catch((e: unknown) => {
@@ -137,7 +141,7 @@ export class B2bua implements TransactionUser {
     // its 200, and the phone's answer in its ACK comes back in leg B's ACK.
     const legEnv: ClientSessionEnv = a.offer === undefined
       ? { ...this.env, answerLater: (offer) => call!.offerToA(offer) }
-      : { ...this.env, answer: (offer) => call!.answerForB(offer) };
+      : { ...this.env, answer: (offer) => call!.answerForB(offer), answerLater: (offer) => call!.answerForBLater(offer) };
     // Forward mode: leg B's INVITE carries leg A's offer; delayed: none (leg B's 2xx offers).
     let forwarded: string | undefined;
     try {

@@ -12,9 +12,13 @@ import type { SipRequest, SipResponse } from '../../sip/index.js';
 import { percentDecode } from '../../sip/index.js';
 import type { LocationStore } from '../../store/index.js';
 import { huntCause, routeByDialPlan, telephoneNumber } from '../proxy/index.js';
+import { bindingFlow } from '../registrar/index.js';
+import type { Target } from '../../tu/index.js';
 
 export interface LegBTarget {
   uri: string;
+  /** The flow of a NATed (or outbound) binding: leg B goes there, the Request-URI stays the Contact. */
+  destination?: Target;
   /** After this target failed with `failure`, may the next one be tried? */
   next(failure: SipResponse): boolean;
 }
@@ -46,7 +50,7 @@ export async function routeLegB(r: LegBRouting, req: SipRequest): Promise<LegBRo
       if (bindings.length === 0) continue;
       const sorted = [...bindings].sort((a, b) => (b.q ?? 1) - (a.q ?? 1));
       const hunts = new Set(DEFAULT_HUNT_ON);
-      return { kind: 'targets', targets: sorted.map((b) => ({ uri: b.contact, next: (f) => hunts.has(huntCause(f)) })) };
+      return { kind: 'targets', targets: sorted.map((b) => ({ uri: b.contact, destination: bindingFlow(b), next: (f) => hunts.has(huntCause(f)) })) };
     }
     r.log(`b2bua: ${req.callId}: ${user} has no binding in the location service: 404 to leg A`);
     return { kind: 'respond', status: 404, reason: 'User Not Registered' };

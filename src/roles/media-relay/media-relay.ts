@@ -14,6 +14,7 @@
  * @remarks Role (`roles/media-relay`), over `media/rtpengine.ts`.
  */
 import { MediaRelayError, type RtpengineClient, type SdpOptions } from '../../media/index.js';
+import type { SipMessage } from '../../sip/index.js';
 import { isPrivateAddress } from '../../tu/index.js';
 
 export interface MediaRelaySettings {
@@ -101,6 +102,11 @@ export class MediaRelay {
     if (flags.length > 0) out.flags = flags;
     return out;
   }
+}
+
+/** The SDP of a message, if it carries one (application/sdp). */
+export function sdpOf(m: SipMessage): string | undefined {
+  return m.body.length > 0 && m.contentType === 'application/sdp' ? m.body.toString('utf8') : undefined;
 }
 
 /** The first c= address of an SDP (session level or the first media). */

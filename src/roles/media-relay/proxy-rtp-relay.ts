@@ -21,8 +21,9 @@
  * @remarks Role (`roles/media-relay`). Implements {@link ProxyMediaRelay} for `tu/proxy-core.ts`.
  */
 import type { SipMessage, SipRequest, SipResponse } from '../../sip/index.js';
-import { type ProxyMediaRelay, type ProxyTarget, isPrivateAddress, natReason } from '../../tu/index.js';
-import { type MediaRelay, connectionAddress } from './media-relay.js';
+import type { ProxyMediaRelay, ProxyTarget } from '../../tu/index.js';
+import { type MediaRelay, sdpOf } from './media-relay.js';
+import { relayReason } from './call-media.js';
 
 export interface ProxyRtpRelayOptions {
   /** `nat`: calls with a party behind a NAT; `always`: every call with SDP. */
@@ -39,11 +40,6 @@ interface RelayedCall {
 }
 
 const MAX_GIVEN = 4;
-
-/** The SDP of a message, if it carries one (application/sdp). */
-export function sdpOf(m: SipMessage): string | undefined {
-  return m.body.length > 0 && m.contentType === 'application/sdp' ? m.body.toString('utf8') : undefined;
-}
 
 export class ProxyRtpRelay implements ProxyMediaRelay {
   private readonly calls = new Map<string, RelayedCall>();
@@ -157,15 +153,7 @@ export class ProxyRtpRelay implements ProxyMediaRelay {
 
   /** Why this call is relayed, or undefined when it is not. */
   private why(req: SipRequest, targets: readonly ProxyTarget[]): string | undefined {
-    if (this.opts.relay === 'always') return 'relay: always';
-    const caller = natReason(req);
-    if (caller !== undefined) return `caller behind NAT: ${caller}`;
-    const sdp = sdpOf(req);
-    const c = sdp === undefined ? undefined : connectionAddress(sdp);
-    if (c !== undefined && req.source && isPrivateAddress(c) && c !== req.source.address) return `caller's SDP names the private address ${c}, the INVITE came from ${req.source.address}`;
-    const callee = targets.find((t) => t.flow);
-    if (callee !== undefined) return `callee ${callee.uri} is reached over its NAT flow`;
-    return undefined;
+    return relayReason(this.opts.relay, req, targets.find((t) => t.flow)?.uri);
   }
 
   private rewrite(m: SipMessage, what: 'offer' | 'answer', run: () => Promise<string>): Promise<Buffer | undefined> {

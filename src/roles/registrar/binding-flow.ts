@@ -24,7 +24,7 @@ export function bindingFlow(b: Pick<Binding, 'contact' | 'received' | 'path' | '
   const m = /^(udp|tcp|tls|ws|wss):\[?([^\]]+?)\]?:(\d{1,5})(;nat)?$/.exec(b.received);
   if (!m) return undefined;
   const kind = m[1] as 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
-  const flow = { kind, address: m[2]!, port: Number(m[3]) };
+  const flow = { kind, address: m[2]!, port: Number(m[3]), flow: true };
   if (kind === 'ws' || kind === 'wss') return /;transport=wss?\b/i.test(b.contact) || /@[^;>]*\.invalid\b/i.test(b.contact) ? flow : undefined;
   if (m[4] || (b.instanceId !== undefined && b.regId !== undefined)) return flow;
   return undefined;

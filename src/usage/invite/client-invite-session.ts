@@ -40,8 +40,8 @@ export class ClientInviteSession extends InviteSession {
 
   constructor(
     env: ClientSessionEnv,
-    /** Our offer in the INVITE; undefined for a delayed offer (§13.2.1: the 2xx offers). */
-    readonly offer: string | undefined,
+    /** Our offer in the INVITE; undefined for a delayed offer (§13.2.1: the 2xx offers). A B2BUA may replace it before the INVITE is sent (its media relay's). */
+    public offer: string | undefined,
     private readonly localContact: (target: Target) => string,
   ) {
     super('uac', env);

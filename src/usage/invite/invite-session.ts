@@ -83,6 +83,13 @@ export class InviteSession extends EventEmitter {
   dialog: Dialog | undefined;
   /** The INVITE that created the session. */
   invite: SipRequest | undefined;
+  /**
+   * The far end is behind a NAT and reached at this address, not at its Contact (Kamailio's
+   * fix_nated_contact, for a B2BUA leg): requests within the dialog go here while the dialog
+   * has no route set. Set by the B2BUA from the source of a NATed caller's INVITE, or the flow
+   * of a NATed callee's binding.
+   */
+  natFlow: Target | undefined;
   /** Final response to the INVITE (UAC), for failures: 486, 408, 503 … */
   finalResponse: SipResponse | undefined;
   readonly sdp = new SessionOfferAnswer();
@@ -150,6 +157,7 @@ export class InviteSession extends EventEmitter {
     if (dialog.flowId !== undefined && routes.length === 0 && src !== undefined && src.connectionId === dialog.flowId) {
       return [{ kind: src.transport as Target['kind'], address: src.address, port: src.port, flowId: dialog.flowId }];
     }
+    if (this.natFlow !== undefined && routes.length === 0) return [{ ...this.natFlow, flowId: dialog.flowId }];
     const targets = await this.element.uac.resolve(nextHop(routes, requestUri));
     if (dialog.flowId !== undefined && routes.length === 0) return targets.map((t) => ({ ...t, flowId: dialog.flowId }));
     return targets;
@@ -402,12 +410,13 @@ export class InviteSession extends EventEmitter {
   /** An ACK within the dialog (for a 2xx of ours). */
   receiveAck(ack: SipRequest): void {
     this.retransmitter?.acked(ack);
+    // The answer in the ACK (delayed offer) is taken before 'confirmed' is told: a listener reads it.
+    if (ack.body.length > 0 && ack.contentType === 'application/sdp' && this.sdp.state === 'have-local-offer' && this.sdp.carriedBy('INVITE', ack.cseq.seq)) {
+      this.sdp.remoteAnswer(ack.body.toString('utf8'));
+    }
     if (this.st === 'WaitingForAck') {
       this.move('Confirmed');
       this.emit('confirmed');
-    }
-    if (ack.body.length > 0 && ack.contentType === 'application/sdp' && this.sdp.state === 'have-local-offer' && this.sdp.carriedBy('INVITE', ack.cseq.seq)) {
-      this.sdp.remoteAnswer(ack.body.toString('utf8'));
     }
   }
 }

@@ -202,6 +202,28 @@ describe('the proxy relays media through rtpengine', { skip }, () => {
     }
   });
 
+  for (const offer of ['delayed', 'forward'] as const) {
+    test(`the B2BUA (${offer} offer): each leg gets rtpengine's address, RTP flows both ways through it, the end releases it`, { timeout: 40_000 }, async () => {
+      const uasPort = await freePort('udp');
+      const { server, port, lines } = await proxy({ roles: ['b2bua'], b2bua: { target: `sip:{user}@127.0.0.1:${uasPort}`, offer } });
+      const uas = await startProcess(process.execPath, [CLI, 'answer', '--listen', `udp:127.0.0.1:${uasPort}`, '--media', '--trace'], { readyPattern: /listening on/, timeoutMs: 10_000, maxLifetimeMs: 35_000 });
+      try {
+        const uac = await runProcess(process.execPath, [CLI, 'call', 'sip:bob@127.0.0.1', '--proxy', `sip:127.0.0.1:${port}`, '--duration', '2', '--media'], { timeoutMs: 25_000 });
+        assert.equal(uac.code, 0, uac.stdout + uac.stderr + lines.join('\n'));
+        const mine = /RTP PCMU: sent (\d+) packets, received (\d+) .* from 127\.0\.0\.1:(\d+)\)/.exec(uac.stdout);
+        assert.ok(mine, uac.stdout);
+        assert.ok(Number(mine[2]) > 50 && inRange(Number(mine[3])), `the caller received ${mine[2]} packets from ${mine[3]} (rtpengine: ${portMin}–${portMax})`);
+        const theirs = await until("the callee's RTP counts", () => /RTP PCMU: sent (\d+) packets, received (\d+) .* from 127\.0\.0\.1:(\d+)\)/.exec(uas.output().stdout) ?? undefined, 5000);
+        assert.ok(Number(theirs[2]) > 50 && inRange(Number(theirs[3])), `the callee received ${theirs[2]} packets from ${theirs[3]}`);
+        assert.ok(lines.some((l) => /b2bua: .*: media relay: through rtpengine .* \(relay: always\)/.test(l)), lines.join('\n'));
+        await until('rtpengine to release the call', async () => ((await calls()).length === 0 ? true : undefined), 3000);
+      } finally {
+        await uas.stop();
+        await server.stop();
+      }
+    });
+  }
+
   test('no rtpengine answers: 503 with a log line; a silent first rtpengine fails over to the second', { timeout: 30_000 }, async () => {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
