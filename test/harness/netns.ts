@@ -13,6 +13,23 @@
 //   (═══ a veth pair; S a suffix made of this process's PID in base 36 and a two-character
 //   counter, so parallel test files and labs never collide; every name is at most 15 characters.)
 //
+//   createNatLab({ name, phones: 2, routerPerPhone: true }) gives each phone a home of its own —
+//   its own router (NAT), wan address and LAN — as for two subscribers on the internet:
+//
+//     sb-pub-S                        sb-rtr-S = router1                          sb-p1-S = phone1
+//     br0 203.0.113.1/24 ── rtr0 ═══ wan 203.0.113.2/24, br0 10.1.2.1/24 ── lan1 ═══ eth0 10.1.2.3/24
+//      │                              sb-r2-S = router2                           sb-p2-S = phone2
+//      ├─ rtr1 ═════════════════════ wan 203.0.113.3/24, br0 10.1.3.1/24 ── lan2 ═══ eth0 10.1.3.3/24
+//      └─ … router k: wan 203.0.113.(1+k), LAN 10.1.(1+k).0/24, phone k = 10.1.(1+k).3 (k ≤ 8,
+//           so the wan addresses stay below the public hosts' 203.0.113.11 …)
+//
+//   Router 1 keeps the names and addresses of the shared-router lab (sb-rtr-S, 203.0.113.2,
+//   10.1.2.1, phone1 = 10.1.2.3), so 'router', ns.router, addr.routerWan and addr.routerLan still
+//   mean router 1; 'router2' …, ns.routers[], addr.routerWans[] / routerLans[] and
+//   routerOf('phone2') name the others. Every router gets the same NAT rules, SIP ALG choice and
+//   UDP timeout (setUdpTimeout and flushMappings act on all of them; conntrack(all, 'router2')
+//   reads one).
+//
 // Why this is as good as loopback: the 203.0.113.0/24 (TEST-NET-3, RFC 5737) and 10.1.2.0/24
 // addresses exist only on interfaces inside these namespaces. Every veth pair is created with
 // both ends inside lab namespaces (`ip -n A link add … peer … netns B`): no interface is ever
@@ -36,7 +53,7 @@
 //   - net.netfilter.nf_conntrack_udp_timeout (unreplied flows, default 30 s) and
 //     nf_conntrack_udp_timeout_stream (flows that saw a reply and lived > 2 s, default 120 s)
 //     are PER NETWORK NAMESPACE: writing them inside sb-rtr-S changes neither the host nor other
-//     labs. createNatLab({ udpTimeoutS }) sets both in the router namespace, and checks that the
+//     labs. createNatLab({ udpTimeoutS }) sets both in every router namespace, and checks that the
 //     host's value did not move; if it did (a kernel where they are global) it restores the
 //     host's value and leaves lab.udpTimeoutS undefined with lab.udpTimeoutUnsupported saying why.
 //     A timeout applies when a packet refreshes an entry, so setUdpTimeout() affects existing
@@ -76,8 +93,16 @@ export type NatType = 'port-restricted' | 'symmetric';
 export interface NatLabOptions {
   /** A label for messages (names are generated: sb-pub-S, sb-rtr-S, sb-p1-S …). */
   name: string;
-  /** Phones on the LAN: phone1 = 10.1.2.3, phone2 = 10.1.2.4 … (1–50). */
+  /**
+   * Phones: on one shared LAN, phone1 = 10.1.2.3, phone2 = 10.1.2.4 … (1–50); with
+   * routerPerPhone, phone k = 10.1.(1+k).3 on router k's LAN (1–8).
+   */
   phones: number;
+  /**
+   * true: each phone behind its own router (router k: wan 203.0.113.(1+k), LAN 10.1.(1+k).0/24);
+   * false (default): all phones on the LAN of one router.
+   */
+  routerPerPhone?: boolean;
   natType?: NatType;
   /** Conntrack UDP timeout of the router, seconds (both unreplied and stream). Default: the kernel's (30 / 120). */
   udpTimeoutS?: number;
@@ -94,8 +119,8 @@ export interface NatLabOptions {
   privateRoute?: 'no-route' | 'blackhole';
 }
 
-/** 'public' (the server's namespace), 'router', 'phone1'…, 'host1'… */
-export type LabPlace = 'public' | 'router' | `phone${number}` | `host${number}`;
+/** 'public' (the server's namespace), 'router' (= 'router1'), 'router2'…, 'phone1'…, 'host1'… */
+export type LabPlace = 'public' | 'router' | `router${number}` | `phone${number}` | `host${number}`;
 
 export interface Datagram {
   from: string;
@@ -133,16 +158,22 @@ export interface NatLab {
   readonly name: string;
   readonly suffix: string;
   readonly natType: NatType;
-  readonly ns: { public: string; router: string; phones: string[]; hosts: string[] };
-  readonly addr: { server: string; routerWan: string; routerLan: string; phones: string[]; hosts: string[] };
-  /** The router's UDP timeout in effect (s), when one was asked for and could be set per namespace. */
+  /** Whether each phone has a router of its own (NatLabOptions.routerPerPhone). */
+  readonly routerPerPhone: boolean;
+  /** router = routers[0]; routers has one entry, or one per phone with routerPerPhone. */
+  readonly ns: { public: string; router: string; routers: string[]; phones: string[]; hosts: string[] };
+  /** routerWan/routerLan = router 1's; routerWans[k-1]/routerLans[k-1] = router k's. */
+  readonly addr: { server: string; routerWan: string; routerLan: string; routerWans: string[]; routerLans: string[]; phones: string[]; hosts: string[] };
+  /** The routers' UDP timeout in effect (s), when one was asked for and could be set per namespace. */
   readonly udpTimeoutS: number | undefined;
   /** Why udpTimeoutS could not be set (undefined when it was, or was not asked for). */
   readonly udpTimeoutUnsupported: string | undefined;
   /** Namespace name of a place. */
   nsOf(where: LabPlace): string;
-  /** IPv4 address of a place (the router: its wan address). */
+  /** IPv4 address of a place (a router: its wan address). */
   addrOf(where: LabPlace): string;
+  /** The router a phone sits behind: 'router' (shared) or 'routerK' (routerPerPhone). */
+  routerOf(phone: LabPlace): LabPlace;
   /** startProcess(`ip netns exec NS cmd args…`): bounded, stopped by PID (see processes.ts). */
   exec(where: LabPlace, cmd: string, args: readonly string[], opts: StartOptions): Promise<Managed>;
   /** runProcess inside a namespace (short commands). */
@@ -153,11 +184,11 @@ export interface NatLab {
   http(where: LabPlace, url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<{ status: number; text: string }>;
   /** A UDP socket bound in a namespace (default 0.0.0.0:0), controlled from the test. */
   udpAgent(where: LabPlace, bind?: { address?: string; port?: number }): Promise<UdpAgent>;
-  /** The router's conntrack table (UDP entries unless all). */
-  conntrack(all?: boolean): Promise<ConntrackEntry[]>;
-  /** Change the router's UDP timeouts (per namespace); the next packet of each flow picks it up. */
+  /** A router's conntrack table (UDP entries unless all); default router 1. */
+  conntrack(all?: boolean, router?: LabPlace): Promise<ConntrackEntry[]>;
+  /** Change every router's UDP timeouts (per namespace); the next packet of each flow picks it up. */
   setUdpTimeout(seconds: number): Promise<void>;
-  /** Forget every UDP mapping at once (router reboot); needs the `conntrack` tool. */
+  /** Forget every UDP mapping of every router at once (router reboot); needs the `conntrack` tool. */
   flushMappings(): Promise<void>;
   /** Text describing the lab (names, addresses, nft ruleset) for failure messages. */
   describe(): Promise<string>;
@@ -169,16 +200,19 @@ export interface NatLab {
 // Constants
 
 const SERVER_ADDR = '203.0.113.1';
-const ROUTER_WAN = '203.0.113.2';
-const ROUTER_LAN = '10.1.2.1';
 const BLACKHOLE_NEXT_HOP = '203.0.113.254';
 const BLACKHOLE_MAC = '02:00:00:00:00:fe';
-const NS_RE = /^sb-(?:pub|rtr|p\d+|h\d+)-([0-9a-z]+)$/;
+const NS_RE = /^sb-(?:pub|rtr|r\d+|p\d+|h\d+)-([0-9a-z]+)$/;
 const CMD_TIMEOUT_MS = 10_000;
 const PROBE_TIMEOUT_MS = 10_000;
 
 const phoneAddr = (i: number): string => `10.1.2.${2 + i}`;
 const hostAddr = (i: number): string => `203.0.113.${10 + i}`;
+/** Router k (1-based): wan and LAN address, and (routerPerPhone) its phone. Router 1's are the shared router's. */
+const MAX_SITES = 8;
+const routerWanAddr = (k: number): string => `203.0.113.${1 + k}`;
+const routerLanAddr = (k: number): string => `10.1.${1 + k}.1`;
+const sitePhoneAddr = (k: number): string => `10.1.${1 + k}.3`;
 
 // ---------------------------------------------------------------------------------------------
 // Small command runner (not processes.ts: these are short, synchronous-in-spirit setup steps)
@@ -365,8 +399,8 @@ process.on('SIGTERM', () => process.exit(0));
 // The lab
 
 class Lab implements NatLab {
-  readonly ns: { public: string; router: string; phones: string[]; hosts: string[] };
-  readonly addr: { server: string; routerWan: string; routerLan: string; phones: string[]; hosts: string[] };
+  readonly ns: { public: string; router: string; routers: string[]; phones: string[]; hosts: string[] };
+  readonly addr: { server: string; routerWan: string; routerLan: string; routerWans: string[]; routerLans: string[]; phones: string[]; hosts: string[] };
   udpTimeoutS: number | undefined;
   udpTimeoutUnsupported: string | undefined;
   readonly tmp: string;
@@ -381,18 +415,27 @@ class Lab implements NatLab {
     readonly natType: NatType,
     phones: number,
     hosts: number,
+    readonly routerPerPhone: boolean,
   ) {
+    const routers = routerPerPhone ? phones : 1;
+    // Router 1 is sb-rtr-S (as in the shared-router lab), router k ≥ 2 sb-rK-S.
+    const routerNs = Array.from({ length: routers }, (_, i) => (i === 0 ? `sb-rtr-${suffix}` : `sb-r${i + 1}-${suffix}`));
     this.ns = {
       public: `sb-pub-${suffix}`,
-      router: `sb-rtr-${suffix}`,
+      router: routerNs[0]!,
+      routers: routerNs,
       phones: Array.from({ length: phones }, (_, i) => `sb-p${i + 1}-${suffix}`),
       hosts: Array.from({ length: hosts }, (_, i) => `sb-h${i + 1}-${suffix}`),
     };
+    const routerWans = Array.from({ length: routers }, (_, i) => routerWanAddr(i + 1));
+    const routerLans = Array.from({ length: routers }, (_, i) => routerLanAddr(i + 1));
     this.addr = {
       server: SERVER_ADDR,
-      routerWan: ROUTER_WAN,
-      routerLan: ROUTER_LAN,
-      phones: Array.from({ length: phones }, (_, i) => phoneAddr(i + 1)),
+      routerWan: routerWans[0]!,
+      routerLan: routerLans[0]!,
+      routerWans,
+      routerLans,
+      phones: Array.from({ length: phones }, (_, i) => (routerPerPhone ? sitePhoneAddr(i + 1) : phoneAddr(i + 1))),
       hosts: Array.from({ length: hosts }, (_, i) => hostAddr(i + 1)),
     };
     this.tmp = mkdtempSync(join(tmpdir(), `sb-natlab-${suffix}-`));
@@ -400,25 +443,36 @@ class Lab implements NatLab {
   }
 
   allNs(): string[] {
-    return [this.ns.public, this.ns.router, ...this.ns.phones, ...this.ns.hosts];
+    return [this.ns.public, ...this.ns.routers, ...this.ns.phones, ...this.ns.hosts];
   }
 
   nsOf(where: LabPlace): string {
     if (where === 'public') return this.ns.public;
     if (where === 'router') return this.ns.router;
-    const m = /^(phone|host)(\d+)$/.exec(where);
-    const list = m ? (m[1] === 'phone' ? this.ns.phones : this.ns.hosts) : undefined;
+    const m = /^(phone|host|router)(\d+)$/.exec(where);
+    const list = m ? (m[1] === 'phone' ? this.ns.phones : m[1] === 'router' ? this.ns.routers : this.ns.hosts) : undefined;
     const ns = m && list ? list[Number(m[2]) - 1] : undefined;
-    if (!ns) throw new Error(`nat lab ${this.name}: no place ${JSON.stringify(where)} (phones 1–${this.ns.phones.length}, hosts 1–${this.ns.hosts.length})`);
+    if (!ns) {
+      throw new Error(
+        `nat lab ${this.name}: no place ${JSON.stringify(where)} (phones 1–${this.ns.phones.length}, routers 1–${this.ns.routers.length}, hosts 1–${this.ns.hosts.length})`,
+      );
+    }
     return ns;
   }
 
   addrOf(where: LabPlace): string {
     if (where === 'public') return this.addr.server;
-    if (where === 'router') return this.addr.routerWan;
     const ns = this.nsOf(where);
+    const r = this.ns.routers.indexOf(ns);
+    if (r >= 0) return this.addr.routerWans[r]!;
     const i = this.ns.phones.indexOf(ns);
     return i >= 0 ? this.addr.phones[i]! : this.addr.hosts[this.ns.hosts.indexOf(ns)]!;
+  }
+
+  routerOf(phone: LabPlace): LabPlace {
+    const i = this.ns.phones.indexOf(this.nsOf(phone));
+    if (i < 0) throw new Error(`nat lab ${this.name}: ${phone} is not a phone (only phones sit behind a router)`);
+    return this.routerPerPhone ? `router${i + 1}` : 'router';
   }
 
   private ip(ns: string, ...args: string[]): Promise<string> {
@@ -437,7 +491,7 @@ class Lab implements NatLab {
       // No IPv6 (no DAD delays, no router solicitations): the lab is IPv4 like a home NAT.
       await this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     }
-    const { public: pub, router: rtr } = this.ns;
+    const pub = this.ns.public;
 
     // The public network: a bridge in sb-pub carrying the server's address.
     await this.ip(pub, 'link', 'add', 'name', 'br0', 'type', 'bridge');
@@ -445,26 +499,30 @@ class Lab implements NatLab {
     await this.ip(pub, 'addr', 'add', `${SERVER_ADDR}/24`, 'dev', 'br0');
     await this.ip(pub, 'link', 'set', 'br0', 'up');
 
-    // Router wan ═══ public bridge.
-    await this.ip(rtr, 'link', 'add', 'name', 'wan', 'type', 'veth', 'peer', 'name', 'rtr0', 'netns', pub);
-    await this.ip(pub, 'link', 'set', 'rtr0', 'master', 'br0', 'up');
-    await this.ip(rtr, 'addr', 'add', `${ROUTER_WAN}/24`, 'dev', 'wan');
-    await this.ip(rtr, 'link', 'set', 'wan', 'up');
+    for (const [k, rtr] of this.ns.routers.entries()) {
+      // Router wan ═══ public bridge (router 1: rtr0, router 2: rtr1 …).
+      await this.ip(rtr, 'link', 'add', 'name', 'wan', 'type', 'veth', 'peer', 'name', `rtr${k}`, 'netns', pub);
+      await this.ip(pub, 'link', 'set', `rtr${k}`, 'master', 'br0', 'up');
+      await this.ip(rtr, 'addr', 'add', `${this.addr.routerWans[k]}/24`, 'dev', 'wan');
+      await this.ip(rtr, 'link', 'set', 'wan', 'up');
 
-    // Router LAN bridge.
-    await this.ip(rtr, 'link', 'add', 'name', 'br0', 'type', 'bridge');
-    await this.sysctl(rtr, 'net.bridge.bridge-nf-call-iptables=0');
-    await this.ip(rtr, 'addr', 'add', `${ROUTER_LAN}/24`, 'dev', 'br0');
-    await this.ip(rtr, 'link', 'set', 'br0', 'up');
-    await this.sysctl(rtr, 'net.ipv4.ip_forward=1');
+      // Router LAN bridge.
+      await this.ip(rtr, 'link', 'add', 'name', 'br0', 'type', 'bridge');
+      await this.sysctl(rtr, 'net.bridge.bridge-nf-call-iptables=0');
+      await this.ip(rtr, 'addr', 'add', `${this.addr.routerLans[k]}/24`, 'dev', 'br0');
+      await this.ip(rtr, 'link', 'set', 'br0', 'up');
+      await this.sysctl(rtr, 'net.ipv4.ip_forward=1');
+    }
 
     for (const [i, ph] of this.ns.phones.entries()) {
+      // Shared router: every phone on router 1's LAN; routerPerPhone: phone k alone on router k's.
+      const k = this.routerPerPhone ? i : 0;
       const port = `lan${i + 1}`;
-      await this.ip(rtr, 'link', 'add', 'name', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ph);
-      await this.ip(rtr, 'link', 'set', port, 'master', 'br0', 'up');
-      await this.ip(ph, 'addr', 'add', `${phoneAddr(i + 1)}/24`, 'dev', 'eth0');
+      await this.ip(this.ns.routers[k]!, 'link', 'add', 'name', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ph);
+      await this.ip(this.ns.routers[k]!, 'link', 'set', port, 'master', 'br0', 'up');
+      await this.ip(ph, 'addr', 'add', `${this.addr.phones[i]}/24`, 'dev', 'eth0');
       await this.ip(ph, 'link', 'set', 'eth0', 'up');
-      await this.ip(ph, 'route', 'add', 'default', 'via', ROUTER_LAN);
+      await this.ip(ph, 'route', 'add', 'default', 'via', this.addr.routerLans[k]!);
     }
 
     for (const [i, h] of this.ns.hosts.entries()) {
@@ -515,7 +573,7 @@ class Lab implements NatLab {
         '}',
       );
     }
-    await must('ip', ['netns', 'exec', rtr, 'nft', '-f', '-'], rules.join('\n') + '\n');
+    for (const rtr of this.ns.routers) await must('ip', ['netns', 'exec', rtr, 'nft', '-f', '-'], rules.join('\n') + '\n');
 
     if (opts.udpTimeoutS !== undefined) await this.applyUdpTimeout(opts.udpTimeoutS);
   }
@@ -532,7 +590,11 @@ class Lab implements NatLab {
       }
     };
     const before = [read(hostFile), read(hostStreamFile)];
-    const r = await cmd('ip', ['netns', 'exec', this.ns.router, 'sysctl', '-q', '-w', `net.netfilter.nf_conntrack_udp_timeout=${seconds}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${seconds}`]);
+    let r: CmdResult = { code: 0, stdout: '', stderr: '' };
+    for (const rtr of this.ns.routers) {
+      r = await cmd('ip', ['netns', 'exec', rtr, 'sysctl', '-q', '-w', `net.netfilter.nf_conntrack_udp_timeout=${seconds}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${seconds}`]);
+      if (r.code !== 0) break;
+    }
     const after = [read(hostFile), read(hostStreamFile)];
     if (before[0] !== after[0] || before[1] !== after[1]) {
       // Global on this kernel: put the host's values back, do not pretend.
@@ -547,11 +609,13 @@ class Lab implements NatLab {
       this.udpTimeoutUnsupported = `cannot set nf_conntrack_udp_timeout in the router namespace: ${r.stderr.trim()}`;
       return;
     }
-    const check = await cmd('ip', ['netns', 'exec', this.ns.router, 'cat', '/proc/sys/net/netfilter/nf_conntrack_udp_timeout']);
-    if (check.stdout.trim() !== String(seconds)) {
-      this.udpTimeoutS = undefined;
-      this.udpTimeoutUnsupported = `nf_conntrack_udp_timeout in the router namespace reads ${check.stdout.trim()} after writing ${seconds}`;
-      return;
+    for (const rtr of this.ns.routers) {
+      const check = await cmd('ip', ['netns', 'exec', rtr, 'cat', '/proc/sys/net/netfilter/nf_conntrack_udp_timeout']);
+      if (check.stdout.trim() !== String(seconds)) {
+        this.udpTimeoutS = undefined;
+        this.udpTimeoutUnsupported = `nf_conntrack_udp_timeout in the router namespace ${rtr} reads ${check.stdout.trim()} after writing ${seconds}`;
+        return;
+      }
     }
     this.udpTimeoutS = seconds;
     this.udpTimeoutUnsupported = undefined;
@@ -672,9 +736,11 @@ class Lab implements NatLab {
     return agent;
   }
 
-  async conntrack(all = false): Promise<ConntrackEntry[]> {
-    const r = await cmd('ip', ['netns', 'exec', this.ns.router, 'cat', '/proc/net/nf_conntrack']);
-    if (r.code !== 0) throw new Error(`cannot read the router's conntrack table: ${r.stderr.trim()}`);
+  async conntrack(all = false, router: LabPlace = 'router'): Promise<ConntrackEntry[]> {
+    const ns = this.nsOf(router);
+    if (!this.ns.routers.includes(ns)) throw new Error(`nat lab ${this.name}: ${router} is not a router`);
+    const r = await cmd('ip', ['netns', 'exec', ns, 'cat', '/proc/net/nf_conntrack']);
+    if (r.code !== 0) throw new Error(`cannot read the conntrack table of ${router}: ${r.stderr.trim()}`);
     const entries: ConntrackEntry[] = [];
     for (const line of r.stdout.split('\n')) {
       const cols = line.trim().split(/\s+/);
@@ -703,26 +769,32 @@ class Lab implements NatLab {
 
   async flushMappings(): Promise<void> {
     if (!hasBinary('conntrack')) throw new Error('flushMappings needs the conntrack tool (Debian package conntrack)');
-    const r = await cmd('ip', ['netns', 'exec', this.ns.router, 'conntrack', '-D', '-p', 'udp']);
-    // conntrack -D exits 1 when nothing matched.
-    if (r.code !== 0 && !/\b0 flow entries/.test(r.stderr)) throw new Error(`conntrack -D failed: ${r.stderr.trim()}`);
+    for (const rtr of this.ns.routers) {
+      const r = await cmd('ip', ['netns', 'exec', rtr, 'conntrack', '-D', '-p', 'udp']);
+      // conntrack -D exits 1 when nothing matched.
+      if (r.code !== 0 && !/\b0 flow entries/.test(r.stderr)) throw new Error(`conntrack -D in ${rtr} failed: ${r.stderr.trim()}`);
+    }
   }
 
   async describe(): Promise<string> {
+    const place = (k: number): LabPlace => (k === 0 ? 'router' : `router${k + 1}`);
+    const label = (k: number): string => (this.routerPerPhone ? `router${k + 1}` : 'router');
     const lines = [
-      `nat lab "${this.name}" (${this.natType}${this.udpTimeoutS !== undefined ? `, udp timeout ${this.udpTimeoutS} s` : ''})`,
+      `nat lab "${this.name}" (${this.natType}${this.routerPerPhone ? ', a router per phone' : ''}${this.udpTimeoutS !== undefined ? `, udp timeout ${this.udpTimeoutS} s` : ''})`,
       `  public  ${this.ns.public}: server ${this.addr.server}/24`,
-      `  router  ${this.ns.router}: wan ${this.addr.routerWan}/24, lan ${this.addr.routerLan}/24`,
-      ...this.ns.phones.map((p, i) => `  phone${i + 1}  ${p}: ${this.addr.phones[i]}/24 via ${this.addr.routerLan}`),
+      ...this.ns.routers.map((r, k) => `  ${label(k)}  ${r}: wan ${this.addr.routerWans[k]}/24, lan ${this.addr.routerLans[k]}/24`),
+      ...this.ns.phones.map((p, i) => `  phone${i + 1}  ${p}: ${this.addr.phones[i]}/24 via ${this.addr.routerLans[this.routerPerPhone ? i : 0]}`),
       ...this.ns.hosts.map((h, i) => `  host${i + 1}   ${h}: ${this.addr.hosts[i]}/24`),
     ];
     if (!this.destroyed) {
-      const rules = await cmd('ip', ['netns', 'exec', this.ns.router, 'nft', 'list', 'ruleset']);
-      lines.push('  router ruleset:', ...rules.stdout.split('\n').map((l) => `    ${l}`));
-      try {
-        lines.push('  router conntrack (udp):', ...(await this.conntrack()).map((e) => `    ${e.raw}`));
-      } catch {
-        /* ignore */
+      for (const [k, r] of this.ns.routers.entries()) {
+        const rules = await cmd('ip', ['netns', 'exec', r, 'nft', 'list', 'ruleset']);
+        lines.push(`  ${label(k)} ruleset:`, ...rules.stdout.split('\n').map((l) => `    ${l}`));
+        try {
+          lines.push(`  ${label(k)} conntrack (udp):`, ...(await this.conntrack(false, place(k))).map((e) => `    ${e.raw}`));
+        } catch {
+          /* ignore */
+        }
       }
     }
     return lines.join('\n');
@@ -780,14 +852,18 @@ class Lab implements NatLab {
 export async function createNatLab(opts: NatLabOptions): Promise<NatLab> {
   const phones = opts.phones;
   const hosts = opts.publicHosts ?? 0;
-  if (!Number.isInteger(phones) || phones < 1 || phones > 50) throw new Error(`phones must be 1–50, not ${phones}`);
+  const routerPerPhone = opts.routerPerPhone ?? false;
+  const maxPhones = routerPerPhone ? MAX_SITES : 50;
+  if (!Number.isInteger(phones) || phones < 1 || phones > maxPhones) {
+    throw new Error(`phones must be 1–${maxPhones}${routerPerPhone ? ' with routerPerPhone (one router each)' : ''}, not ${phones}`);
+  }
   if (!Number.isInteger(hosts) || hosts < 0 || hosts > 50) throw new Error(`publicHosts must be 0–50, not ${hosts}`);
   installSafetyNet();
   await sweepStale();
   // PID in base 36 (≤ 5 characters for PIDs up to 2^22) + a per-process counter in 2 base-36
   // characters: unique among live processes and within this one; "sb-p50-" + 7 = 14 ≤ 15.
   const suffix = process.pid.toString(36) + (labCounter++ % (36 * 36)).toString(36).padStart(2, '0');
-  const lab = new Lab(opts.name, suffix, opts.natType ?? 'port-restricted', phones, hosts);
+  const lab = new Lab(opts.name, suffix, opts.natType ?? 'port-restricted', phones, hosts, routerPerPhone);
   liveLabs.add(lab);
   try {
     await lab.build({ sipAlg: opts.sipAlg ?? false, privateRoute: opts.privateRoute ?? 'no-route', udpTimeoutS: opts.udpTimeoutS });

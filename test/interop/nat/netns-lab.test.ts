@@ -17,7 +17,11 @@
 //     in phone 1's namespace: the admin API (queried from inside sb-pub-…) lists the binding with
 //     contact sip:bob@10.1.2.3:5060 and received udp:203.0.113.2:P; --trace shows the REGISTER
 //     arriving from 203.0.113.2.
-//  5. (todo, issue 18) the proxy reaches bob through the flow.
+//  5. lab C (routerPerPhone, UDP timeout 5 s): each phone behind a router of its own — phone 1
+//     (10.1.2.3) appears as 203.0.113.2, phone 2 (10.1.3.3) as 203.0.113.3; replies come back; each
+//     router's conntrack holds only its own phone's mapping, with the timeout set on both; a phone
+//     cannot reach the other's private address; destroy removes every namespace, routers included.
+// (The proxy reaching bob through the flow: nat-call.test.ts; media through rtpengine: nat-media.test.ts.)
 // Every process is stopped by PID (processes.ts), the labs are destroyed in `after`; the file is
 // bounded well under 60 s.
 
@@ -201,6 +205,59 @@ test('symmetric NAT with a SIP ALG, a blackhole route and a public host', { skip
     await lab.destroy(); // idempotent
     const left = await listNetns();
     assert.deepEqual(names.filter((n) => left.includes(n)), [], 'every namespace of lab B is gone');
+  }
+});
+
+test('a router per phone: each phone behind a NAT of its own', { skip: unsupported, timeout: 20_000 }, async () => {
+  const lab = await createNatLab({ name: 'netns-lab C', phones: 2, routerPerPhone: true, udpTimeoutS: 5 });
+  const names = [lab.ns.public, ...lab.ns.routers, ...lab.ns.phones, ...lab.ns.hosts];
+  try {
+    assert.equal(lab.routerPerPhone, true);
+    assert.equal(lab.ns.routers.length, 2);
+    assert.equal(lab.ns.router, lab.ns.routers[0]);
+    assert.deepEqual(lab.addr.routerWans, [WAN, '203.0.113.3']);
+    assert.deepEqual(lab.addr.routerLans, ['10.1.2.1', '10.1.3.1']);
+    assert.deepEqual(lab.addr.phones, [PHONE1, '10.1.3.3']);
+    assert.equal(lab.nsOf('router2'), lab.ns.routers[1]);
+    assert.equal(lab.nsOf('router1'), lab.ns.router);
+    assert.equal(lab.addrOf('router2'), '203.0.113.3');
+    assert.equal(lab.routerOf('phone1'), 'router1');
+    assert.equal(lab.routerOf('phone2'), 'router2');
+    assert.equal(labA?.routerOf('phone2') ?? 'router', 'router', 'the shared-router lab: every phone behind "router"');
+
+    const server = await agent(lab, 'public', { address: SERVER, port: 5060 });
+    const phone1 = await agent(lab, 'phone1', { address: PHONE1, port: 5060 });
+    const phone2 = await agent(lab, 'phone2', { address: '10.1.3.3', port: 5060 });
+    await phone1.send(SERVER, 5060, 'hello from phone1');
+    await phone2.send(SERVER, 5060, 'hello from phone2');
+    const d1 = await server.waitFor((d) => d.text === 'hello from phone1', 3000);
+    const d2 = await server.waitFor((d) => d.text === 'hello from phone2', 3000);
+    assert.equal(d1.from, WAN, 'phone 1 appears as router 1');
+    assert.equal(d2.from, '203.0.113.3', 'phone 2 appears as router 2');
+    await server.send(d1.from, d1.port, 'reply to phone1');
+    await server.send(d2.from, d2.port, 'reply to phone2');
+    await phone1.waitFor((d) => d.text === 'reply to phone1', 3000);
+    await phone2.waitFor((d) => d.text === 'reply to phone2', 3000);
+
+    const ct1 = await lab.conntrack(false, 'router1');
+    const ct2 = await lab.conntrack(false, 'router2');
+    const e1 = ct1.find((e) => e.orig.src === PHONE1 && e.orig.dst === SERVER);
+    const e2 = ct2.find((e) => e.orig.src === '10.1.3.3' && e.orig.dst === SERVER);
+    assert.ok(e1 && e1.reply.dst === WAN && e1.ttl <= 5, `router 1 maps phone 1 (timeout 5 s): ${e1?.raw}\n${await lab.describe()}`);
+    assert.ok(e2 && e2.reply.dst === '203.0.113.3' && e2.ttl <= 5, `router 2 maps phone 2 (timeout 5 s): ${e2?.raw}\n${await lab.describe()}`);
+    assert.equal(ct1.find((e) => e.orig.src === '10.1.3.3'), undefined, 'router 1 knows nothing of phone 2');
+    assert.equal(ct2.find((e) => e.orig.src === PHONE1), undefined, 'router 2 knows nothing of phone 1');
+    const ct = await lab.conntrack();
+    assert.ok(ct.some((e) => e.orig.src === PHONE1) && !ct.some((e) => e.orig.src === '10.1.3.3'), "conntrack() reads router 1's table");
+
+    // The other phone's private address is not reachable across the internet.
+    await phone1.send('10.1.3.3', 5060, 'straight to phone2').catch(() => undefined);
+    assert.ok(await staysQuiet(phone2, (x) => x === 'straight to phone2'));
+    await Promise.all([server, phone1, phone2].map((a) => a.stop()));
+  } finally {
+    await lab.destroy();
+    const left = await listNetns();
+    assert.deepEqual(names.filter((n) => left.includes(n)), [], 'every namespace of lab C is gone');
   }
 });
 
