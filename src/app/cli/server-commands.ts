@@ -97,7 +97,7 @@ export async function serveCommand(flags: ServerFlags): Promise<number> {
     // Like `kamailio -c`: every key, cross-field rule, file and dial plan checked; nothing started.
     for (const c of configs) {
       const plan = openDialPlan(c, log);
-      process.stdout.write(`${c.name ? `${c.name}: ` : ''}listen ${c.listen.join(', ')}; domains ${c.domains.join(', ') || '(none)'}; roles ${c.roles.join(', ')}; store ${c.store}${c.store === 'sqlite' ? ` (${c.db})` : ''}; workers ${c.workers}${plan ? `; dial plan ${plan.peers.length} dial-peers` : ''}\n`);
+      process.stdout.write(`${c.name ? `${c.name}: ` : ''}listen ${c.listen.join(', ')}; domains ${c.domains.join(', ') || '(none)'}; roles ${c.roles.join(', ')}; store ${c.store}${c.store === 'sqlite' ? ` (${c.db})` : ''}; workers ${c.workers}${plan ? `; dial plan ${plan.peers.length} dial-peers` : ''}${c.media.relay !== 'off' && c.media.rtpengine.length > 0 ? `; media relay (${c.media.relay}) through rtpengine ${c.media.rtpengine.join(', ')}` : ''}\n`);
     }
     process.stdout.write(`config OK (${flags.config ?? 'embedded defaults'})\n`);
     return 0;
