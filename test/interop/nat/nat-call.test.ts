@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NatLab, createNatLab, natLabSupported } from '../../harness/netns.js';
 import { stopAll } from '../../harness/processes.js';
+import { spawnSync } from 'node:child_process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const CLI = path.join(ROOT, 'dist/src/app/cli/main.js');
@@ -117,6 +118,51 @@ test('a phone behind NAT: registered with its private Contact, it receives calls
     }, 30_000);
     await until('the keep-alive removal line', () => (/NAT keep-alive: /.test(serve.output().stderr) ? true : undefined), 3000);
     assert.match(serve.output().stderr, /NAT keep-alive: sip:bob@203\.0\.113\.1 at sip:bob@10\.1\.2\.3:5060 .* did not answer 2 OPTIONS in a row .*binding removed/);
+    await serve.stop();
+  } finally {
+    await lab.destroy();
+  }
+});
+
+test('over TLS behind a NAT: the binding keeps its connection; a call from the public side reaches the phone over it, ACK and BYE too', { skip, timeout: 90_000 }, async () => {
+  const lab = await createNatLab({ name: 'nattls', phones: 1, publicHosts: 1 });
+  try {
+    // A certificate for the server's public address, trusted by the phone.
+    const key = path.join(tmpDir, 'tls-key.pem');
+    const cert = path.join(tmpDir, 'tls-cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=switchboard', '-addext', `subjectAltName=IP:${lab.addr.server},IP:${lab.addr.phones[0]}`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(made.status, 0, made.stderr);
+    const cfg = path.join(tmpDir, 'serve-tls.yaml');
+    fs.writeFileSync(cfg, [
+      `listen: [udp:${lab.addr.server}:5060, tls:${lab.addr.server}:5061]`, `domains: [${lab.addr.server}]`, 'store: memory', 'roles: [registrar, proxy]',
+      'registrar: {authenticate: false}', 'proxy: {authenticate: false}', 'timers: {T1: 100, T2: 4000, T4: 5000}', `transport: {tls: {cert: ${cert}, key: ${key}}}`,
+      'admin: {listen: 127.0.0.1:8080}',
+    ].join('\n') + '\n');
+    const serve = await lab.exec('public', process.execPath, [CLI, 'serve', '--config', cfg], { readyPattern: /listening on tls:/, timeoutMs: 15_000, maxLifetimeMs: 80_000 });
+    const phone = lab.addr.phones[0]!;
+    const script = path.join(tmpDir, 'phone-tls.mjs');
+    fs.writeFileSync(script, `
+import fs from 'node:fs';
+import { UserAgent } from ${JSON.stringify(UA_MODULE)};
+const tls = { key: fs.readFileSync(${JSON.stringify(key)}), cert: fs.readFileSync(${JSON.stringify(cert)}), ca: fs.readFileSync(${JSON.stringify(cert)}), rejectUnauthorized: true };
+const ua = await UserAgent.start({ listen: ['tls:${phone}:5061'], from: 'sip:bob@${lab.addr.server}', transport: { tls }, timers: { T1: 100, T2: 4000, T4: 5000 } });
+ua.on('invite', (inv) => {
+  console.log('INVITE ' + inv.request.uriText + ' via ' + inv.request.source?.transport);
+  const call = inv.accept();
+  call.on('ended', (why) => console.log('ENDED ' + why));
+});
+const res = await ua.register('sip:${lab.addr.server}:5061;transport=tls', { aor: 'sip:bob@${lab.addr.server}', contact: 'sip:bob@${phone}:5061;transport=tls', expires: 120, transport: 'tls' });
+console.log('REGISTERED ' + res.status);
+`);
+    const bob = await lab.exec('phone1', process.execPath, [script], { readyPattern: /REGISTERED 200/, timeoutMs: 15_000, maxLifetimeMs: 80_000 });
+    const regs = JSON.parse((await lab.http('public', 'http://127.0.0.1:8080/api/registrations')).text) as { registrations: Array<{ contact: string; received?: string }> };
+    assert.match(regs.registrations[0]?.received ?? '', new RegExp(`^tls:${lab.addr.routerWan.replace(/\./g, '\\.')}:\\d+;nat$`), JSON.stringify(regs));
+
+    const call = await lab.run('host1', process.execPath, [CLI, 'call', `sip:bob@${lab.addr.server}`, '--proxy', `sip:${lab.addr.server}:5060`, '--duration', '1', '--listen', `udp:${lab.addr.hosts[0]}:5070`], { timeoutMs: 30_000 });
+    assert.equal(call.code, 0, `${call.stdout}\n${call.stderr}\n--- serve ---\n${serve.output().stderr.slice(-3000)}`);
+    await until("bob's call to end by the caller's BYE", () => (bob.output().stdout.includes('ENDED remote-bye') ? true : undefined), 10_000);
+    assert.match(bob.output().stdout, new RegExp(`INVITE sip:bob@${phone.replace(/\./g, '\\.')}:5061;transport=tls via tls`), bob.output().stdout);
+    await bob.stop();
     await serve.stop();
   } finally {
     await lab.destroy();
