@@ -6,7 +6,7 @@
  *
  * @remarks App layer (`app/`).
  */
-import { CallLog, type CallSummary, HepExporter, type Logger, MessageBuffer, SwitchboardMetrics } from '../observability/index.js';
+import { CallLog, type CallSummary, HepExporter, type Logger, MessageBuffer, type MetricsSources, SwitchboardMetrics } from '../observability/index.js';
 import type { Stores } from '../store/index.js';
 import { type TraceEvent, type TransportLayer, describeFault } from '../transport/index.js';
 import type { SipElement } from '../tu/index.js';
@@ -36,6 +36,8 @@ export interface OperationsInput {
   trace?: (ev: TraceEvent) => void;
   /** Event subscriptions served (the presence role), for the dialog gauge. */
   subscriptions?: () => number;
+  /** The media relay's counts and instances (metrics). */
+  mediaRelay?: MetricsSources['mediaRelay'];
   /** The B2BUA's legs are linked through this (leg A's Call-ID, leg B's). */
   roleOf?: (callId: string, origin: 'sent' | 'received') => string;
   reload: (body: { logLevel?: string }) => Promise<string[]>;
@@ -87,6 +89,7 @@ export async function startOperations(inp: OperationsInput): Promise<Operations>
         subscriptions: inp.subscriptions ?? (() => 0),
         connections: () => transport.connectionCount,
         parseErrors: () => transport.stats.rejected + transport.stats.dropped,
+        mediaRelay: inp.mediaRelay,
       }, config.name ? { server: config.name } : {})
     : undefined;
   let hep: HepExporter | undefined;

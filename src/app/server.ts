@@ -308,6 +308,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ops = await startOperations({
       config, transport, element, stores, logger, trace: opts.onTrace,
       subscriptions: presence ? () => presence!.server.subscriptions().length : undefined,
+      mediaRelay: media ? () => ({ counts: media.counts, instances: media.client.instances() }) : undefined,
       roleOf: () => (roles.has('b2bua') ? 'b2bua' : redirectEnabled ? 'redirect' : proxyEnabled ? 'proxy' : 'uas'),
       reload: (body) => reload(opts.rereadConfig?.() ?? applied, body),
       worker: opts.worker,

@@ -24,6 +24,8 @@ export interface MetricsSources {
   connections(): number;
   /** Messages the transport refused or dropped as unparseable, since start. */
   parseErrors(): number;
+  /** The media relay (rtpengine), when one is configured: ng commands since start, and each instance. */
+  mediaRelay?(): { counts: { offers: number; answers: number; deletes: number; failures: number }; instances: Array<{ target: string; up: boolean }> };
 }
 
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
@@ -92,6 +94,26 @@ export class SwitchboardMetrics {
         this.set(sources.connections());
       },
     });
+    const relay = sources.mediaRelay;
+    if (relay) {
+      const seen: Record<string, number> = { offers: 0, answers: 0, deletes: 0, failures: 0 };
+      new Counter({
+        name: 'media_relay_commands_total', help: 'rtpengine ng commands that succeeded (offer, answer, delete), and those that failed (failed).', labelNames: ['command'], registers,
+        collect() {
+          const c = relay().counts;
+          for (const [key, label] of [['offers', 'offer'], ['answers', 'answer'], ['deletes', 'delete'], ['failures', 'failed']] as const) {
+            if (c[key] > seen[key]!) this.inc({ command: label }, c[key] - seen[key]!);
+            seen[key] = c[key];
+          }
+        },
+      });
+      new Gauge({
+        name: 'media_relay_instance_up', help: 'Whether each rtpengine answers (1) or is skipped for new calls (0).', labelNames: ['target'], registers,
+        collect() {
+          for (const i of relay().instances) this.set({ target: i.target }, i.up ? 1 : 0);
+        },
+      });
+    }
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     diagnostics.subscribe(RETRANSMIT_CHANNEL, this.onRetransmit);
   }

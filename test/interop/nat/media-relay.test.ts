@@ -138,6 +138,41 @@ describe('the proxy relays media through rtpengine', { skip }, () => {
     }
   });
 
+  test('early media and UPDATE: the answer in the 183, the offer and answer of an UPDATE name rtpengine', { timeout: 30_000 }, async () => {
+    const adminPort = await freePort('tcp');
+    const { server, port } = await proxy({ admin: { listen: `127.0.0.1:${adminPort}` } });
+    const { alice, bob, bodies } = await phones(port);
+    try {
+      bob.on('invite', (inv) => {
+        inv.progress(183, bob.answerFor(inv.request.body.toString()));
+        setTimeout(() => void inv.accept(), 200);
+      });
+      const early: string[] = [];
+      const call = await alice.invite('sip:bob@127.0.0.1', { onCall: (c) => c.on('progress', (r) => void (r.status === 183 && early.push(r.body.toString()))) });
+      assert.ok(call.established, `answered: ${call.finalResponse?.status}`);
+      assert.equal(early.length, 1, 'the 183 came');
+      assert.ok(inRange(media(early[0]!).port), `the 183's answer names rtpengine (${media(early[0]!).port})`);
+      const update = await call.request('UPDATE', { body: alice.offer(), contentType: 'application/sdp' });
+      assert.equal(update.status, 200);
+      const atBob = bodies('UPDATE')[0];
+      assert.ok(atBob !== undefined && inRange(media(atBob).port), `the UPDATE's offer names rtpengine (${atBob && media(atBob).port})`);
+      assert.ok(inRange(media(update.body.toString()).port), `the UPDATE's answer names rtpengine (${media(update.body.toString()).port})`);
+      await call.bye();
+      await until('rtpengine to release the call', async () => ((await calls()).length === 0 ? true : undefined), 3000);
+      // The operator's view: /metrics counts the ng commands, and the instance is up.
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const count = (cmd: string) => Number(new RegExp(`^media_relay_commands_total\\{command="${cmd}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      // Offers: the INVITE's and the UPDATE's; answers: the 183's, the 200's, the UPDATE's 200's.
+      assert.equal(count('offer'), 2, text);
+      assert.equal(count('answer'), 3);
+      assert.equal(count('delete'), 1);
+      assert.match(text, new RegExp(`^media_relay_instance_up\\{target="${ng}"\\} 1$`, 'm'));
+    } finally {
+      await Promise.all([alice.stop(), bob.stop()]);
+      await server.stop();
+    }
+  });
+
   test('delayed offer: the 200 carries the offer and the ACK the answer, both rewritten', { timeout: 30_000 }, async () => {
     const { server, port } = await proxy();
     const { alice, bob, bodies } = await phones(port);
