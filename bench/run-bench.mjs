@@ -5,12 +5,21 @@
  * SIPp load harness of ../shared/bench (see its README.md and BENCHMARKS.md).
  *
  * Usage (after `npm run build`; `npm run bench` builds first):
- *   node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|all]      (default all)
+ *   node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|nat|all]      (default all)
  *
  * `presence` (issue 16; not part of `all`) is Switchboard's presence role against Kamailio's
  * presence + presence_xml + db_sqlite (bench/kamailio/presence.cfg, one UDP worker), with the raw
  * SIP client bench/presence-fanout.mjs instead of SIPp: CPU per SUBSCRIBE/NOTIFY pair over 1,000
  * initial subscriptions, and NOTIFYs/s when one PUBLISH fans out to those 1,000 watchers.
+ *
+ * `nat` (issue 18; not part of `all`) is the proxy with the media relay on for every call: SIPp's
+ * `call` (its INVITE carries an SDP offer, the uas's 200 the answer) through Kamailio's rtpengine
+ * module (bench/kamailio/nat-rtpengine.cfg: rtpengine_offer/answer/delete) and Switchboard's relay
+ * (bench/nat-bench.yaml, `media.relay: always`), each driving its own rtpengine (/usr/bin/rtpengine,
+ * userspace, started per round and stopped by pid; ng udp:127.0.0.1:22231 / 22232, RTP ports
+ * 61000-62999 / 63000-64999), at BENCH_NAT_RATE calls/s. The proxy's CPU per call and rtpengine's
+ * are reported apart, with rtpengine's own count of offers/answers/deletes (every call must have
+ * had each, and no session may be left), and by default the two proxies without the relay.
  *
  * Environment (all optional):
  *   BENCH_ROUNDS=3        interleaved rounds (Kamailio, then Switchboard) per scenario
@@ -30,6 +39,9 @@
  *   BENCH_PRESENCE_PUBLISHES=5    measured fan-outs per server start (after 1 warm-up fan-out)
  *   BENCH_PRESENCE_MEMORY=1       also Switchboard with `--store memory` (0: only `--store sqlite`)
  *   BENCH_PRESENCE_KAM_CHILDREN=1 Kamailio's UDP workers in the presence part (see presence.cfg)
+ *   BENCH_NAT_RATE=200            calls per second of the nat part (warm-up included)
+ *   BENCH_NAT_BASELINE=1          the nat part also measures both proxies without the relay (0: not)
+ *   BENCH_NAT_SWITCHBOARD=1       0: the nat part measures Kamailio only (with and without rtpengine)
  *   SHARED_BENCH=../shared/bench   the harness (relative to the repo root)
  *
  * Everything runs on 127.0.0.1 (server 5070, SIPp uas 5090, SIPp uac 5061), every run is
@@ -42,6 +54,7 @@
  *   <stamp>-<selection>.json  the same, parsed, with the medians and ratios of the summary
  */
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -636,6 +649,315 @@ async function presencePart() {
   return out;
 }
 
+// ---- nat: the media relay through rtpengine (issue 18) ----------------------------------------
+
+const NAT_CFG = path.join(HERE, 'nat-bench.yaml');
+const KAM_NAT_CFG = path.join(HERE, 'kamailio/nat-rtpengine.cfg');
+const RTPENGINE = '/usr/bin/rtpengine';
+const NAT_RATE = env('BENCH_NAT_RATE', 200);
+const NAT_BASELINE = env('BENCH_NAT_BASELINE', 1) !== 0;
+const NAT_SWITCHBOARD = env('BENCH_NAT_SWITCHBOARD', 1) !== 0;
+/**
+ * Each system's own rtpengine: its ng control port and its RTP port range (above Linux's
+ * ephemeral range 32768-60999, away from the unit tests' 20000-39999 and the customary 2223).
+ */
+const NAT_RTPENGINE = {
+  kamailio: { ng: 22231, portMin: 61000, portMax: 62999 },
+  switchboard: { ng: 22232, portMin: 63000, portMax: 64999 },
+};
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+function natPreflight() {
+  if (!fs.existsSync(RTPENGINE)) die(`${RTPENGINE} not found: apt-get install -y rtpengine-daemon`);
+  if (!fs.existsSync(path.join(KAM_MODULES, 'rtpengine.so'))) die(`Kamailio's rtpengine module is not in ${KAM_MODULES} (Debian's kamailio package ships rtpengine.so)`);
+  if (!fs.existsSync(NAT_CFG) || !fs.existsSync(KAM_NAT_CFG)) die('bench/nat-bench.yaml or bench/kamailio/nat-rtpengine.cfg missing');
+  if (NAT_SWITCHBOARD && !/\brtpengine\b/.test(spawnSync(process.execPath, [CLI, 'serve', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 10000 }).stdout ?? '')) {
+    die(`\`switchboard serve --help\` names no --rtpengine: ${path.relative(ROOT, CLI)} predates the media relay (npm run build)`);
+  }
+}
+
+/** bencode, enough for the ng protocol (integers, strings, lists, dictionaries with sorted keys). */
+function benc(v) {
+  if (typeof v === 'number') return `i${Math.trunc(v)}e`;
+  if (typeof v === 'string') return `${Buffer.byteLength(v)}:${v}`;
+  if (Array.isArray(v)) return `l${v.map(benc).join('')}e`;
+  return `d${Object.keys(v).sort().map((k) => benc(k) + benc(v[k])).join('')}e`;
+}
+function bdec(buf) {
+  let i = 0;
+  const next = () => {
+    const c = buf[i];
+    if (c === 0x69) { const e = buf.indexOf(0x65, i); const n = Number(buf.toString('latin1', i + 1, e)); i = e + 1; return n; } // i…e
+    if (c === 0x6c) { i++; const a = []; while (buf[i] !== 0x65) { if (i >= buf.length) throw new Error('truncated'); a.push(next()); } i++; return a; } // l…e
+    if (c === 0x64) { i++; const o = {}; while (buf[i] !== 0x65) { if (i >= buf.length) throw new Error('truncated'); const k = next(); o[k] = next(); } i++; return o; } // d…e
+    const colon = buf.indexOf(0x3a, i);
+    if (colon < 0) throw new Error('bad bencode');
+    const len = Number(buf.toString('latin1', i, colon));
+    const s = buf.toString('utf8', colon + 1, colon + 1 + len);
+    i = colon + 1 + len;
+    return s;
+  };
+  return next();
+}
+
+let ngCookie = 0;
+/** One ng command to the rtpengine on 127.0.0.1:port; its reply (a dictionary), or null after timeoutMs. */
+function ngRequest(port, command, extra = {}, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    const cookie = `bench${process.pid}_${++ngCookie}`;
+    let timer;
+    const done = (v) => {
+      clearTimeout(timer);
+      try { sock.close(); } catch { /* closed */ }
+      resolve(v);
+    };
+    timer = setTimeout(() => done(null), timeoutMs);
+    sock.on('error', () => done(null));
+    sock.on('message', (m) => {
+      const sp = m.indexOf(0x20);
+      if (sp < 0 || m.toString('latin1', 0, sp) !== cookie) return;
+      try { done(bdec(m.subarray(sp + 1))); } catch { done(null); }
+    });
+    sock.send(Buffer.from(`${cookie} ${benc({ command, ...extra })}`), port, '127.0.0.1');
+  });
+}
+
+/** rtpengine's own counters (ng `statistics`): the ng commands it handled, and its sessions. */
+async function rtpengineCounts(port) {
+  const r = await ngRequest(port, 'statistics');
+  const c = r?.statistics?.controlstatistics;
+  const t = r?.statistics?.totalstatistics;
+  if (!c || !t) return null;
+  return {
+    offers: c.totaloffercount, answers: c.totalanswercount, deletes: c.totaldeletecount, pings: c.totalpingcount,
+    errors: (c.proxies ?? []).reduce((a, p) => a + (Number(p.errorcount) || 0), 0),
+    sessions: t.managedsessions,
+  };
+}
+
+/** utime + stime of a process, every thread included (/proc/PID/stat), in clock ticks; null if gone. */
+function cpuTicks(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(') ') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh rtpengine (userspace forwarding, no config file) for one side; up when it answers ping. */
+async function startRtpengine(side, tag) {
+  const r = NAT_RTPENGINE[side];
+  if (udpBound(r.ng)) die(`UDP ${r.ng} (the ng port of ${side}'s rtpengine) already in use`);
+  const args = ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4', '--table=-1', '--interface=127.0.0.1',
+    `--listen-ng=127.0.0.1:${r.ng}`, `--port-min=${r.portMin}`, `--port-max=${r.portMax}`, '--delete-delay=0'];
+  const logPath = path.join(scratch, `rtpengine-${tag}.log`);
+  const fd = fs.openSync(logPath, 'w');
+  const child = spawn(RTPENGINE, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const desc = `rtpengine for ${side} (${RTPENGINE} ${args.join(' ')})`;
+  live.set(child.pid, desc);
+  child.on('exit', () => live.delete(child.pid));
+  const end = Date.now() + 10000;
+  let up = false;
+  while (Date.now() < end && live.has(child.pid)) {
+    if ((await ngRequest(r.ng, 'ping', {}, 500))?.result === 'pong') { up = true; break; }
+    await sleep(200);
+  }
+  if (!up) {
+    await stopPid(child.pid, desc, 3000);
+    die(`${desc} did not answer ping on udp:127.0.0.1:${r.ng} within 10 s; log ${logPath}:\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+  }
+  log(`rtpengine for ${side} up, pid ${child.pid}, ng udp:127.0.0.1:${r.ng}, RTP ports ${r.portMin}-${r.portMax} (log ${logPath})`);
+  record(`# rtpengine for ${side}: ${RTPENGINE} ${args.join(' ')}`);
+  return { pid: child.pid, desc, side, ng: r.ng };
+}
+
+async function stopRtpengine(rtp) {
+  await stopPid(rtp.pid, rtp.desc, 5000);
+  const end = Date.now() + 5000;
+  while (udpBound(rtp.ng) && Date.now() < end) await sleep(100);
+}
+
+/** Switchboard with a config file of the bench's choosing (as startSwitchboard: up when it answers OPTIONS). */
+async function startSwitchboardWith(cfg, tag, extra = []) {
+  checkPortsFree(`before starting Switchboard ${tag}`);
+  const args = [CLI, 'serve', '--config', cfg, ...extra];
+  const logPath = path.join(scratch, `switchboard-${tag}.log`);
+  const fd = fs.openSync(logPath, 'w');
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const desc = `Switchboard ${tag} (node ${args.slice(1).map((a) => (a.startsWith(ROOT) ? path.relative(ROOT, a) : a)).join(' ')})`;
+  live.set(child.pid, desc);
+  child.on('exit', () => live.delete(child.pid));
+  const end = Date.now() + 30000;
+  let ready = false;
+  while (Date.now() < end && live.has(child.pid)) {
+    if (udpBound(PORT)) {
+      const o = spawnSync(process.execPath, [CLI, 'options', `sip:${TARGET}`], { cwd: ROOT, timeout: 5000, stdio: 'ignore' });
+      if (o.status === 0) { ready = true; break; }
+    }
+    await sleep(200);
+  }
+  if (!ready) {
+    await stopPid(child.pid, desc);
+    die(`${desc} did not answer OPTIONS on ${TARGET} within 30 s; log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+  }
+  log(`Switchboard ${tag} up, pid ${child.pid} (log ${logPath})`);
+  await sleep(500);
+  return { pid: child.pid, desc };
+}
+
+/**
+ * One server of the nat part, measured as sippLoad does (a warm-up at the same rate on the same
+ * processes, then the measured run of sipp-load.sh `call`: the INVITE carries SIPp's SDP offer,
+ * the uas's 200 its answer), at BENCH_NAT_RATE. With `rtp` (the server's rtpengine), rtpengine's
+ * CPU over the measured run (from just before sipp-load.sh starts the uas to just after it stopped
+ * it) and the ng commands rtpengine counted are recorded too, and the calls it still holds.
+ */
+async function natLoad(server, pid, rtp) {
+  const loadRun = async (seconds, warm) => {
+    const args = [TARGET, 'call', String(NAT_RATE), String(seconds), String(pid)];
+    log(`${server}: ${warm ? 'warm-up ' : ''}sipp-load.sh ${args.join(' ')}`);
+    record(`# ${server}: ${warm ? 'warm-up ' : ''}${path.relative(ROOT, SIPP_LOAD)} ${args.join(' ')}`);
+    const r = await run(SIPP_LOAD, args, { timeoutMs: (seconds + 60) * 1000, label: warm ? 'sipp-load.sh (warm-up)' : 'sipp-load.sh', env: sippEnv });
+    return r.out.split('\n').find((l) => l.startsWith('SIPP_LOAD ')) ?? `SIPP_LOAD scenario=call rate_target=${NAT_RATE} verdict=ERROR rc=${r.code}`;
+  };
+  if (WARMUP_S > 0) {
+    const w = await loadRun(WARMUP_S, true);
+    record(`${w} server=${server} warmup=1`);
+    await sleep(PAUSE_S * 1000);
+  }
+  const c0 = rtp ? cpuTicks(rtp.pid) : null;
+  const s0 = rtp ? await rtpengineCounts(rtp.ng) : null;
+  const line = await loadRun(DURATION, false);
+  const c1 = rtp ? cpuTicks(rtp.pid) : null;
+  const s1 = rtp ? await rtpengineCounts(rtp.ng) : null;
+  const o = { server, ...kv(line) };
+  let extra = '';
+  if (rtp) {
+    const ok = num(o.calls_ok) ?? 0;
+    const left = (await ngRequest(rtp.ng, 'list', { limit: 100000 }))?.calls;
+    const d = (k) => (s0 && s1 ? s1[k] - s0[k] : null);
+    const cpuS = c0 !== null && c1 !== null ? (c1 - c0) / CLK_TCK : null;
+    Object.assign(o, {
+      rtpengine_pid: rtp.pid,
+      rtpengine_cpu_s: cpuS,
+      rtpengine_cpu_us_per_call: cpuS !== null && ok > 0 ? (cpuS * 1e6) / ok : null,
+      ng_offers: d('offers'), ng_answers: d('answers'), ng_deletes: d('deletes'), ng_pings: d('pings'), ng_errors: d('errors'),
+      rtp_sessions: d('sessions'), rtp_sessions_left: Array.isArray(left) ? left.length : null,
+    });
+    // sipp-load.sh counts rtpengine in other_cpu_s (neither server nor SIPp): taken out, so that
+    // other_cpu_s keeps meaning other programs (the raw figure stays as other_cpu_s_with_rtpengine).
+    if (cpuS !== null && num(o.other_cpu_s) !== null) {
+      o.other_cpu_s_with_rtpengine = o.other_cpu_s;
+      o.other_cpu_s = Math.max(0, num(o.other_cpu_s) - cpuS).toFixed(2);
+    }
+    // The relay did its work when every successful call had an offer, an answer and a delete, and
+    // no session is left behind (rtpengine runs with --delete-delay=0).
+    o.relay = ok > 0 && o.ng_offers >= ok && o.ng_answers >= ok && o.ng_deletes >= ok && o.rtp_sessions_left === 0 ? 'OK' : 'MISSING';
+    extra = ` rtpengine_pid=${rtp.pid} rtpengine_cpu_s=${f(cpuS, 2)} rtpengine_cpu_us_per_call=${f(o.rtpengine_cpu_us_per_call, 1)}`
+      + ` ng_offers=${f(o.ng_offers)} ng_answers=${f(o.ng_answers)} ng_deletes=${f(o.ng_deletes)} ng_pings=${f(o.ng_pings)} ng_errors=${f(o.ng_errors)}`
+      + ` rtp_sessions=${f(o.rtp_sessions)} rtp_sessions_left=${f(o.rtp_sessions_left)} other_cpu_s_without_rtpengine=${o.other_cpu_s} relay=${o.relay}`;
+  }
+  record(`${line} server=${server}${extra}`);
+  log(`${server}: ${o.verdict} rate=${o.rate_achieved} cpu_us/call=${o.server_cpu_us_per_call} p99=${o.rt_p99_ms} ms retrans=${o.retrans}/${o.uas_retrans} failed=${o.calls_failed} other_cpu_s=${o.other_cpu_s}${extra}`);
+  return o;
+}
+
+function summariseNat(runs) {
+  const s = summarise(runs);
+  const pick = (k) => median(runs.map((r) => (typeof r[k] === 'number' ? r[k] : num(r[k]))));
+  return {
+    ...s,
+    rtpengine_cpu_us_per_call: pick('rtpengine_cpu_us_per_call'),
+    all_rtpengine_cpu_us: runs.map((r) => (r.rtpengine_cpu_us_per_call === undefined || r.rtpengine_cpu_us_per_call === null ? 'na' : r.rtpengine_cpu_us_per_call.toFixed(1))),
+    calls_failed_total: runs.reduce((a, r) => a + (num(r.calls_failed) ?? 0), 0),
+    calls_unfinished_total: runs.reduce((a, r) => a + (num(r.calls_unfinished) ?? 0), 0),
+    ng_per_call: runs[0]?.relay === undefined ? null : ['ng_offers', 'ng_answers', 'ng_deletes', 'ng_pings'].map((k) => {
+      const calls = runs.reduce((a, r) => a + (num(r.calls_ok) ?? 0), 0);
+      const n = runs.reduce((a, r) => a + (r[k] ?? 0), 0);
+      return calls > 0 ? n / calls : null;
+    }),
+    ng_errors: runs.reduce((a, r) => a + (r.ng_errors ?? 0), 0),
+    sessions_left: runs.map((r) => r.rtp_sessions_left ?? 'na'),
+    relay: runs.map((r) => r.relay ?? '-'),
+  };
+}
+
+/**
+ * The nat part (issue 18): calls through a proxy that relays their media through rtpengine for
+ * every call — SIPp uac → 5070 → SIPp uas 5090, the INVITE's SDP offered to rtpengine and the
+ * 200's answered, the call deleted on BYE. Kamailio's rtpengine module (bench/kamailio/
+ * nat-rtpengine.cfg) beside Switchboard's relay (bench/nat-bench.yaml, `media.relay: always`),
+ * each with its own fresh rtpengine per round (its own ng port and RTP port range, stopped by
+ * pid). The proxy's CPU (sipp-load.sh: the server pid and its descendants, never rtpengine) and
+ * rtpengine's CPU are reported apart. With BENCH_NAT_BASELINE=1, the two proxies without the
+ * relay (shared proxy.cfg, examples/proxy-bench.yaml) in the same rounds: what the relay adds.
+ */
+async function natPart() {
+  natPreflight();
+  const variants = NAT_SWITCHBOARD ? [{ key: 'switchboard', rtp: 'switchboard' }] : [];
+  if (NAT_BASELINE) variants.push({ key: 'kamailio_norelay', kam: 'proxy' });
+  if (NAT_BASELINE && NAT_SWITCHBOARD) variants.push({ key: 'switchboard_norelay', cfg: PROXY_CFG });
+  const out = {
+    part: 'nat', scenario: 'call', rate: NAT_RATE, duration_s: DURATION, rounds: ROUNDS, variants: variants.map((v) => v.key), kamailio: [],
+    rtpengine: NAT_RTPENGINE, kamailio_cfg: path.relative(ROOT, KAM_NAT_CFG), switchboard_cfg: path.relative(ROOT, NAT_CFG),
+  };
+  for (const v of variants) out[v.key] = [];
+  const kamEnv = { BENCH_RTPENGINE_SOCK: `udp:127.0.0.1:${NAT_RTPENGINE.kamailio.ng}` };
+  const sbExtra = ['--rtpengine', `udp:127.0.0.1:${NAT_RTPENGINE.switchboard.ng}`];
+  /** Starts one server (and its rtpengine), runs `body(pid, rtp)`, stops both by pid. */
+  const withServer = async (v, tag, body) => {
+    const rtp = v.rtp ? await startRtpengine(v.rtp, tag) : undefined;
+    try {
+      if (v.kam) {
+        const kpid = await startKamailio(v.kam, v.rtp ? kamEnv : undefined);
+        try { return await body(kpid, rtp); } finally { await stopKamailio(); }
+      }
+      const sb = await startSwitchboardWith(v.cfg ?? NAT_CFG, tag, v.rtp ? sbExtra : []);
+      try { return await body(sb.pid, rtp); } finally { await stopSwitchboard(sb); }
+    } finally {
+      if (rtp) await stopRtpengine(rtp);
+    }
+  };
+  const kam = { key: 'kamailio', kam: KAM_NAT_CFG, rtp: 'kamailio' };
+  for (let i = 1; i <= ROUNDS; i++) {
+    log(`== nat: round ${i}/${ROUNDS}`);
+    for (const v of [kam, ...variants]) {
+      out[v.key].push(await withServer(v, `nat-${v.key}-${i}`, (pid, rtp) => natLoad(v.key, pid, rtp)));
+      await sleep(PAUSE_S * 1000);
+    }
+  }
+  out.summary = { kamailio: summariseNat(out.kamailio) };
+  for (const v of variants) out.summary[v.key] = summariseNat(out[v.key]);
+  const S = out.summary;
+  const ratio = (a, b) => (a && b ? a / b : null);
+  const both = (x) => (x && x.cpu_us_per_call !== null && x.rtpengine_cpu_us_per_call !== null ? x.cpu_us_per_call + x.rtpengine_cpu_us_per_call : null);
+  S.cpu_ratio = ratio(S.switchboard?.cpu_us_per_call, S.kamailio.cpu_us_per_call);
+  S.rtpengine_cpu_ratio = ratio(S.switchboard?.rtpengine_cpu_us_per_call, S.kamailio.rtpengine_cpu_us_per_call);
+  S.proxy_plus_rtpengine_ratio = ratio(both(S.switchboard), both(S.kamailio));
+  S.kamailio_relay_over_norelay = ratio(S.kamailio.cpu_us_per_call, S.kamailio_norelay?.cpu_us_per_call);
+  S.switchboard_relay_over_norelay = ratio(S.switchboard?.cpu_us_per_call, S.switchboard_norelay?.cpu_us_per_call);
+  S.norelay_cpu_ratio = ratio(S.switchboard_norelay?.cpu_us_per_call, S.kamailio_norelay?.cpu_us_per_call);
+  if (FIND_MAX) {
+    log(`== nat: highest sustained rate (find-max.sh, cap ${MAX_CEILING}/s), with the relay`);
+    for (const v of [kam, ...variants.filter((x) => x.rtp)]) {
+      out[v.key === 'kamailio' ? 'max_kamailio' : `max_${v.key}`] = await withServer(v, `nat-${v.key}-max`, async (pid, rtp) => {
+        const s0 = await rtpengineCounts(rtp.ng);
+        const m = await findMax(v.key, 'call', pid);
+        const s1 = await rtpengineCounts(rtp.ng);
+        if (s0 && s1) m.ng_offers = s1.offers - s0.offers;
+        return m;
+      });
+      await sleep(PAUSE_S * 1000);
+    }
+  }
+  return out;
+}
+
 async function parser() {
   if (!fs.existsSync(PARSER_JS)) die(`${path.relative(ROOT, PARSER_JS)} missing: run \`npm run build\` first`);
   log('== parser: node dist/bench/parse.bench.js');
@@ -751,7 +1073,7 @@ function printSummary(res) {
     lines.push(`  CPU per SUBSCRIBE/NOTIFY pair ratio Switchboard (sqlite) / Kamailio: ${f(r.summary.switchboard_cpu_ratio, 2)}${r.summary.switchboard_memory_cpu_ratio ? `; memory store: ${f(r.summary.switchboard_memory_cpu_ratio, 2)}` : ''}`);
     if (Math.max(...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s in some window: other programs loaded the machine; compare ratios only.');
   }
-  for (const key of ['register', 'proxy', 'b2bua', 'dialplan', 'operations']) {
+  for (const key of ['register', 'proxy', 'b2bua', 'dialplan', 'operations', 'nat']) {
     const r = res[key];
     if (!r) continue;
     const vs = r.variants ?? ['switchboard'];
@@ -781,6 +1103,20 @@ function printSummary(res) {
         if (base && x) lines.push(`  ${v} CPU per call / switchboard (nothing watched): ${f(x / base, 3)}`);
       }
     }
+    if (key === 'nat') {
+      const S = r.summary;
+      const cols = ['kamailio', ...vs].filter((c) => S[c]?.relay?.some((x) => x !== '-'));
+      lines.push(`  with the relay: ${cols.map((c) => `${c} (its own rtpengine)`).join(', ')}; ${vs.filter((c) => !cols.includes(c)).join(', ') || 'no baseline'} without`);
+      for (const c of cols) {
+        const x = S[c];
+        const per = (x.ng_per_call ?? []).map((y) => f(y, 2));
+        lines.push(`  ${c}: proxy ${f(x.cpu_us_per_call, 1)} us/call + rtpengine ${f(x.rtpengine_cpu_us_per_call, 1)} us/call (per run ${x.all_rtpengine_cpu_us.join(',')}); ng per call offer/answer/delete/ping ${per.join('/')}, ng errors ${x.ng_errors}, sessions left ${x.sessions_left.join(',')}, relay ${x.relay.join(',')}`);
+      }
+      for (const c of ['kamailio', ...vs]) if (S[c]) lines.push(`  ${c}: calls failed ${S[c].calls_failed_total}, unfinished ${S[c].calls_unfinished_total} (all measured runs)`);
+      if (S.cpu_ratio !== null) lines.push(`  proxy CPU per call, Switchboard / Kamailio, both relaying: ${f(S.cpu_ratio, 2)}; rtpengine CPU per call (Switchboard's / Kamailio's): ${f(S.rtpengine_cpu_ratio, 2)}; proxy + rtpengine: ${f(S.proxy_plus_rtpengine_ratio, 2)}`);
+      if (S.kamailio_relay_over_norelay !== null) lines.push(`  the relay's cost to the proxy (with / without): Kamailio ${f(S.kamailio_relay_over_norelay, 2)} (+${f(S.kamailio.cpu_us_per_call - S.kamailio_norelay.cpu_us_per_call, 1)} us)${S.switchboard_relay_over_norelay !== null ? `, Switchboard ${f(S.switchboard_relay_over_norelay, 2)} (+${f(S.switchboard.cpu_us_per_call - S.switchboard_norelay.cpu_us_per_call, 1)} us); without the relay Switchboard / Kamailio ${f(S.norelay_cpu_ratio, 2)}` : ''}`);
+      if (cols.some((c) => S[c].relay.some((x) => x !== 'OK'))) lines.push('  WARNING: relay MISSING in some run: rtpengine did not see an offer, answer and delete for every call (or sessions were left); that run did not measure the relay');
+    }
     if (r.summary.plan_over_none) lines.push(`  proxy CPU per call with the 10,000-peer plan / without: ${f(r.summary.plan_over_none, 3)} (target <= 1.05: ${r.summary.plan_over_none <= 1.05 ? 'met' : 'NOT met'}); the kamailio column is its dialplan module on the same table`);
     if (r.held?.calls) lines.push(`  held calls (V8 heap after GC): ${r.held.calls} held ${r.held.hold_s} s: ${r.held.heap_before} B idle, ${r.held.heap_held} B held, ${r.held.heap_after} B after — ${r.held.bytes_per_held_call} bytes per held call (target <= 8192); uac exit ${r.held.uac_exit}`);
     if (Math.max(k.other_cpu_s_max, ...ss.map((s) => s.other_cpu_s_max)) > 0.3) lines.push('  NOTE: other_cpu_s > 0.3 s: other programs loaded the machine during these runs; absolute numbers are disturbed, compare ratios only.');
@@ -806,8 +1142,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const sel = process.argv[2] ?? 'all';
-  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], presence: ['presence'], operations: ['operations'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
-  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|all]');
+  const valid = { parser: ['parser'], register: ['register'], proxy: ['proxy'], b2bua: ['b2bua'], dialplan: ['dialplan'], presence: ['presence'], operations: ['operations'], nat: ['nat'], all: ['parser', 'register', 'proxy', 'b2bua', 'dialplan'] };
+  if (!valid[sel] || process.argv.length > 3) die('usage: node bench/run-bench.mjs [parser|register|proxy|b2bua|dialplan|presence|operations|nat|all]');
   const parts = valid[sel];
   preflight(parts);
 
@@ -818,6 +1154,7 @@ async function main() {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench.'));
   const res = { date: now.toISOString(), selection: sel, machine: machine(), settings: { ROUNDS, RATE, DURATION, FIND_MAX, MAX_CEILING, MAX_START, PAUSE_S, WARMUP_S, PROXY_WORKERS } };
   if (parts.includes('presence')) Object.assign(res.settings, { PRESENCE_WATCHERS, PRESENCE_RATE, PRESENCE_PUBLISHES, PRESENCE_MEMORY, PRESENCE_KAM_CHILDREN });
+  if (parts.includes('nat')) Object.assign(res.settings, { NAT_RATE, NAT_BASELINE, NAT_SWITCHBOARD, NAT_RTPENGINE });
   record(`# run-bench.mjs ${sel} ${res.date}`);
   record(`# machine ${JSON.stringify(res.machine)}`);
   record(`# settings ${JSON.stringify(res.settings)}`);
@@ -834,6 +1171,7 @@ async function main() {
     if (parts.includes('dialplan')) res.dialplan = await dialPlanPart();
     if (parts.includes('operations')) res.operations = await sideBySide('operations');
     if (parts.includes('presence')) res.presence = await presencePart();
+    if (parts.includes('nat')) res.nat = await natPart();
   } finally {
     await cleanupAll();
   }
