@@ -12,6 +12,7 @@ import { nextHop } from '../../dialog/index.js';
 import { type SipRequest, buildRequest, percentDecode } from '../../sip/index.js';
 import type { Binding, EventStore, LocationStore, StoredMessage } from '../../store/index.js';
 import type { SipElement } from '../../tu/index.js';
+import { bindingFlow } from '../registrar/index.js';
 import { newCallId, newTag } from '../../util/ids.js';
 
 export interface OfflineMessageSettings {
@@ -92,7 +93,9 @@ export class OfflineMessages {
     const routes = b.path ?? [];
     let targets;
     try {
-      targets = await this.element.uac.resolve(nextHop(routes, b.contact));
+      // A phone behind a NAT (or an outbound flow) is reached over its flow, not at its Contact.
+      const flow = bindingFlow(b);
+      targets = flow ? [flow] : await this.element.uac.resolve(nextHop(routes, b.contact));
     } catch {
       return undefined;
     }

@@ -15,7 +15,7 @@ import { Dialog, nextHop } from '../../dialog/index.js';
 import type { HeaderList, SipRequest, SipResponse } from '../../sip/index.js';
 import type { ServerTransaction } from '../../transaction/index.js';
 import { syntheticCause } from '../../transaction/index.js';
-import type { SipElement, Target } from '../../tu/index.js';
+import { type SipElement, type Target, natReason } from '../../tu/index.js';
 import type { Clock } from '../../util/clock.js';
 
 export type ServerSubscriptionState = 'pending' | 'active' | 'terminated';
@@ -102,6 +102,9 @@ export class ServerSubscription extends EventEmitter {
     const accept = req.headerValues('Accept').flatMap((v) => v.split(',')).map((s) => s.trim().split(';')[0]!.toLowerCase()).filter(Boolean);
     const sub = new ServerSubscription(element, dialog, ev.name, ev.id, o.resource, o.watcher, accept, o.state, o.now() + o.expires * 1000, o.now);
     if (src !== undefined && src.transport !== 'udp' && src.connectionId !== undefined) sub.flow = { kind: src.transport as Target['kind'], address: src.address, port: src.port, flowId: src.connectionId };
+    // A watcher behind a NAT (a private Contact, a Via that is not its source): NOTIFYs go where
+    // its SUBSCRIBE came from, through the NAT mapping, not to its private Contact.
+    else if (src !== undefined && src.transport === 'udp' && natReason(req) !== undefined) sub.flow = { kind: 'udp', address: src.address, port: src.port, flow: true };
     element.uas.respond(tx, req, 200, { toTag: localTag, headers: [['Expires', String(o.expires)], ['Contact', `<${o.contact}>`], ...(o.headers ?? [])] });
     return sub;
   }

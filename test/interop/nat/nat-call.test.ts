@@ -168,3 +168,54 @@ console.log('REGISTERED ' + res.status);
     await lab.destroy();
   }
 });
+
+test('presence and instant messages to phones behind a NAT: NOTIFYs reach a NATed watcher, a stored MESSAGE reaches a NATed phone when it registers', { skip, timeout: 90_000 }, async () => {
+  const lab = await createNatLab({ name: 'natpres', phones: 2, publicHosts: 1 });
+  try {
+    const cfg = path.join(tmpDir, 'serve-presence.yaml');
+    fs.writeFileSync(cfg, [
+      `listen: [udp:${lab.addr.server}:5060]`, `domains: [${lab.addr.server}]`, 'store: memory', 'roles: [registrar, proxy, presence]',
+      'registrar: {authenticate: false}', 'proxy: {authenticate: false}', 'presence: {authenticate: false, policy: open}', 'timers: {T1: 100, T2: 4000, T4: 5000}',
+      'users: [{user: carol, password: carolpw}, {user: dave, password: davepw}]',
+    ].join('\n') + '\n');
+    const serve = await lab.exec('public', process.execPath, [CLI, 'serve', '--config', cfg], { readyPattern: /listening on udp:/, timeoutMs: 15_000, maxLifetimeMs: 80_000 });
+    const server = lab.addr.server;
+    // The watcher behind the NAT: subscribes to carol's presence from its LAN address (Contact 10.1.2.3).
+    const watcher = path.join(tmpDir, 'watcher.mjs');
+    fs.writeFileSync(watcher, `
+import { UserAgent } from ${JSON.stringify(UA_MODULE)};
+const ua = await UserAgent.start({ listen: ['udp:${lab.addr.phones[0]}:5060'], from: 'sip:bob@${server}', outboundProxy: 'sip:${server}:5060', timers: { T1: 100, T2: 4000, T4: 5000 } });
+const sub = await ua.subscribe('sip:carol@${server}', 'presence', { expires: 300 });
+sub.on('notify', () => console.log('NOTIFY'));
+console.log('SUBSCRIBED');
+`);
+    const bob = await lab.exec('phone1', process.execPath, [watcher], { readyPattern: /SUBSCRIBED/, timeoutMs: 15_000, maxLifetimeMs: 80_000 });
+    await until('a NOTIFY at the NATed watcher', () => (bob.output().stdout.includes('NOTIFY') ? true : undefined), 8000);
+
+    // A MESSAGE to dave, who is not registered: stored (202); dave registers from behind the NAT and gets it.
+    const sender = path.join(tmpDir, 'sender.mjs');
+    fs.writeFileSync(sender, `
+import { UserAgent } from ${JSON.stringify(UA_MODULE)};
+const ua = await UserAgent.start({ listen: ['udp:${lab.addr.hosts[0]}:5080'], from: 'sip:erin@${server}', outboundProxy: 'sip:${server}:5060', timers: { T1: 100, T2: 4000, T4: 5000 } });
+const r = await ua.message('sip:dave@${server}', 'hello through the NAT');
+console.log('MESSAGE ' + r.status);
+await ua.stop();
+`);
+    const m = await lab.run('host1', process.execPath, [sender], { timeoutMs: 15_000 });
+    assert.match(m.stdout, /MESSAGE 202/, m.stdout + m.stderr);
+    const phone = path.join(tmpDir, 'dave.mjs');
+    fs.writeFileSync(phone, `
+import { UserAgent } from ${JSON.stringify(UA_MODULE)};
+const ua = await UserAgent.start({ listen: ['udp:${lab.addr.phones[1]}:5060'], from: 'sip:dave@${server}', timers: { T1: 100, T2: 4000, T4: 5000 } });
+ua.on('request', (r) => { console.log('REQUEST ' + r.request.method + ' ' + r.request.body.toString()); r.respond(200); });
+const res = await ua.register('sip:${server}:5060', { aor: 'sip:dave@${server}', contact: 'sip:dave@${lab.addr.phones[1]}:5060', expires: 120 });
+console.log('REGISTERED ' + res.status);
+`);
+    const dave = await lab.exec('phone2', process.execPath, [phone], { readyPattern: /REGISTERED 200/, timeoutMs: 15_000, maxLifetimeMs: 80_000 });
+    await until('the stored MESSAGE at dave', () => (dave.output().stdout.includes('REQUEST MESSAGE hello through the NAT') ? true : undefined), 8000);
+    await Promise.all([bob.stop(), dave.stop()]);
+    await serve.stop();
+  } finally {
+    await lab.destroy();
+  }
+});
