@@ -367,6 +367,9 @@ async function startMediaRelay(config: Config, logger: Logger): Promise<MediaRel
     if (p.up) logger.info(`media relay: rtpengine ${p.target} answers (${p.rttMs?.toFixed(1)} ms); relaying ${m.relay === 'always' ? 'every call' : 'calls with a party behind NAT'}`);
     else logger.warn(`media relay: rtpengine ${p.target} does not answer ping (${p.error?.message ?? 'no answer'}); calls are refused with 503 until one answers`);
   }
+  if (config.roles.includes('proxy') && !config.proxy.recordRoute) {
+    logger.warn('media relay: proxy.recordRoute is false, so BYE does not pass the proxy: rtpengine releases those calls only by its own --timeout');
+  }
   return new MediaRelay(client, { ice: m.ice, flags: m.flags, deleteDelay: m.deleteDelay }, (level, line) => logger[level](line));
 }
 
