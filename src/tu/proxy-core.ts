@@ -201,6 +201,8 @@ interface ResponseContext {
   body?: Buffer;
   /** Responses waiting for the media relay, in order: later ones queue behind (a 200 never overtakes its 183). */
   upstream?: Promise<void>;
+  /** Every branch is done: the context goes once nothing waits in `upstream`. */
+  released?: boolean;
 }
 
 export class ProxyCore implements TransactionUser {
@@ -484,13 +486,17 @@ export class ProxyCore implements TransactionUser {
       this.startNextGroup(ctx);
       return;
     }
-    this.contexts.delete(ctx.tx);
+    // A final response still waiting for the media relay keeps the context: a CANCEL crossing it
+    // must find the request answered (§16.10), not be taken for one with nothing to cancel (487).
+    ctx.released = true;
+    if (ctx.upstream === undefined) this.contexts.delete(ctx.tx);
     if (ctx.finalSent) return;
     const failed = ctx.best ?? this.localResponse(ctx, 408);
     if (this.hooks.failure && !ctx.cancelled && failed.status >= 300 && ctx.failureRounds < MAX_FAILURE_ROUNDS) {
       ctx.failureRounds++;
       void this.runHook('failure', ctx.req, () => this.hooks.failure!(ctx.req, failed)).then((d) => {
         if (d?.kind === 'forward' && d.targets.length > 0 && !ctx.cancelled) {
+          ctx.released = false;
           this.contexts.set(ctx.tx, ctx);
           ctx.pending = d.mode === 'sequential' ? groupByQ(d.targets) : [d.targets];
           this.startNextGroup(ctx);
@@ -570,7 +576,9 @@ export class ProxyCore implements TransactionUser {
     });
     ctx.upstream = turn;
     void turn.finally(() => {
-      if (ctx.upstream === turn) ctx.upstream = undefined;
+      if (ctx.upstream !== turn) return;
+      ctx.upstream = undefined;
+      if (ctx.released && this.contexts.get(ctx.tx) === ctx) this.contexts.delete(ctx.tx);
     });
   }
 

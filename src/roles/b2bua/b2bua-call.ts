@@ -190,12 +190,17 @@ export class B2buaCall {
     const side = from === this.a ? 'caller' : 'callee';
     const sourceOf = (leg: InviteSession) => (leg === this.a ? (this.a.invite?.source ? { address: this.a.invite.source.address } : undefined) : this.sourceOfB());
     const offer = r.offer;
+    // A failed ng command leaves that SDP as it was (logged), as in the proxy.
+    const unchanged = (what: string, sdp: string) => (e: unknown) => {
+      this.log(`b2bua: ${this.a.invite!.callId}: media relay: rtpengine ${what} for a ${r.request.method} failed (${media!.failed(e)}): its SDP passes unchanged`);
+      return sdp;
+    };
     void (async () => {
-      const out = media === undefined ? offer : await media.offer(side, offer, sourceOf(from));
+      const out = media === undefined ? offer : await media.offer(side, offer, sourceOf(from)).catch(unchanged('offer', offer));
       const res = await to.request(r.request.method, { body: reoriginate(out, to.sdp.localSdp), contentType: 'application/sdp' });
       if (res.status < 200 || res.status >= 300) return r.reject(res.status);
       let answer = res.body.length > 0 ? res.body.toString('utf8') : undefined;
-      if (answer !== undefined && media !== undefined) answer = await media.answer(side === 'caller' ? 'callee' : 'caller', answer, sourceOf(to));
+      if (answer !== undefined && media !== undefined) answer = await media.answer(side === 'caller' ? 'callee' : 'caller', answer, sourceOf(to)).catch(unchanged('answer', answer));
       r.accept(answer === undefined ? undefined : reoriginate(answer, from.sdp.localSdp));
     })().catch(() => r.reject(500));
   }
@@ -227,7 +232,11 @@ export class B2buaCall {
     const route = await this.route(req);
     if (route.kind === 'respond') return this.fail(route.status, route.reason);
     const targets = route.targets;
-    if (!(await this.startRelay(req, targets.find((t) => t.destination)?.uri))) return;
+    if (!(await this.startRelay(req, targets.find((t) => t.destination)?.uri))) {
+      // Leg B was never sent: it ends here, so the call can be reported (and the relay released).
+      if (this.b.invite === undefined) this.b.end(this.abandoned ? 'cancelled' : 'media-relay');
+      return;
+    }
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!;
       if (i > 0) this.nextLegB();

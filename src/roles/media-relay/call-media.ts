@@ -35,13 +35,15 @@ export class CallMedia {
 
   /** An offer from `side`: the SDP the other side gets. */
   offer(side: CallSide, sdp: string, source?: SdpSource): Promise<string> {
-    return this.once(`o${side}\n${sdp}`, () => this.relay.offer({ callId: this.callId, fromTag: this.tagOf(side), sdp, source }));
+    // A new offer makes every answer new again, even one whose text is unchanged (RFC 3264 §8).
+    for (const k of [...this.kept.keys()]) if (k.startsWith('a')) this.kept.delete(k);
+    return this.once(`o${side}\n${sdp}`, sdp, () => this.relay.offer({ callId: this.callId, fromTag: this.tagOf(side), sdp, source }));
   }
 
   /** An answer from `side` to the other side's offer: the SDP the offerer gets. */
   answer(side: CallSide, sdp: string, source?: SdpSource): Promise<string> {
     const other: CallSide = side === 'caller' ? 'callee' : 'caller';
-    return this.once(`a${side}\n${sdp}`, () => this.relay.answer({ callId: this.callId, fromTag: this.tagOf(other), toTag: this.tagOf(side), sdp, source }));
+    return this.once(`a${side}\n${sdp}`, sdp, () => this.relay.answer({ callId: this.callId, fromTag: this.tagOf(other), toTag: this.tagOf(side), sdp, source }));
   }
 
   /** The instance serving the call (for the log). */
@@ -62,7 +64,9 @@ export class CallMedia {
     void this.relay.delete(this.callId, why);
   }
 
-  private once(key: string, run: () => Promise<string>): Promise<string> {
+  private once(key: string, sdp: string, run: () => Promise<string>): Promise<string> {
+    // After the end, nothing more is sent: a late SDP would open a call nobody deletes.
+    if (this.ended) return Promise.resolve(sdp);
     let p = this.kept.get(key);
     if (p === undefined) {
       if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);

@@ -41,6 +41,9 @@ interface RelayedCall {
 
 const MAX_GIVEN = 4;
 
+/** The methods whose SDP is an offer or an answer of the session. */
+const SESSION_METHODS = new Set(['INVITE', 'UPDATE', 'PRACK', 'ACK']);
+
 export class ProxyRtpRelay implements ProxyMediaRelay {
   private readonly calls = new Map<string, RelayedCall>();
   private readonly maxCalls: number;
@@ -66,6 +69,9 @@ export class ProxyRtpRelay implements ProxyMediaRelay {
       this.end(req.callId, 'BYE');
       return undefined;
     }
+    // Offers and answers travel in INVITE, UPDATE, PRACK and ACK only (RFC 3261 §13, RFC 3311,
+    // RFC 3262); an SDP elsewhere (an OPTIONS answer, §11.2) is no part of the session.
+    if (!SESSION_METHODS.has(req.method)) return undefined;
     const sdp = sdpOf(req);
     if (sdp === undefined) {
       // A re-INVITE without an offer: the offer comes in its 2xx, the answer in the ACK.
@@ -83,7 +89,7 @@ export class ProxyRtpRelay implements ProxyMediaRelay {
   }
 
   response(res: SipResponse, req: SipRequest): Promise<Buffer | undefined> | undefined {
-    if (res.status < 101 || res.status >= 300) return undefined;
+    if (res.status < 101 || res.status >= 300 || !SESSION_METHODS.has(req.method) || req.method === 'ACK') return undefined;
     const call = this.calls.get(res.callId);
     if (call === undefined) return undefined;
     const sdp = sdpOf(res);

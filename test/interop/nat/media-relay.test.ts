@@ -277,6 +277,21 @@ describe('the proxy relays media through rtpengine', { skip }, () => {
         await server.stop();
       }
 
+      // The B2BUA too: 503 to leg A, and leg B is never sent.
+      const b2b = await proxy({ roles: ['registrar', 'b2bua'], b2bua: { target: 'location' }, media: { rtpengine: [dead], relay: 'always', timeout: 100, retries: 1 } });
+      const q = await phones(b2b.port);
+      try {
+        q.bob.on('invite', (inv) => void inv.accept());
+        const call = await q.alice.invite('sip:bob@127.0.0.1');
+        assert.equal(call.finalResponse?.status, 503);
+        assert.equal(call.finalResponse?.reason, 'Media Relay Unavailable');
+        assert.equal(q.bobSees.length, 0, 'leg B was not sent');
+        await until('the B2BUA log line', () => b2b.lines.find((l) => /b2bua: .*: media relay: rtpengine offer failed .*: 503 to leg A/.test(l)), 2000);
+      } finally {
+        await Promise.all([q.alice.stop(), q.bob.stop()]);
+        await b2b.server.stop();
+      }
+
       const two = await proxy({ media: { rtpengine: [dead, ng], relay: 'always', timeout: 100, retries: 1 } });
       const p = await phones(two.port);
       try {
