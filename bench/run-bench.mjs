@@ -54,12 +54,11 @@
  *   <stamp>-<selection>.json  the same, parsed, with the medians and ratios of the summary
  */
 import { spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -272,14 +271,18 @@ async function startSwitchboard(kind, tag, extra = []) {
   checkPortsFree(`before starting Switchboard ${kind}`);
   const args = [CLI, 'serve', '--config', kind === 'registrar' ? REGISTRAR_CFG : kind === 'b2bua' ? B2BUA_CFG : kind === 'presence' ? PRESENCE_CFG : PROXY_CFG, ...extra];
   if (kind === 'registrar') args.push('--db', await freshRegistrarDb(tag));
-  const logPath = path.join(scratch, `switchboard-${kind}-${tag}.log`);
+  return launchSwitchboard(args, kind, `switchboard-${kind}-${tag}.log`);
+}
+
+/** Runs `serve` with `args`, its output in the scratch log; up once the port is bound and it answers OPTIONS. */
+async function launchSwitchboard(args, label, logName) {
+  const logPath = path.join(scratch, logName);
   const fd = fs.openSync(logPath, 'w');
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
-  const desc = `Switchboard ${kind} (node ${args.slice(1).join(' ')})`;
+  const desc = `Switchboard ${label} (node ${args.slice(1).map((a) => (a.startsWith(ROOT) ? path.relative(ROOT, a) : a)).join(' ')})`;
   live.set(child.pid, desc);
   child.on('exit', () => live.delete(child.pid));
-  // ready = the port is bound and it answers OPTIONS
   const end = Date.now() + 30000;
   let ready = false;
   while (Date.now() < end && live.has(child.pid)) {
@@ -293,7 +296,7 @@ async function startSwitchboard(kind, tag, extra = []) {
     await stopPid(child.pid, desc);
     die(`${desc} did not answer OPTIONS on ${TARGET} within 30 s; log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
   }
-  log(`Switchboard ${kind} up, pid ${child.pid} (log ${logPath})`);
+  log(`Switchboard ${label} up, pid ${child.pid} (log ${logPath})`);
   await sleep(500);
   return { pid: child.pid, desc };
 }
@@ -677,50 +680,21 @@ function natPreflight() {
 }
 
 /** bencode, enough for the ng protocol (integers, strings, lists, dictionaries with sorted keys). */
-function benc(v) {
-  if (typeof v === 'number') return `i${Math.trunc(v)}e`;
-  if (typeof v === 'string') return `${Buffer.byteLength(v)}:${v}`;
-  if (Array.isArray(v)) return `l${v.map(benc).join('')}e`;
-  return `d${Object.keys(v).sort().map((k) => benc(k) + benc(v[k])).join('')}e`;
-}
-function bdec(buf) {
-  let i = 0;
-  const next = () => {
-    const c = buf[i];
-    if (c === 0x69) { const e = buf.indexOf(0x65, i); const n = Number(buf.toString('latin1', i + 1, e)); i = e + 1; return n; } // i…e
-    if (c === 0x6c) { i++; const a = []; while (buf[i] !== 0x65) { if (i >= buf.length) throw new Error('truncated'); a.push(next()); } i++; return a; } // l…e
-    if (c === 0x64) { i++; const o = {}; while (buf[i] !== 0x65) { if (i >= buf.length) throw new Error('truncated'); const k = next(); o[k] = next(); } i++; return o; } // d…e
-    const colon = buf.indexOf(0x3a, i);
-    if (colon < 0) throw new Error('bad bencode');
-    const len = Number(buf.toString('latin1', i, colon));
-    const s = buf.toString('utf8', colon + 1, colon + 1 + len);
-    i = colon + 1 + len;
-    return s;
-  };
-  return next();
-}
-
-let ngCookie = 0;
-/** One ng command to the rtpengine on 127.0.0.1:port; its reply (a dictionary), or null after timeoutMs. */
-function ngRequest(port, command, extra = {}, timeoutMs = 2000) {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
-    const cookie = `bench${process.pid}_${++ngCookie}`;
-    let timer;
-    const done = (v) => {
-      clearTimeout(timer);
-      try { sock.close(); } catch { /* closed */ }
-      resolve(v);
-    };
-    timer = setTimeout(() => done(null), timeoutMs);
-    sock.on('error', () => done(null));
-    sock.on('message', (m) => {
-      const sp = m.indexOf(0x20);
-      if (sp < 0 || m.toString('latin1', 0, sp) !== cookie) return;
-      try { done(bdec(m.subarray(sp + 1))); } catch { done(null); }
-    });
-    sock.send(Buffer.from(`${cookie} ${benc({ command, ...extra })}`), port, '127.0.0.1');
-  });
+/**
+ * One ng command to the rtpengine on 127.0.0.1:port, through the project's own ng client
+ * (dist/src/media: cookies, retransmission, the `bencode` package); its reply, or null.
+ */
+async function ngRequest(port, command, extra = {}, timeoutMs = 2000) {
+  const { RtpengineClient } = await import(pathToFileURL(path.join(ROOT, 'dist/src/media/index.js')).href);
+  const client = new RtpengineClient({ targets: [`udp:127.0.0.1:${port}`], timeoutMs: Math.max(50, Math.floor(timeoutMs / 3)), retries: 2, healthCheckIntervalMs: 0 });
+  await client.start();
+  try {
+    return await client.request(command, extra);
+  } catch {
+    return null;
+  } finally {
+    await client.close();
+  }
 }
 
 /** rtpengine's own counters (ng `statistics`): the ng commands it handled, and its sessions. */
@@ -784,30 +758,7 @@ async function stopRtpengine(rtp) {
 /** Switchboard with a config file of the bench's choosing (as startSwitchboard: up when it answers OPTIONS). */
 async function startSwitchboardWith(cfg, tag, extra = []) {
   checkPortsFree(`before starting Switchboard ${tag}`);
-  const args = [CLI, 'serve', '--config', cfg, ...extra];
-  const logPath = path.join(scratch, `switchboard-${tag}.log`);
-  const fd = fs.openSync(logPath, 'w');
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const desc = `Switchboard ${tag} (node ${args.slice(1).map((a) => (a.startsWith(ROOT) ? path.relative(ROOT, a) : a)).join(' ')})`;
-  live.set(child.pid, desc);
-  child.on('exit', () => live.delete(child.pid));
-  const end = Date.now() + 30000;
-  let ready = false;
-  while (Date.now() < end && live.has(child.pid)) {
-    if (udpBound(PORT)) {
-      const o = spawnSync(process.execPath, [CLI, 'options', `sip:${TARGET}`], { cwd: ROOT, timeout: 5000, stdio: 'ignore' });
-      if (o.status === 0) { ready = true; break; }
-    }
-    await sleep(200);
-  }
-  if (!ready) {
-    await stopPid(child.pid, desc);
-    die(`${desc} did not answer OPTIONS on ${TARGET} within 30 s; log: ${logPath}\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
-  }
-  log(`Switchboard ${tag} up, pid ${child.pid} (log ${logPath})`);
-  await sleep(500);
-  return { pid: child.pid, desc };
+  return launchSwitchboard([CLI, 'serve', '--config', cfg, ...extra], tag, `switchboard-${tag}.log`);
 }
 
 /**
