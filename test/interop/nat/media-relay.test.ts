@@ -18,12 +18,12 @@ import { RtpengineClient } from '../../../src/media/index.js';
 import { UserAgent } from '../../../src/roles/user-agent/index.js';
 import type { SipRequest } from '../../../src/sip/index.js';
 import { type Managed, freePort, runProcess, startProcess, stopAll } from '../../harness/processes.js';
+import { until } from '../../harness/until.js';
 
 const RTPENGINE = '/usr/bin/rtpengine';
 const skip = existsSync(RTPENGINE) ? false : `${RTPENGINE} is not installed (Debian: apt-get install rtpengine-daemon)`;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const CLI = path.join(ROOT, 'dist/src/app/cli/main.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** m=audio port and c= address of an SDP. */
 function media(sdp: string): { address: string; port: number } {
@@ -33,15 +33,6 @@ function media(sdp: string): { address: string; port: number } {
   return { address: c[1]!, port: Number(m[1]) };
 }
 
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('the proxy relays media through rtpengine', { skip }, () => {
   let rtpengine: Managed | undefined;

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NatLab, createNatLab, natLabSupported } from '../../harness/netns.js';
 import { stopAll } from '../../harness/processes.js';
+import { until } from '../../harness/until.js';
 import { spawnSync } from 'node:child_process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -28,17 +29,7 @@ after(async () => {
   fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A phone: registers bob (Contact on its LAN address) from the socket it answers calls on. */
 function phoneScript(lab: NatLab, user: string, lanAddress: string): string {
